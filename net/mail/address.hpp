@@ -43,5 +43,8 @@ Result<Address> parse_mailbox(std::string_view text, ParseOptions options = {});
 // "<alice@lab.test>" or "<@relay:alice@lab.test>"; "<>" only for a reverse path.
 Result<Address> parse_forward_path(std::string_view text, ParseOptions options = {});
 Result<Address> parse_reverse_path(std::string_view text, ParseOptions options = {});
+// "<Postmaster>" (any case): the one forward path without a domain that a server
+// must accept (RFC 5321 §4.1.1.3); parse_forward_path refuses it.
+bool is_postmaster_path(std::string_view text);
 
 }  // namespace maillab::net::mail

@@ -173,7 +173,11 @@ Result<void> Message::insert(std::size_t index, std::string_view name, std::stri
   auto folded = checked_value(value, line_end_);
   if (!folded) return folded.error();
   if (index > 0 && !ends_with_line_end(fields_[index - 1].text)) {
-    fields_[index - 1].text += line_end_;  // a last field that had no line end
+    // A last line without a line end gets one; a trailing CR stays content, so
+    // "\r" never becomes "\r\n" and turns into the empty line ending the headers.
+    std::string& last = fields_[index - 1].text;
+    last += last.back() == '\r' ? "\r\n" : line_end_;
+    describe_field(fields_[index - 1]);
   }
   HeaderField f;
   f.text = std::string(name) + ":" + (folded->empty() ? "" : " " + *folded) + line_end_;

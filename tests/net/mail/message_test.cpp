@@ -438,3 +438,18 @@ TEST_CASE("message-id and date: invalid id parts are refused and change nothing"
   CHECK_FALSE(ensure_message_id_and_date(m, "a", "[a]b]", 0));
   CHECK(m.serialize() == "From: a@lab.test\r\n\r\n");
 }
+
+TEST_CASE("message: a trailing bare CR on an unterminated last line stays content when a field is appended") {
+  // Found by fuzz_message: appending "\n" to a lone "\r" made an empty line, which
+  // moved the appended Message-ID into the body on re-parse.
+  auto m = Message::parse("D\nX: a\r");
+  REQUIRE(ensure_message_id_and_date(m, "id", "lab.test", 0));
+  auto reparsed = Message::parse(m.serialize());
+  CHECK(reparsed.first("Message-ID") != nullptr);
+  CHECK(reparsed.first("X")->value == "a\r");
+  CHECK_FALSE(reparsed.has_body_separator());
+  auto lone_cr = Message::parse("A: 1\n\r");
+  REQUIRE(lone_cr.append("B", "2"));
+  CHECK(lone_cr.serialize() == "A: 1\n\r\r\nB: 2\n");
+  CHECK(Message::parse(lone_cr.serialize()).first("B") != nullptr);
+}

@@ -1,0 +1,75 @@
+// TLS configuration shared by many connections: one OpenSSL SSL_CTX.
+//
+// Theory of operation.  A TlsContext is made once per role and host (a server
+// with its certificate and key, or a client with its trust policy) and handed to
+// every TlsEngine of that role; copies share the same SSL_CTX.  Policy, the same
+// for both roles:
+//   - TLS 1.2 minimum (RFC 8996 deprecates 1.0/1.1; RFC 8314 §4.1 asks mail
+//     clients for 1.2+), TLS 1.3 preferred;
+//   - OpenSSL's default cipher list minus legacy suites: no static-RSA key
+//     exchange, no SHA-1 MACs, no 3DES/RC4/CAMELLIA/ARIA/SEED/IDEA, no
+//     anonymous or PSK/SRP suites (TLS 1.3 suites are OpenSSL's defaults);
+//   - no renegotiation and no compression (CRIME).
+// Clients either skip verification (the lab's certificates are self-signed and
+// the simulator dials them by host name) or verify against given CA PEM text;
+// a verifying client checks the peer's name in TlsEngine (RFC 6125).
+//
+// The key log (NSS key log format, what SSLKEYLOGFILE writes) goes to a sink:
+// one line per secret, without newline, e.g.
+//   CLIENT_HANDSHAKE_TRAFFIC_SECRET <64 hex client random> <hex secret>
+// so that the simulator can write FILE.pcap.keys for Wireshark.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <openssl/types.h>
+
+#include "net/core/result.hpp"
+
+namespace maillab::net::tls {
+
+enum class Role : std::uint8_t { client, server };
+
+// One NSS key log line, without the trailing newline.
+using KeyLogSink = std::function<void(std::string_view line)>;
+
+class TlsContext {
+ public:
+  // A server with its certificate chain (leaf first) and private key, as PEM.
+  static Result<TlsContext> server(std::string_view cert_pem, std::string_view key_pem);
+  static Result<TlsContext> server_from_files(const std::filesystem::path& cert_file,
+                                              const std::filesystem::path& key_file);
+  // A client that accepts any certificate: the lab's are self-signed.
+  static Result<TlsContext> client_without_verification();
+  // A client that trusts exactly the certificates in `ca_pem` (CAs or, for a
+  // self-signed lab certificate, the certificate itself) and checks the name.
+  // Validity periods are checked at `verify_at_unix_s` (the simulator's clock),
+  // or at OpenSSL's wall-clock time when none is given (the lab server).
+  static Result<TlsContext> client_verifying(std::string_view ca_pem,
+                                             std::optional<std::int64_t> verify_at_unix_s = std::nullopt);
+
+  [[nodiscard]] Role role() const;
+  [[nodiscard]] bool verifies_peer() const;
+
+  // Every secret of every connection made from this context goes to `sink`
+  // (an engine may override it, see TlsEngine::set_key_log).  Empty: none.
+  void set_key_log(KeyLogSink sink);
+
+  // For tests and drivers that tune OpenSSL beyond this policy.
+  [[nodiscard]] SSL_CTX* native_handle() const;
+
+  struct Shared;  // the SSL_CTX and the key log sink, shared by copies and engines
+
+ private:
+  explicit TlsContext(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  friend class TlsEngine;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace maillab::net::tls

@@ -1,0 +1,50 @@
+// Shared by the net/tls sources only: the context's shared state, OpenSSL
+// handle deleters, and the error-queue helper.  Not for use outside net/tls.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+
+#include "net/tls/tls_context.hpp"
+
+namespace maillab::net::tls::detail {
+
+struct SslCtxFree { void operator()(SSL_CTX* p) const { SSL_CTX_free(p); } };
+struct SslFree { void operator()(SSL* p) const { SSL_free(p); } };
+struct BioFree { void operator()(BIO* p) const { BIO_free(p); } };
+struct X509Free { void operator()(X509* p) const { X509_free(p); } };
+struct PkeyFree { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
+
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// Drains OpenSSL's (per-thread) error queue into "reason; reason".  "" when empty.
+std::string drain_openssl_errors();
+
+// The SSL_CTX keylog callback; routes each line to the engine's sink, else the
+// context's (defined in tls_engine.cpp).
+void key_log_callback(const SSL* ssl, const char* line);
+
+// A read-only memory BIO over `text` (which must outlive it).
+BioPtr memory_bio(std::string_view text);
+
+}  // namespace maillab::net::tls::detail
+
+namespace maillab::net::tls {
+
+struct TlsContext::Shared {
+  detail::SslCtxPtr ctx;
+  Role role = Role::client;
+  bool verify = false;
+  KeyLogSink key_log;
+};
+
+}  // namespace maillab::net::tls

@@ -1,0 +1,326 @@
+#include <doctest/doctest.h>
+#include <openssl/ssl.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/net/tls/tls_test_support.hpp"
+
+using namespace maillab::net::tls;
+using namespace maillab::net::tls::testing;
+
+namespace {
+
+TlsContext verifying_client(const std::string& ca_pem) {
+  auto context = TlsContext::client_verifying(ca_pem, test_now_unix_s + 86400);
+  REQUIRE_MESSAGE(context.ok(), (context.ok() ? "" : context.error().message));
+  return *context;
+}
+
+}  // namespace
+
+TEST_CASE("tls engine: client and server complete a TLS 1.3 handshake in memory") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+  auto client = make_client(client_context, "smtp.lab.test");
+  auto server = make_server(server_context);
+  CHECK(client.state() == TlsState::handshaking);
+  CHECK_FALSE(client.handshake_complete());
+  CHECK(client.description().empty());
+
+  pump(client, server);
+
+  CHECK(client.handshake_complete());
+  CHECK(server.handshake_complete());
+  CHECK(client.state() == TlsState::established);
+  CHECK(server.state() == TlsState::established);
+  CHECK(state_name(server.state()) == "established");
+  CHECK(client.protocol_version() == "TLSv1.3");
+  CHECK(client.description() == "TLSv1.3 TLS_AES_256_GCM_SHA384");
+  CHECK(server.description() == client.description());
+  CHECK(server.requested_server_name() == "smtp.lab.test");
+}
+
+TEST_CASE("tls engine: data flows both ways, even fed one byte at a time") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+  auto client = make_client(client_context, "localhost");
+  auto server = make_server(server_context);
+  pump(client, server);
+  REQUIRE(server.handshake_complete());
+
+  client.write_plaintext("EHLO alice-pc\r\n");
+  std::string records = client.poll_ciphertext();
+  CHECK(records.find("EHLO") == std::string::npos);  // it is encrypted on the wire
+  for (char byte : records) server.handle_ciphertext(std::string_view(&byte, 1));
+  CHECK(server.poll_plaintext() == "EHLO alice-pc\r\n");
+  CHECK(server.poll_plaintext().empty());
+
+  std::string big(100000, 'x');  // several records
+  server.write_plaintext(big);
+  pump(client, server);
+  CHECK(client.poll_plaintext() == big);
+  CHECK_FALSE(client.failed());
+  CHECK_FALSE(server.failed());
+}
+
+TEST_CASE("tls engine: plaintext written before the handshake is sent after it") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+  auto client = make_client(client_context, "localhost");
+  auto server = make_server(server_context);
+  client.write_plaintext("first line\r\n");
+  std::string hello = client.poll_ciphertext();
+  CHECK(hello.find("first line") == std::string::npos);
+  server.handle_ciphertext(hello);
+  pump(client, server);
+  CHECK(server.poll_plaintext() == "first line\r\n");
+}
+
+TEST_CASE("tls engine: close() sends close_notify and the peer sees it") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+  auto client = make_client(client_context, "localhost");
+  auto server = make_server(server_context);
+  pump(client, server);
+  server.write_plaintext("221 2.0.0 Bye\r\n");
+  server.close();
+  CHECK(server.state() == TlsState::closed);
+  CHECK_FALSE(server.peer_closed());
+  pump(client, server);
+  CHECK(client.poll_plaintext() == "221 2.0.0 Bye\r\n");
+  CHECK(client.peer_closed());
+  CHECK(client.state() == TlsState::closed);
+  CHECK_FALSE(client.failed());
+  CHECK(client.handshake_complete());
+}
+
+TEST_CASE("tls engine: a verifying client accepts the lab certificate under each of its names") {
+  auto server_context = lab_server_context();
+  auto client_context = verifying_client(lab_certificate().cert_pem);
+  CHECK(client_context.verifies_peer());
+  for (const char* name : {"localhost", "smtp.lab.test", "mail.school.test", "127.0.0.1", "::1"}) {
+    std::string shown(name);
+    CAPTURE(shown);
+    auto client = make_client(client_context, name);
+    auto server = make_server(server_context);
+    pump(client, server);
+    CHECK_MESSAGE(client.handshake_complete(), (client.error() ? client.error()->message : ""));
+    CHECK(server.handshake_complete());
+  }
+}
+
+TEST_CASE("tls engine: a verifying client rejects a name the certificate does not carry") {
+  auto server_context = lab_server_context();
+  auto client_context = verifying_client(lab_certificate().cert_pem);
+  for (const char* name : {"evil.test", "lab.test", "x.smtp.lab.test", "127.0.0.2"}) {
+    std::string shown(name);
+    CAPTURE(shown);
+    auto client = make_client(client_context, name);
+    auto server = make_server(server_context);
+    pump(client, server);
+    CHECK_FALSE(client.handshake_complete());
+    REQUIRE(client.failed());
+    REQUIRE(client.error().has_value());
+    CHECK(client.error()->category == maillab::ErrorCategory::tls);
+    CHECK(client.error()->message.find("TLS handshake failed: certificate verify failed") == 0);
+    CHECK(client.error()->message.find("mismatch") != std::string::npos);
+    // The client's alert reaches the server, which fails too instead of hanging.
+    CHECK(server.failed());
+    CHECK_FALSE(server.handshake_complete());
+  }
+}
+
+TEST_CASE("tls engine: a verifying client rejects a certificate it was not given") {
+  CertificateRequest other;
+  other.dns_names = {"localhost"};
+  other.not_before_unix_s = test_now_unix_s;
+  auto other_cert = make_self_signed_certificate(other);
+  REQUIRE(other_cert.ok());
+  auto server_context = lab_server_context();
+  auto client_context = verifying_client(other_cert->cert_pem);
+  auto client = make_client(client_context, "localhost");
+  auto server = make_server(server_context);
+  pump(client, server);
+  REQUIRE(client.failed());
+  CHECK(client.error()->message.find("certificate verify failed") != std::string::npos);
+}
+
+TEST_CASE("tls engine: a verifying client checks validity at the time it is given") {
+  auto server_context = lab_server_context();
+  auto client_context = TlsContext::client_verifying(lab_certificate().cert_pem, test_now_unix_s + 826 * 86400);
+  REQUIRE(client_context.ok());
+  auto client = make_client(*client_context, "localhost");
+  auto server = make_server(server_context);
+  pump(client, server);
+  REQUIRE(client.failed());
+  CHECK(client.error()->message.find("certificate has expired") != std::string::npos);
+}
+
+TEST_CASE("tls engine: garbage ciphertext gives a sticky error, not a crash") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+
+  SUBCASE("plaintext SMTP where a ClientHello belongs") {
+    auto server = make_server(server_context);
+    server.handle_ciphertext(std::string_view("EHLO alice-pc\r\nMAIL FROM:<a@b>\r\n"));
+    REQUIRE(server.failed());
+    CHECK(server.error()->message.find("TLS handshake failed: ") == 0);
+    CHECK(server.error()->message.size() > std::string("TLS handshake failed: ").size());
+    server.handle_ciphertext(std::string_view("more"));  // ignored, still failed
+    CHECK(server.failed());
+    CHECK(server.poll_plaintext().empty());
+  }
+  SUBCASE("a corrupted record after the handshake") {
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    client.write_plaintext("secret");
+    std::string record = client.poll_ciphertext();
+    REQUIRE(record.size() > 10);
+    record[record.size() - 3] = static_cast<char>(record[record.size() - 3] ^ 0x55);
+    server.handle_ciphertext(record);
+    REQUIRE(server.failed());
+    CHECK(server.error()->message.find("TLS record error: ") == 0);
+    CHECK(server.poll_plaintext().empty());
+    CHECK_FALSE(server.poll_ciphertext().empty());  // the alert for the peer
+  }
+  SUBCASE("random-looking bytes with a TLS record header") {
+    auto server = make_server(server_context);
+    std::string junk("\x16\x03\x01\x00\x20", 5);
+    for (int i = 0; i < 32; ++i) junk += static_cast<char>(i * 37);
+    server.handle_ciphertext(junk);
+    CHECK(server.failed());
+  }
+}
+
+TEST_CASE("tls engine: TLS 1.1 and legacy-only cipher suites are refused") {
+  auto server_context = lab_server_context();
+
+  SUBCASE("a client capped at TLS 1.1") {
+    auto client_context = lab_client_context();
+    SSL_CTX* ctx = client_context.native_handle();
+    SSL_CTX_set_security_level(ctx, 0);
+    REQUIRE(SSL_CTX_set_cipher_list(ctx, "DEFAULT@SECLEVEL=0") == 1);
+    REQUIRE(SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) == 1);
+    REQUIRE(SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION) == 1);
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    REQUIRE(server.failed());
+    CHECK(server.error()->message.find("unsupported protocol") != std::string::npos);
+  }
+  SUBCASE("a TLS 1.2 client offering only static-RSA and SHA-1 suites") {
+    auto client_context = lab_client_context();
+    SSL_CTX* ctx = client_context.native_handle();
+    REQUIRE(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1);
+    REQUIRE(SSL_CTX_set_cipher_list(ctx, "AES128-SHA:AES256-SHA:ECDHE-ECDSA-AES128-SHA") == 1);
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    REQUIRE(server.failed());
+    CHECK(server.error()->message.find("no shared cipher") != std::string::npos);
+  }
+  SUBCASE("a TLS 1.2 client with modern suites is served") {
+    auto client_context = lab_client_context();
+    REQUIRE(SSL_CTX_set_max_proto_version(client_context.native_handle(), TLS1_2_VERSION) == 1);
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    REQUIRE(client.handshake_complete());
+    CHECK(client.protocol_version() == "TLSv1.2");
+    CHECK(client.cipher() == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+  }
+}
+
+TEST_CASE("tls engine: the key log has NSS key log lines for every secret") {
+  const std::regex nss_line("^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64,}$");
+
+  SUBCASE("TLS 1.3: five secrets, the same on both sides") {
+    auto server_context = lab_server_context();
+    auto client_context = lab_client_context();
+    std::vector<std::string> client_lines;
+    std::vector<std::string> server_lines;
+    client_context.set_key_log([&](std::string_view line) { client_lines.emplace_back(line); });
+    server_context.set_key_log([&](std::string_view line) { server_lines.emplace_back(line); });
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    REQUIRE(client.handshake_complete());
+    std::set<std::string> labels;
+    for (const auto& line : client_lines) {
+      CAPTURE(line);
+      CHECK(std::regex_match(line, nss_line));
+      labels.insert(line.substr(0, line.find(' ')));
+    }
+    CHECK(labels == std::set<std::string>{"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                                          "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0",
+                                          "EXPORTER_SECRET"});
+    CHECK(std::set<std::string>(client_lines.begin(), client_lines.end()) ==
+          std::set<std::string>(server_lines.begin(), server_lines.end()));
+  }
+  SUBCASE("TLS 1.2: one CLIENT_RANDOM line with the 48-octet master secret") {
+    auto server_context = lab_server_context();
+    auto client_context = lab_client_context();
+    REQUIRE(SSL_CTX_set_max_proto_version(client_context.native_handle(), TLS1_2_VERSION) == 1);
+    std::vector<std::string> lines;
+    client_context.set_key_log([&](std::string_view line) { lines.emplace_back(line); });
+    auto client = make_client(client_context, "localhost");
+    auto server = make_server(server_context);
+    pump(client, server);
+    REQUIRE(lines.size() == 1);
+    CHECK(std::regex_match(lines[0], std::regex("^CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}$")));
+  }
+  SUBCASE("an engine's own sink takes precedence over the context's") {
+    auto server_context = lab_server_context();
+    auto client_context = lab_client_context();
+    int context_lines = 0;
+    int engine_lines = 0;
+    client_context.set_key_log([&](std::string_view) { ++context_lines; });
+    auto client = make_client(client_context, "localhost");
+    client.set_key_log([&](std::string_view) { ++engine_lines; });
+    auto server = make_server(server_context);
+    pump(client, server);
+    CHECK(context_lines == 0);
+    CHECK(engine_lines == 5);
+  }
+}
+
+TEST_CASE("tls context: certificate and key load from PEM files; bad input is an error") {
+  auto dir = std::filesystem::temp_directory_path() / "maillab-tls-context-test";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return dir / name;
+  };
+  auto cert_file = write("cert.pem", lab_certificate().cert_pem);
+  auto key_file = write("key.pem", lab_certificate().key_pem);
+
+  auto loaded = TlsContext::server_from_files(cert_file, key_file);
+  REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+  CHECK(loaded->role() == Role::server);
+
+  auto missing = TlsContext::server_from_files(dir / "nope.pem", key_file);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().category == maillab::ErrorCategory::not_found);
+
+  CertificateRequest other;
+  other.dns_names = {"localhost"};
+  auto other_cert = make_self_signed_certificate(other);
+  REQUIRE(other_cert.ok());
+  auto mismatched = TlsContext::server(lab_certificate().cert_pem, other_cert->key_pem);
+  REQUIRE_FALSE(mismatched.ok());
+  CHECK(mismatched.error().message.find("does not match") != std::string::npos);
+
+  auto garbage = TlsContext::server("not a certificate", lab_certificate().key_pem);
+  REQUIRE_FALSE(garbage.ok());
+  CHECK(garbage.error().category == maillab::ErrorCategory::tls);
+
+  auto no_ca = TlsContext::client_verifying("");
+  CHECK_FALSE(no_ca.ok());
+  std::filesystem::remove_all(dir);
+}

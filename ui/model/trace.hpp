@@ -1,0 +1,52 @@
+// The studio's only input: the trace that `maillab run --trace` writes (JSON
+// Lines, CONTRACT.md), loaded once into an append-only vector with indexes
+// for the panels.  The studio never reaches into engines; everything it shows
+// at a moment is derived from this trace (see snapshot.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "net/core/result.hpp"
+
+namespace maillab::ui {
+
+enum class EventKind : std::uint8_t { line, dns, connect, close, queue, deliver, bounce, fetch, fault, other };
+
+struct TraceEvent {
+  double t = 0;  // simulated seconds
+  EventKind kind = EventKind::other;
+  std::string src;
+  std::string dst;
+  std::string proto;
+  char dir = 0;  // 'C' or 'S' for line events
+  std::string text;
+  std::string msg;  // Message-ID when the event is about one message
+  bool tls = false;
+  nlohmann::json extra;  // every other field, as written
+};
+
+struct Trace {
+  std::vector<TraceEvent> events;        // in trace order (time, then sequence)
+  std::vector<std::string> hosts;        // in order of first appearance
+  std::vector<std::string> messages;     // Message-IDs, in order of first appearance
+
+  [[nodiscard]] double end_time() const { return events.empty() ? 0.0 : events.back().t; }
+  // Index of the first event after time t (so [0, index) have happened at t).
+  [[nodiscard]] std::size_t index_at(double t) const;
+  [[nodiscard]] std::size_t host_index(std::string_view host) const;  // hosts.size() when absent
+  [[nodiscard]] std::size_t message_index(std::string_view msg) const;
+};
+
+EventKind parse_kind(std::string_view kind);
+std::string_view kind_name(EventKind kind);
+
+// Parses JSON Lines; an error names the line ("trace:12: ...").
+Result<Trace> parse_trace(std::string_view jsonl);
+
+}  // namespace maillab::ui

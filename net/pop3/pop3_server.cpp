@@ -290,8 +290,8 @@ void Server::cmd_auth(const CommandLine& command) {
 }
 
 void Server::process_sasl_response(std::string_view line) {
-  if (state_ == ServerState::sasl) enter_state(ServerState::authorization);
   if (line == "*") {
+    leave_sasl();
     reply("-ERR [AUTH] Authentication cancelled (RFC 5034 §4)");
     return;
   }
@@ -349,7 +349,12 @@ void Server::cmd_apop(const CommandLine& command) {
   authenticate(user, "APOP");
 }
 
+void Server::leave_sasl() {
+  if (state_ == ServerState::sasl) enter_state(ServerState::authorization);
+}
+
 void Server::auth_failed(const std::string& user, std::string_view method) {
+  leave_sasl();
   ++auth_failures_;
   events_.emplace_back(LoginEvent{user, std::string(method), false, "bad credentials"});
   if (auth_failures_ >= config_.auth_failures_max) {
@@ -362,6 +367,7 @@ void Server::auth_failed(const std::string& user, std::string_view method) {
 
 void Server::authenticate(const std::string& user, std::string_view method) {
   if (!locks_.try_lock(user)) {
+    leave_sasl();
     events_.emplace_back(LoginEvent{user, std::string(method), false, "maildrop in use"});
     reply("-ERR [IN-USE] Mailbox is locked by another POP3 session.");  // RFC 2449 §8.1.2
     return;
@@ -370,6 +376,7 @@ void Server::authenticate(const std::string& user, std::string_view method) {
   auto metas = store_.messages(user, config_.mailbox);
   if (!status || !metas) {
     locks_.unlock(user);
+    leave_sasl();
     events_.emplace_back(LoginEvent{user, std::string(method), false, "maildrop unavailable"});
     reply("-ERR [SYS/TEMP] Unable to open the maildrop (RFC 3206 §5)");
     return;

@@ -122,6 +122,7 @@ class Server {
   void enter_state(ServerState next);
   void process_line(const std::string& line);
   void process_sasl_response(std::string_view line);
+  void leave_sasl();
   void reply(std::string_view line);
   void reply_multiline(std::string_view status, std::string_view what, const StuffedBody& body);
   void bad_command(std::string_view reply_text);

@@ -1,0 +1,142 @@
+#include "sim/store/durable_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace maillab::sim::durable {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  // Closes now, reporting the error close() gives (it can carry a deferred write error).
+  int close() {
+    int result = ::close(fd_);
+    fd_ = -1;
+    return result;
+  }
+
+ private:
+  int fd_;
+};
+
+Result<void> write_all(int fd, std::string_view content, const std::filesystem::path& path) {
+  while (!content.empty()) {
+    ssize_t written = ::write(fd, content.data(), content.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write", path, errno);
+    }
+    content.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
+
+}  // namespace
+
+Error errno_error(std::string_view operation, const std::filesystem::path& path, int error_number) {
+  ErrorCategory category = error_number == ENOENT   ? ErrorCategory::not_found
+                           : error_number == EEXIST ? ErrorCategory::exists
+                                                    : ErrorCategory::io;
+  std::string message = std::string(operation) + " " + path.string() + ": " + std::strerror(error_number);
+  if (error_number == ENOSPC || error_number == EDQUOT) message += " (disk full)";
+  return make_error(category, std::move(message));
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error("open", path, errno);
+  std::string content;
+  char buffer[65536];
+  while (true) {
+    ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read", path, errno);
+    }
+    if (got == 0) break;
+    content.append(buffer, static_cast<std::size_t>(got));
+  }
+  return content;
+}
+
+Result<void> fsync_dir(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error("open", dir, errno);
+  if (::fsync(fd.get()) != 0) return errno_error("fsync", dir, errno);
+  return {};
+}
+
+Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
+                            std::optional<std::int64_t> mtime_s) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return errno_error("create", path, errno);
+  auto fail = [&](Error error) -> Result<void> {
+    fd.close();
+    ::unlink(path.c_str());
+    return error;
+  };
+  if (auto written = write_all(fd.get(), content, path); !written) return fail(written.error());
+  if (mtime_s) {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(*mtime_s);
+    times[1].tv_nsec = 0;
+    if (::futimens(fd.get(), times) != 0) return fail(errno_error("futimens", path, errno));
+  }
+  if (::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  if (fd.close() != 0) {
+    int error_number = errno;
+    ::unlink(path.c_str());
+    return errno_error("close", path, error_number);
+  }
+  return {};
+}
+
+Result<void> replace_file(const std::filesystem::path& dir, std::string_view name, std::string_view content) {
+  std::filesystem::path target = dir / std::string(name);
+  std::filesystem::path temporary = dir / (std::string(name) + ".lock");
+  ::unlink(temporary.c_str());  // a stale lock left by a crash
+  if (auto written = write_new_file(temporary, content); !written) return written;
+  if (::rename(temporary.c_str(), target.c_str()) != 0) {
+    int error_number = errno;
+    ::unlink(temporary.c_str());
+    return errno_error("rename", temporary, error_number);
+  }
+  return fsync_dir(dir);
+}
+
+Result<void> link_into_place(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
+  ::unlink(from.c_str());
+  if (auto synced = fsync_dir(to.parent_path()); !synced) {
+    ::unlink(to.c_str());
+    return synced;
+  }
+  return {};
+}
+
+Result<void> rename_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return errno_error("rename", from, errno);
+  if (auto synced = fsync_dir(to.parent_path()); !synced) return synced;
+  if (from.parent_path() != to.parent_path()) return fsync_dir(from.parent_path());
+  return {};
+}
+
+Result<void> make_dir(const std::filesystem::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0) return errno_error("mkdir", dir, errno);
+  return {};
+}
+
+}  // namespace maillab::sim::durable

@@ -1,0 +1,787 @@
+#include "sim/store/maildir_store.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "net/mail/message.hpp"
+#include "sim/store/durable_file.hpp"
+#include "sim/store/mailbox_name.hpp"
+#include "sim/store/store_flags.hpp"
+
+namespace maillab::sim {
+
+namespace fs = std::filesystem;
+using net::mail::Flags;
+using net::mail::MailboxInfo;
+using net::mail::MailboxStatus;
+using net::mail::MessageMeta;
+using net::mail::StoreLimits;
+
+namespace {
+
+constexpr const char* kUidList = "dovecot-uidlist";
+constexpr const char* kKeywords = "dovecot-keywords";
+constexpr const char* kSubscriptions = "subscriptions";
+constexpr const char* kUidValidity = "maillab-uidvalidity";
+constexpr const char* kFolderMarker = "maildirfolder";
+constexpr const char* kStagingDir = "..maillab-new";
+constexpr const char* kTrashDir = "..maillab-trash";
+constexpr std::string_view kOurTmpMark = ".maillab,";
+
+Error not_found(std::string what) { return make_error(ErrorCategory::not_found, std::move(what)); }
+
+bool is_real_dir(const fs::path& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() == fs::file_type::directory && !ec;
+}
+
+bool is_maildir(const fs::path& dir) {
+  return is_real_dir(dir) && is_real_dir(dir / "cur") && is_real_dir(dir / "new") && is_real_dir(dir / "tmp");
+}
+
+Result<void> make_maildir_dirs(const fs::path& dir) {
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    if (is_real_dir(dir / sub)) continue;
+    if (auto made = durable::make_dir(dir / sub); !made) return made;
+  }
+  return {};
+}
+
+Result<void> remove_tree(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) return make_error(ErrorCategory::io, "remove " + path.string() + ": " + ec.message());
+  return {};
+}
+
+// Regular files (not symlinks, not dot files) of dir/sub, by unique base.
+struct OnDisk {
+  bool in_new = false;
+  std::string name;
+};
+
+Result<void> list_messages(const fs::path& dir, std::map<std::string, OnDisk>& out) {
+  for (const char* sub : {"new", "cur"}) {
+    std::error_code ec;
+    fs::directory_iterator it(dir / sub, ec);
+    if (ec) return make_error(ErrorCategory::io, "list " + (dir / sub).string() + ": " + ec.message());
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      std::error_code status_ec;
+      if (name.empty() || name.front() == '.' || it->symlink_status(status_ec).type() != fs::file_type::regular) {
+        continue;
+      }
+      std::string base(maildir::split_file_name(name).base);
+      out.emplace(std::move(base), OnDisk{std::string_view(sub) == "new", std::move(name)});
+    }
+    if (ec) return make_error(ErrorCategory::io, "list " + (dir / sub).string() + ": " + ec.message());
+  }
+  return {};
+}
+
+std::optional<std::int64_t> mtime_of(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec);
+}
+
+void remove_our_tmp_files(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir / "tmp", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    std::error_code status_ec;
+    if (name.find(kOurTmpMark) != std::string::npos &&
+        it->symlink_status(status_ec).type() == fs::file_type::regular) {
+      std::error_code remove_ec;
+      fs::remove(it->path(), remove_ec);
+    }
+  }
+}
+
+}  // namespace
+
+fs::path MaildirStore::Folder::path_of(std::size_t index) const {
+  return dir / (in_new[index] ? "new" : "cur") / list.records[index].file_name;
+}
+
+std::optional<std::size_t> MaildirStore::Folder::index_of(std::uint32_t uid) const {
+  auto it = std::lower_bound(list.records.begin(), list.records.end(), uid,
+                             [](const maildir::UidRecord& r, std::uint32_t u) { return r.uid < u; });
+  if (it == list.records.end() || it->uid != uid) return std::nullopt;
+  return static_cast<std::size_t>(it - list.records.begin());
+}
+
+Result<std::unique_ptr<MaildirStore>> MaildirStore::open(fs::path root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec || !fs::is_directory(root, ec)) {
+    return make_error(ErrorCategory::io, "cannot use " + root.string() + " as the Maildir root");
+  }
+  return std::unique_ptr<MaildirStore>(new MaildirStore(std::move(root)));
+}
+
+Result<fs::path> MaildirStore::home_of(std::string_view user) const {
+  auto parsed = parse_user(user);
+  if (!parsed) return parsed.error();
+  fs::path domain = root_ / parsed->domain;
+  fs::path home = domain / parsed->local_part;
+  if (!is_real_dir(domain) || !is_maildir(home)) return not_found("no such user " + parsed->key);
+  return home;
+}
+
+Result<MaildirStore::Location> MaildirStore::locate(std::string_view user, std::string_view mailbox) const {
+  auto parsed = parse_user(user);
+  if (!parsed) return parsed.error();
+  auto name = canonical_mailbox_name(mailbox);
+  if (!name) return name.error();
+  std::string dir_name;
+  if (*name != kInbox) {
+    auto encoded = maildir::folder_dir_name(*name);
+    if (!encoded) return encoded.error();
+    dir_name = std::move(*encoded);
+  }
+  auto home = home_of(user);
+  if (!home) return home.error();
+  Location out;
+  out.user_key = parsed->key;
+  out.home = *home;
+  out.name = std::move(*name);
+  out.dir = dir_name.empty() ? *home : *home / dir_name;
+  return out;
+}
+
+Result<fs::path> MaildirStore::mailbox_dir(std::string_view user, std::string_view mailbox) const {
+  auto where = locate(user, mailbox);
+  if (!where) return where.error();
+  if (!is_maildir(where->dir)) return not_found("no such mailbox " + where->name);
+  return where->dir;
+}
+
+Result<MaildirStore::Folder> MaildirStore::open_folder(std::string_view user, std::string_view mailbox) const {
+  auto where = locate(user, mailbox);
+  if (!where) return where.error();
+  if (!is_maildir(where->dir)) return not_found("no such mailbox " + where->name);
+  return sync(where->home, where->dir);
+}
+
+Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::path& dir) const {
+  Folder folder;
+  folder.home = home;
+  folder.dir = dir;
+  bool dirty = false;
+  auto text = durable::read_file(dir / kUidList);
+  std::optional<maildir::UidList> parsed;
+  if (text) {
+    auto list = maildir::parse_uidlist(*text);
+    if (list) parsed = std::move(*list);
+  } else if (text.error().category != ErrorCategory::not_found) {
+    return text.error();
+  }
+  if (parsed) {
+    folder.list = std::move(*parsed);
+  } else {
+    // No (or a broken) uid list: every file gets a new UID under a new UIDVALIDITY.
+    auto validity = allocate_uid_validity(home);
+    if (!validity) return validity.error();
+    folder.list.uid_validity = *validity;
+    dirty = true;
+  }
+  auto keywords = durable::read_file(dir / kKeywords);
+  if (keywords) {
+    folder.keywords = maildir::parse_keywords(*keywords);
+  } else if (keywords.error().category != ErrorCategory::not_found) {
+    return keywords.error();
+  }
+
+  std::map<std::string, OnDisk> on_disk;
+  if (auto listed = list_messages(dir, on_disk); !listed) return listed.error();
+  auto missing_any = [&] {
+    return std::any_of(folder.list.records.begin(), folder.list.records.end(), [&](const maildir::UidRecord& r) {
+      return on_disk.count(std::string(maildir::split_file_name(r.file_name).base)) == 0;
+    });
+  };
+  // readdir() may miss a file renamed while it runs (a reader moving new/ to
+  // cur/): look once more before deciding that a message is gone.
+  if (missing_any()) {
+    if (auto listed = list_messages(dir, on_disk); !listed) return listed.error();
+  }
+
+  std::vector<maildir::UidRecord> kept;
+  for (maildir::UidRecord& record : folder.list.records) {
+    auto it = on_disk.find(std::string(maildir::split_file_name(record.file_name).base));
+    if (it == on_disk.end()) {
+      dirty = true;
+      continue;
+    }
+    if (record.file_name != it->second.name) {
+      record.file_name = it->second.name;
+      dirty = true;
+    }
+    folder.in_new.push_back(it->second.in_new);
+    kept.push_back(std::move(record));
+    on_disk.erase(it);
+  }
+  for (auto& [base, found] : on_disk) {
+    maildir::UidRecord record;
+    record.uid = folder.list.uid_next++;
+    record.file_name = found.name;
+    if (!maildir::base_field(base, 'W')) {
+      auto content = durable::read_file(dir / (found.in_new ? "new" : "cur") / found.name);
+      if (!content) continue;
+      record.fields.push_back("W" + std::to_string(net::mail::normalize_crlf(*content).size()));
+    }
+    folder.in_new.push_back(found.in_new);
+    kept.push_back(std::move(record));
+    dirty = true;
+  }
+  folder.list.records = std::move(kept);
+  if (dirty) {
+    if (auto saved = save(folder); !saved) return saved.error();
+    ++change_counter_;
+  }
+  return folder;
+}
+
+Result<void> MaildirStore::save(Folder& folder) const {
+  ++folder.list.modseq;
+  return durable::replace_file(folder.dir, kUidList, maildir::format_uidlist(folder.list));
+}
+
+Result<std::uint64_t> MaildirStore::size_of(const Folder& folder, std::size_t index) const {
+  const maildir::UidRecord& record = folder.list.records[index];
+  if (auto w = maildir::base_field(maildir::split_file_name(record.file_name).base, 'W')) return *w;
+  if (auto w = maildir::record_field(record, 'W')) return *w;
+  auto content = durable::read_file(folder.path_of(index));
+  if (!content) return content.error();
+  return static_cast<std::uint64_t>(net::mail::normalize_crlf(*content).size());
+}
+
+Result<std::uint32_t> MaildirStore::allocate_uid_validity(const fs::path& home) const {
+  std::uint32_t next = 1;
+  auto text = durable::read_file(home / kUidValidity);
+  if (text) {
+    std::uint32_t value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc{} && value != 0) next = value;
+  } else if (text.error().category != ErrorCategory::not_found) {
+    return text.error();
+  }
+  if (!text || next == 1) {
+    // Start past every UIDVALIDITY already used in this Maildir (RFC 3501 §2.3.1.1).
+    std::vector<fs::path> dirs = {home};
+    for (const std::string& name : folder_names(home)) dirs.push_back(home / *maildir::folder_dir_name(name));
+    for (const fs::path& dir : dirs) {
+      auto list_text = durable::read_file(dir / kUidList);
+      if (!list_text) continue;
+      auto list = maildir::parse_uidlist(*list_text);
+      if (list && list->uid_validity >= next) next = list->uid_validity + 1;
+    }
+  }
+  if (auto written = durable::replace_file(home, kUidValidity, std::to_string(next + 1) + "\n"); !written) {
+    return written.error();
+  }
+  return next;
+}
+
+Result<void> MaildirStore::make_folder(const fs::path& home, const std::string& name) const {
+  auto dir_name = maildir::folder_dir_name(name);
+  if (!dir_name) return dir_name.error();
+  fs::path staging = home / kStagingDir;
+  if (auto removed = remove_tree(staging); !removed) return removed;
+  if (auto made = durable::make_dir(staging); !made) return made;
+  auto fail = [&](Error error) -> Result<void> {
+    (void)remove_tree(staging);
+    return error;
+  };
+  if (auto made = make_maildir_dirs(staging); !made) return fail(made.error());
+  if (auto marker = durable::write_new_file(staging / kFolderMarker, ""); !marker) return fail(marker.error());
+  auto validity = allocate_uid_validity(home);
+  if (!validity) return fail(validity.error());
+  maildir::UidList list;
+  list.uid_validity = *validity;
+  if (auto written = durable::write_new_file(staging / kUidList, maildir::format_uidlist(list)); !written) {
+    return fail(written.error());
+  }
+  if (auto synced = durable::fsync_dir(staging); !synced) return fail(synced.error());
+  if (auto moved = durable::rename_durably(staging, home / *dir_name); !moved) return fail(moved.error());
+  return {};
+}
+
+std::vector<std::string> MaildirStore::folder_names(const fs::path& home) const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(home, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code status_ec;
+    if (it->symlink_status(status_ec).type() != fs::file_type::directory) continue;
+    auto name = maildir::mailbox_name_of_dir(it->path().filename().string());
+    if (name && is_maildir(it->path())) names.push_back(std::move(*name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::vector<std::string>> MaildirStore::read_subscriptions(const fs::path& home) const {
+  auto text = durable::read_file(home / kSubscriptions);
+  if (!text) {
+    if (text.error().category == ErrorCategory::not_found) return std::vector<std::string>{};
+    return text.error();
+  }
+  return maildir::parse_subscriptions(*text);
+}
+
+Result<void> MaildirStore::write_subscriptions(const fs::path& home, const std::vector<std::string>& names) const {
+  return durable::replace_file(home, kSubscriptions, maildir::format_subscriptions(names));
+}
+
+Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
+                                            const Flags& flags, std::int64_t internal_date_s) {
+  std::vector<std::string> keywords = folder.keywords;
+  auto letters = maildir::flags_to_letters(flags, keywords, "");
+  if (!letters) return letters.error();
+  if (keywords != folder.keywords) {
+    if (auto written = durable::replace_file(folder.dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+      return written.error();
+    }
+    folder.keywords = keywords;
+  }
+  std::uint32_t uid = folder.list.uid_next;
+  std::string base = maildir::our_base_name(internal_date_s, uid, folder.list.uid_validity, disk_bytes.size(), size);
+  bool to_new = flags.empty();
+  std::string name = to_new ? base : base + ":2," + *letters;
+  fs::path temporary = folder.dir / "tmp" / base;
+  fs::path target = folder.dir / (to_new ? "new" : "cur") / name;
+  std::error_code ignored;
+  fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
+  if (auto written = durable::write_new_file(temporary, disk_bytes, internal_date_s); !written) {
+    return written.error();
+  }
+  if (auto linked = durable::link_into_place(temporary, target); !linked) {
+    fs::remove(temporary, ignored);
+    return linked.error();
+  }
+  maildir::UidRecord record;
+  record.uid = uid;
+  record.file_name = name;
+  folder.list.records.push_back(std::move(record));
+  folder.in_new.push_back(to_new);
+  folder.list.uid_next = uid + 1;
+  if (auto saved = save(folder); !saved) {
+    fs::remove(target, ignored);
+    (void)durable::fsync_dir(target.parent_path());
+    folder.list.records.pop_back();
+    folder.in_new.pop_back();
+    folder.list.uid_next = uid;
+    return saved.error();
+  }
+  ++change_counter_;
+  return uid;
+}
+
+Result<std::uint64_t> MaildirStore::used_bytes_at(const fs::path& home) const {
+  std::vector<fs::path> dirs = {home};
+  for (const std::string& name : folder_names(home)) dirs.push_back(home / *maildir::folder_dir_name(name));
+  std::uint64_t total = 0;
+  for (const fs::path& dir : dirs) {
+    auto folder = sync(home, dir);
+    if (!folder) return folder.error();
+    for (std::size_t i = 0; i < folder->list.records.size(); ++i) {
+      auto size = size_of(*folder, i);
+      if (size) total += *size;
+    }
+  }
+  return total;
+}
+
+Result<void> MaildirStore::check_quota(const std::string& user_key, const fs::path& home, std::uint64_t size) const {
+  auto limits = limits_.find(user_key);
+  if (limits == limits_.end() || limits->second.quota_bytes == 0) return {};
+  auto used = used_bytes_at(home);
+  if (!used) return used.error();
+  if (*used + size > limits->second.quota_bytes) return make_error(ErrorCategory::quota, "mailbox quota exceeded");
+  return {};
+}
+
+Result<void> MaildirStore::ensure_user(std::string_view user) {
+  auto parsed = parse_user(user);
+  if (!parsed) return parsed.error();
+  fs::path domain = root_ / parsed->domain;
+  fs::path home = domain / parsed->local_part;
+  if (!is_real_dir(domain)) {
+    if (auto made = durable::make_dir(domain); !made) return made;
+    if (auto synced = durable::fsync_dir(root_); !synced) return synced;
+  }
+  bool changed = false;
+  std::error_code ec;
+  if (fs::symlink_status(home, ec).type() == fs::file_type::not_found) {
+    // Build the whole Maildir beside its final name, then rename it into place.
+    fs::path staging = domain / (".maillab-new-" + parsed->local_part);
+    if (auto removed = remove_tree(staging); !removed) return removed;
+    if (auto made = durable::make_dir(staging); !made) return made;
+    auto fail = [&](Error error) -> Result<void> {
+      (void)remove_tree(staging);
+      return error;
+    };
+    if (auto made = make_maildir_dirs(staging); !made) return fail(made.error());
+    maildir::UidList list;
+    list.uid_validity = 1;
+    if (auto written = durable::write_new_file(staging / kUidList, maildir::format_uidlist(list)); !written) {
+      return fail(written.error());
+    }
+    if (auto written = durable::write_new_file(staging / kUidValidity, "2\n"); !written) {
+      return fail(written.error());
+    }
+    if (auto synced = durable::fsync_dir(staging); !synced) return fail(synced.error());
+    if (auto moved = durable::rename_durably(staging, home); !moved) return fail(moved.error());
+    changed = true;
+  } else if (!is_real_dir(home)) {
+    return make_error(ErrorCategory::permission, "the Maildir of " + parsed->key + " is not a directory");
+  } else if (!is_maildir(home)) {
+    if (auto made = make_maildir_dirs(home); !made) return made;
+  }
+  auto subscriptions = read_subscriptions(home);
+  if (!subscriptions) return subscriptions.error();
+  std::set<std::string> subscribed(subscriptions->begin(), subscriptions->end());
+  bool subscriptions_changed = false;
+  if (changed) subscriptions_changed = subscribed.insert(std::string(kInbox)).second;
+  for (std::string_view special : kSpecialMailboxes) {
+    std::string name(special);
+    if (is_maildir(home / *maildir::folder_dir_name(name))) continue;
+    if (auto made = make_folder(home, name); !made) return made;
+    subscriptions_changed = subscribed.insert(name).second || subscriptions_changed;
+    changed = true;
+  }
+  if (subscriptions_changed) {
+    if (auto written = write_subscriptions(home, {subscribed.begin(), subscribed.end()}); !written) return written;
+  }
+  remove_our_tmp_files(home);
+  for (const std::string& name : folder_names(home)) remove_our_tmp_files(home / *maildir::folder_dir_name(name));
+  if (changed || subscriptions_changed) ++change_counter_;
+  return {};
+}
+
+bool MaildirStore::has_user(std::string_view user) const { return home_of(user).ok(); }
+
+Result<void> MaildirStore::set_limits(std::string_view user, StoreLimits limits) {
+  auto home = home_of(user);
+  if (!home) return home.error();
+  limits_[parse_user(user)->key] = limits;
+  return {};
+}
+
+Result<std::uint64_t> MaildirStore::used_bytes(std::string_view user) const {
+  auto home = home_of(user);
+  if (!home) return home.error();
+  return used_bytes_at(*home);
+}
+
+Result<std::vector<MailboxInfo>> MaildirStore::list_mailboxes(std::string_view user) const {
+  auto home = home_of(user);
+  if (!home) return home.error();
+  std::vector<std::string> names = folder_names(*home);
+  names.insert(names.begin(), std::string(kInbox));
+  auto subscriptions = read_subscriptions(*home);
+  if (!subscriptions) return subscriptions.error();
+  std::set<std::string> sorted(names.begin(), names.end());
+  std::vector<MailboxInfo> out;
+  for (const std::string& name : names) {
+    MailboxInfo info;
+    info.name = name;
+    info.special_use = special_use_of(name);
+    info.subscribed = std::binary_search(subscriptions->begin(), subscriptions->end(), name);
+    auto child = sorted.lower_bound(name + "/");
+    info.has_children = child != sorted.end() && is_within(*child, name);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<void> MaildirStore::create_mailbox(std::string_view user, std::string_view name) {
+  auto where = locate(user, name);
+  if (!where) return where.error();
+  if (where->name == kInbox || is_maildir(where->dir)) {
+    return make_error(ErrorCategory::exists, "mailbox " + where->name + " already exists");
+  }
+  // RFC 3501 §6.3.3: create the superior hierarchical names that are missing.
+  for (std::size_t slash = where->name.find('/'); slash != std::string::npos;
+       slash = where->name.find('/', slash + 1)) {
+    std::string parent = where->name.substr(0, slash);
+    if (parent == kInbox || is_maildir(where->home / *maildir::folder_dir_name(parent))) continue;
+    if (auto made = make_folder(where->home, parent); !made) return made;
+  }
+  if (auto made = make_folder(where->home, where->name); !made) return made;
+  ++change_counter_;
+  return {};
+}
+
+Result<void> MaildirStore::delete_mailbox(std::string_view user, std::string_view name) {
+  auto where = locate(user, name);
+  if (!where) return where.error();
+  if (where->name == kInbox) {
+    return make_error(ErrorCategory::invalid_argument, "INBOX cannot be deleted (RFC 3501 §6.3.4)");
+  }
+  if (!is_maildir(where->dir)) return not_found("no such mailbox " + where->name);
+  for (const std::string& other : folder_names(where->home)) {
+    if (other != where->name && is_within(other, where->name)) {
+      return make_error(ErrorCategory::invalid_argument, "mailbox " + where->name + " has children");
+    }
+  }
+  // Move it out of sight first, so a crash never leaves half a mailbox listed.
+  fs::path trash = where->home / kTrashDir;
+  if (auto removed = remove_tree(trash); !removed) return removed;
+  if (auto moved = durable::rename_durably(where->dir, trash); !moved) return moved;
+  if (auto removed = remove_tree(trash); !removed) return removed;
+  ++change_counter_;
+  return {};
+}
+
+Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_view from, std::string_view to) {
+  auto source = locate(user, from);
+  if (!source) return source.error();
+  auto target = locate(user, to);
+  if (!target) return target.error();
+  const fs::path& home = source->home;
+  if (!is_maildir(source->dir)) return not_found("no such mailbox " + source->name);
+  if (target->name == kInbox || is_maildir(target->dir)) {
+    return make_error(ErrorCategory::exists, "mailbox " + target->name + " already exists");
+  }
+  if (source->name != kInbox && is_within(target->name, source->name)) {
+    return make_error(ErrorCategory::invalid_argument, "cannot rename a mailbox into itself");
+  }
+  std::vector<std::pair<std::string, std::string>> moves;  // old name, new name
+  if (source->name != kInbox) {
+    for (const std::string& name : folder_names(home)) {
+      if (!is_within(name, source->name)) continue;
+      std::string renamed = target->name + name.substr(source->name.size());
+      auto dir_name = maildir::folder_dir_name(renamed);
+      if (!dir_name) return dir_name.error();
+      if (is_maildir(home / *dir_name)) {
+        return make_error(ErrorCategory::exists, "mailbox " + renamed + " already exists");
+      }
+      moves.emplace_back(name, std::move(renamed));
+    }
+  }
+  for (std::size_t slash = target->name.find('/'); slash != std::string::npos;
+       slash = target->name.find('/', slash + 1)) {
+    std::string parent = target->name.substr(0, slash);
+    if (parent == kInbox || is_maildir(home / *maildir::folder_dir_name(parent))) continue;
+    if (auto made = make_folder(home, parent); !made) return made;
+  }
+  if (source->name == kInbox) {
+    // RFC 3501 §6.3.5: the messages move to the new mailbox, INBOX stays (empty).
+    if (auto made = make_folder(home, target->name); !made) return made;
+    auto inbox = sync(home, home);
+    if (!inbox) return inbox.error();
+    auto moved = sync(home, target->dir);
+    if (!moved) return moved.error();
+    for (std::size_t i = 0; i < inbox->list.records.size(); ++i) {
+      fs::path path = inbox->path_of(i);
+      auto content = durable::read_file(path);
+      auto size = size_of(*inbox, i);
+      auto date = mtime_of(path);
+      if (!content || !size || !date) continue;
+      Flags flags = maildir::letters_to_flags(maildir::split_file_name(inbox->list.records[i].file_name).letters,
+                                              inbox->keywords);
+      auto delivered = deliver(*moved, *content, *size, flags, *date);
+      if (!delivered) return delivered.error();
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+    (void)durable::fsync_dir(home / "new");
+    (void)durable::fsync_dir(home / "cur");
+    inbox->list.records.clear();
+    inbox->in_new.clear();
+    if (auto saved = save(*inbox); !saved) return saved;
+    ++change_counter_;
+    return {};
+  }
+  for (const auto& [old_name, new_name] : moves) {
+    fs::path old_dir = home / *maildir::folder_dir_name(old_name);
+    fs::path new_dir = home / *maildir::folder_dir_name(new_name);
+    if (auto moved = durable::rename_durably(old_dir, new_dir); !moved) return moved;
+  }
+  auto subscriptions = read_subscriptions(home);
+  if (!subscriptions) return subscriptions.error();
+  std::set<std::string> renamed;
+  bool subscriptions_changed = false;
+  for (const std::string& name : *subscriptions) {
+    if (is_within(name, source->name)) {
+      renamed.insert(target->name + name.substr(source->name.size()));
+      subscriptions_changed = true;
+    } else {
+      renamed.insert(name);
+    }
+  }
+  if (subscriptions_changed) {
+    if (auto written = write_subscriptions(home, {renamed.begin(), renamed.end()}); !written) return written;
+  }
+  ++change_counter_;
+  return {};
+}
+
+Result<void> MaildirStore::set_subscribed(std::string_view user, std::string_view name, bool subscribed) {
+  auto where = locate(user, name);
+  if (!where) return where.error();
+  auto subscriptions = read_subscriptions(where->home);
+  if (!subscriptions) return subscriptions.error();
+  std::set<std::string> names(subscriptions->begin(), subscriptions->end());
+  bool changed = subscribed ? names.insert(where->name).second : names.erase(where->name) != 0;
+  if (!changed) return {};
+  if (auto written = write_subscriptions(where->home, {names.begin(), names.end()}); !written) return written;
+  ++change_counter_;
+  return {};
+}
+
+Result<MailboxStatus> MaildirStore::status(std::string_view user, std::string_view mailbox) const {
+  auto folder = open_folder(user, mailbox);
+  if (!folder) return folder.error();
+  MailboxStatus out;
+  out.uid_validity = folder->list.uid_validity;
+  out.uid_next = folder->list.uid_next;
+  out.modseq = folder->list.modseq;
+  out.messages = static_cast<std::uint32_t>(folder->list.records.size());
+  for (const maildir::UidRecord& record : folder->list.records) {
+    std::string_view letters = maildir::split_file_name(record.file_name).letters;
+    if (letters.find('S') == std::string_view::npos) ++out.unseen;
+  }
+  return out;
+}
+
+Result<std::vector<MessageMeta>> MaildirStore::messages(std::string_view user, std::string_view mailbox) const {
+  auto folder = open_folder(user, mailbox);
+  if (!folder) return folder.error();
+  std::vector<MessageMeta> out;
+  for (std::size_t i = 0; i < folder->list.records.size(); ++i) {
+    const maildir::UidRecord& record = folder->list.records[i];
+    auto date = mtime_of(folder->path_of(i));
+    auto size = size_of(*folder, i);
+    if (!date || !size) continue;  // removed by another program since the sync
+    MessageMeta meta;
+    meta.uid = record.uid;
+    meta.flags = maildir::letters_to_flags(maildir::split_file_name(record.file_name).letters, folder->keywords);
+    meta.internal_date_s = *date;
+    meta.size = *size;
+    out.push_back(std::move(meta));
+  }
+  return out;
+}
+
+Result<std::string> MaildirStore::read(std::string_view user, std::string_view mailbox, std::uint32_t uid) const {
+  for (int attempt = 0;; ++attempt) {
+    auto folder = open_folder(user, mailbox);
+    if (!folder) return folder.error();
+    auto index = folder->index_of(uid);
+    if (!index) return not_found("no message with UID " + std::to_string(uid));
+    auto content = durable::read_file(folder->path_of(*index));
+    if (content) return net::mail::normalize_crlf(*content);
+    // Renamed by another reader between the sync and the open: sync again.
+    if (content.error().category != ErrorCategory::not_found || attempt == 1) return content.error();
+  }
+}
+
+Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_view mailbox, std::string_view data,
+                                           const Flags& flags, std::int64_t internal_date_s) {
+  auto where = locate(user, mailbox);
+  if (!where) return where.error();
+  auto canonical = canonical_flags(flags);
+  if (!canonical) return canonical.error();
+  auto folder = open_folder(user, mailbox);
+  if (!folder) return folder.error();
+  std::string crlf = net::mail::normalize_crlf(data);
+  if (auto allowed = check_quota(where->user_key, where->home, crlf.size()); !allowed) return allowed.error();
+  return deliver(*folder, maildir::crlf_to_lf(crlf), crlf.size(), *canonical, internal_date_s);
+}
+
+Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mailbox, std::uint32_t uid,
+                                     const Flags& flags) {
+  auto canonical = canonical_flags(flags);
+  if (!canonical) return canonical.error();
+  auto folder = open_folder(user, mailbox);
+  if (!folder) return folder.error();
+  auto index = folder->index_of(uid);
+  if (!index) return not_found("no message with UID " + std::to_string(uid));
+  maildir::UidRecord& record = folder->list.records[*index];
+  maildir::FileName parts = maildir::split_file_name(record.file_name);
+  if (maildir::letters_to_flags(parts.letters, folder->keywords) == *canonical) return {};
+  std::vector<std::string> keywords = folder->keywords;
+  auto letters = maildir::flags_to_letters(*canonical, keywords, parts.letters);
+  if (!letters) return letters.error();
+  if (keywords != folder->keywords) {
+    if (auto written = durable::replace_file(folder->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+      return written;
+    }
+    folder->keywords = keywords;
+  }
+  std::string name = std::string(parts.base) + ":2," + *letters + std::string(parts.tail);
+  fs::path from = folder->path_of(*index);
+  fs::path to = folder->dir / "cur" / name;
+  if (auto moved = durable::rename_durably(from, to); !moved) return moved;
+  record.file_name = name;
+  folder->in_new[*index] = false;
+  if (auto saved = save(*folder); !saved) return saved;
+  ++change_counter_;
+  return {};
+}
+
+Result<void> MaildirStore::expunge(std::string_view user, std::string_view mailbox,
+                                   std::span<const std::uint32_t> uids) {
+  auto folder = open_folder(user, mailbox);
+  if (!folder) return folder.error();
+  std::vector<bool> gone(folder->list.records.size(), false);
+  bool changed = false;
+  for (std::uint32_t uid : uids) {
+    auto index = folder->index_of(uid);
+    if (!index || gone[*index]) continue;
+    std::error_code ec;
+    fs::remove(folder->path_of(*index), ec);
+    if (ec) return make_error(ErrorCategory::io, "remove " + folder->path_of(*index).string() + ": " + ec.message());
+    gone[*index] = true;
+    changed = true;
+  }
+  if (!changed) return {};
+  for (const char* sub : {"new", "cur"}) {
+    if (auto synced = durable::fsync_dir(folder->dir / sub); !synced) return synced;
+  }
+  std::vector<maildir::UidRecord> kept;
+  std::vector<bool> in_new;
+  for (std::size_t i = 0; i < gone.size(); ++i) {
+    if (gone[i]) continue;
+    kept.push_back(std::move(folder->list.records[i]));
+    in_new.push_back(folder->in_new[i]);
+  }
+  folder->list.records = std::move(kept);
+  folder->in_new = std::move(in_new);
+  if (auto saved = save(*folder); !saved) return saved;
+  ++change_counter_;
+  return {};
+}
+
+Result<std::uint32_t> MaildirStore::copy(std::string_view user, std::string_view from, std::uint32_t uid,
+                                         std::string_view to) {
+  auto source = open_folder(user, from);
+  if (!source) return source.error();
+  auto target_where = locate(user, to);
+  if (!target_where) return target_where.error();
+  auto index = source->index_of(uid);
+  if (!index) return not_found("no message with UID " + std::to_string(uid));
+  fs::path path = source->path_of(*index);
+  auto content = durable::read_file(path);
+  if (!content) return content.error();
+  auto size = size_of(*source, *index);
+  if (!size) return size.error();
+  auto date = mtime_of(path);
+  if (!date) return not_found("message with UID " + std::to_string(uid) + " vanished");
+  Flags flags =
+      maildir::letters_to_flags(maildir::split_file_name(source->list.records[*index].file_name).letters,
+                                source->keywords);
+  auto target = open_folder(user, to);
+  if (!target) return target.error();
+  if (auto allowed = check_quota(target_where->user_key, target_where->home, *size); !allowed) {
+    return allowed.error();
+  }
+  return deliver(*target, *content, *size, flags, *date);
+}
+
+}  // namespace maillab::sim

@@ -22,8 +22,6 @@ struct GeneralNamesFree {
 struct BnFree { void operator()(BIGNUM* p) const { BN_free(p); } };
 struct ExtFree { void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); } };
 
-constexpr std::int64_t seconds_per_day = 86400;
-
 Error tls_error(std::string what) {
   std::string reasons = detail::drain_openssl_errors();
   if (!reasons.empty()) what += ": " + reasons;

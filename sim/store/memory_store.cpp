@@ -180,6 +180,18 @@ Result<void> MemoryStore::rename_mailbox(std::string_view user, std::string_view
   if (*source != kInbox && is_within(*target, *source)) {
     return make_error(ErrorCategory::invalid_argument, "cannot rename a mailbox into itself");
   }
+  std::vector<std::string> names;
+  if (*source != kInbox) {
+    for (const auto& [name, box] : u.mailboxes) {
+      if (is_within(name, *source)) names.push_back(name);
+    }
+    for (const std::string& old_name : names) {
+      std::string new_name = *target + old_name.substr(source->size());
+      if (u.mailboxes.count(new_name) != 0) {
+        return make_error(ErrorCategory::exists, "mailbox " + new_name + " already exists");
+      }
+    }
+  }
   for (std::size_t slash = target->find('/'); slash != std::string::npos;
        slash = target->find('/', slash + 1)) {
     std::string parent = target->substr(0, slash);
@@ -196,16 +208,6 @@ Result<void> MemoryStore::rename_mailbox(std::string_view user, std::string_view
     ++inbox.modseq;
     ++change_counter_;
     return {};
-  }
-  std::vector<std::string> names;
-  for (const auto& [name, box] : u.mailboxes) {
-    if (is_within(name, *source)) names.push_back(name);
-  }
-  for (const std::string& old_name : names) {
-    std::string new_name = *target + old_name.substr(source->size());
-    if (u.mailboxes.count(new_name) != 0) {
-      return make_error(ErrorCategory::exists, "mailbox " + new_name + " already exists");
-    }
   }
   for (const std::string& old_name : names) {
     std::string new_name = *target + old_name.substr(source->size());

@@ -408,8 +408,9 @@ void Server::cmd_quit(const CommandLine& /*command*/) {
   const Result<void> expunged = uids.empty() ? Result<void>{} : store_.expunge(user_, config_.mailbox, uids);
   if (expunged) {
     events_.emplace_back(UpdateEvent{user_, uids, true});
-    reply("+OK " + config_.host_name + " POP3 server signing off (" +
-          std::to_string(live_count()) + " messages left)");
+    const std::uint32_t left = live_count();
+    reply("+OK " + config_.host_name + " POP3 server signing off (" + std::to_string(left) +
+          (left == 1 ? " message left)" : " messages left)"));
   } else {
     events_.emplace_back(UpdateEvent{user_, {}, false});
     reply("-ERR [SYS/TEMP] Some deleted messages were not removed (RFC 1939 §6)");

@@ -433,7 +433,7 @@ TEST_CASE("pop3 server: pipelined commands are answered in order (RFC 2449 PIPEL
   const std::string s1 = std::to_string(kMessage1.size());
   const std::string reply = session.send("USER alice@lab.test\r\nPASS alice-secret\r\nSTAT\r\nLIST 1\r\nQUIT\r\n");
   CHECK(reply == "+OK\r\n+OK Maildrop locked and ready, 1 message (" + s1 + " octets)\r\n+OK 1 " + s1 +
-                     "\r\n+OK 1 " + s1 + "\r\n+OK pop3.lab.test POP3 server signing off (1 messages left)\r\n");
+                     "\r\n+OK 1 " + s1 + "\r\n+OK pop3.lab.test POP3 server signing off (1 message left)\r\n");
   CHECK(session.closed());
 }
 
@@ -457,7 +457,7 @@ TEST_CASE("pop3 server: QUIT applies the deletions in UPDATE (RFC 1939 §6)") {
   REQUIRE(session.login().starts_with("+OK"));
   REQUIRE(session.command("DELE 1").starts_with("+OK"));
   CHECK(world.inbox_size() == 2);  // only marked so far
-  CHECK(session.command("QUIT") == "+OK pop3.lab.test POP3 server signing off (1 messages left)\r\n");
+  CHECK(session.command("QUIT") == "+OK pop3.lab.test POP3 server signing off (1 message left)\r\n");
   CHECK(world.inbox_size() == 1);
   const auto updates = session.events_of<UpdateEvent>();
   REQUIRE(updates.size() == 1);

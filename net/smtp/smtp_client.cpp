@@ -455,18 +455,21 @@ void Client::after_hello(Instant now) {
     return;
   }
   const bool may_auth = config_.credentials && !authenticated_ && (tls_ || config_.auth_without_tls);
-  if (may_auth && extensions_.auth_plain) {
-    // RFC 4954 §4 with an initial response (RFC 4616).
-    send_line("AUTH PLAIN " + encode_sasl_plain(config_.credentials->user, config_.credentials->password));
-    pending_.push_back({Expect::auth_plain});
-    enter_state(ClientState::auth, now);
-    return;
-  }
-  if (may_auth && extensions_.auth_login) {
-    send_line("AUTH LOGIN");
-    pending_.push_back({Expect::auth_login_user});
-    enter_state(ClientState::auth, now);
-    return;
+  for (AuthMechanism mechanism : config_.auth_mechanisms) {
+    if (!may_auth) break;
+    if (mechanism == AuthMechanism::plain && extensions_.auth_plain) {
+      // RFC 4954 §4 with an initial response (RFC 4616).
+      send_line("AUTH PLAIN " + encode_sasl_plain(config_.credentials->user, config_.credentials->password));
+      pending_.push_back({Expect::auth_plain});
+      enter_state(ClientState::auth, now);
+      return;
+    }
+    if (mechanism == AuthMechanism::login && extensions_.auth_login) {
+      send_line("AUTH LOGIN");
+      pending_.push_back({Expect::auth_login_user});
+      enter_state(ClientState::auth, now);
+      return;
+    }
   }
   start_message(now);
 }

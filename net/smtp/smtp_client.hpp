@@ -88,6 +88,8 @@ enum class TlsPolicy : std::uint8_t {
   required,       // STARTTLS or no mail at all (a transient session failure)
 };
 
+enum class AuthMechanism : std::uint8_t { plain, login };
+
 struct ClientCredentials {
   std::string user;  // a full address in the lab ("alice@lab.test")
   std::string password;
@@ -105,6 +107,8 @@ struct ClientConfig {
   bool tls_from_start = false;  // implicit TLS (RFC 8314 §3): no STARTTLS, lines are "tls"
   std::optional<ClientCredentials> credentials;
   bool auth_without_tls = false;  // RFC 4954 §4: PLAIN/LOGIN in clear text only when allowed
+  // In order of preference; the first one the server offers is used.
+  std::vector<AuthMechanism> auth_mechanisms{AuthMechanism::plain, AuthMechanism::login};
   std::vector<OutgoingMessage> messages;
   ReplyParserLimits reply_limits{};
 };

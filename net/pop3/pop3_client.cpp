@@ -118,6 +118,7 @@ void Client::handle_close(Instant /*now*/) {
 }
 
 void Client::handle_tls_established(Instant now) {
+  if (state_ == ClientState::done) return;  // the run ended while the handshake ran
   assert(state_ == ClientState::tls_handshake && "pop3 client: TLS established without STLS");
   tls_active_ = true;
   deadline_ = now + config_.reply_timeout;

@@ -153,11 +153,21 @@ void Server::handle_close(Instant /*now*/) {
 }
 
 void Server::handle_tls_established(Instant now) {
+  if (state_ == ServerState::closed) return;  // the session ended while the handshake ran
   assert(state_ == ServerState::starttls && "pop3 server: TLS established without STLS");
   last_activity_ = now;
   tls_active_ = true;
   pending_user_.clear();
   enter_state(ServerState::authorization);
+}
+
+void Server::shutdown(Instant /*now*/) {
+  if (state_ == ServerState::closed) return;
+  // The lab server is stopping (catalogue row 61): say so, and do not run UPDATE.
+  if (state_ != ServerState::starttls) {
+    reply("-ERR [SYS/TEMP] Server shutting down, no changes made (RFC 3206 §5)");
+  }
+  close("server shutdown");
 }
 
 std::string Server::poll_transmit() { return std::exchange(out_, {}); }
@@ -450,6 +460,10 @@ Server::Entry* Server::message_argument(std::string_view arg) {
   return &entry;
 }
 
+std::size_t Server::number_of(const Entry& entry) const {
+  return static_cast<std::size_t>(&entry - messages_.data()) + 1;
+}
+
 void Server::cmd_stat(const CommandLine& /*command*/) {
   // RFC 1939 §5: exactly "+OK nn mm", deleted messages not counted.
   reply("+OK " + std::to_string(live_count()) + " " + std::to_string(live_octets()));
@@ -459,7 +473,7 @@ void Server::cmd_list(const CommandLine& command) {
   if (!command.args.empty()) {
     const Entry* entry = message_argument(command.args[0]);
     if (entry == nullptr) return;
-    reply("+OK " + std::string(command.args[0]) + " " + std::to_string(entry->size));
+    reply("+OK " + std::to_string(number_of(*entry)) + " " + std::to_string(entry->size));
     return;
   }
   std::string listing;
@@ -479,7 +493,7 @@ void Server::cmd_retr(const CommandLine& command) {
     return;
   }
   reply_multiline("+OK " + std::to_string(data->size()) + " octets",
-                  "message " + std::string(command.args[0]), dot_stuff(*data));
+                  "message " + std::to_string(number_of(*entry)), dot_stuff(*data));
 }
 
 void Server::cmd_top(const CommandLine& command) {
@@ -496,14 +510,15 @@ void Server::cmd_top(const CommandLine& command) {
     return;
   }
   reply_multiline("+OK Top of message follows",
-                  "top of message " + std::string(command.args[0]), dot_stuff(top_of_message(*data, *lines)));
+                  "top of message " + std::to_string(number_of(*entry)),
+                  dot_stuff(top_of_message(*data, *lines)));
 }
 
 void Server::cmd_dele(const CommandLine& command) {
   Entry* entry = message_argument(command.args[0]);
   if (entry == nullptr) return;
   entry->deleted = true;  // applied only in UPDATE (RFC 1939 §6)
-  reply("+OK Message " + std::string(command.args[0]) + " deleted");
+  reply("+OK Message " + std::to_string(number_of(*entry)) + " deleted");
 }
 
 void Server::cmd_rset(const CommandLine& /*command*/) {
@@ -517,7 +532,7 @@ void Server::cmd_uidl(const CommandLine& command) {
   if (!command.args.empty()) {
     const Entry* entry = message_argument(command.args[0]);
     if (entry == nullptr) return;
-    reply("+OK " + std::string(command.args[0]) + " " + format_uidl(uid_validity_, entry->uid));
+    reply("+OK " + std::to_string(number_of(*entry)) + " " + format_uidl(uid_validity_, entry->uid));
     return;
   }
   std::string listing;

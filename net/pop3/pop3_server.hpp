@@ -23,8 +23,8 @@
 //   CLOSED                       sticky; input is ignored.
 //
 // A dropped connection, an autologout (idle timeout, RFC 1939 §3: at least
-// 10 minutes) or too many bad commands closes the session without UPDATE, so
-// nothing is deleted.  Cleartext USER/PASS and AUTH PLAIN are refused with
+// 10 minutes), too many bad commands or the driver's shutdown() closes the
+// session without UPDATE, so nothing is deleted.  Cleartext USER/PASS and AUTH PLAIN are refused with
 // "-ERR [AUTH]" unless TLS is active or the config allows cleartext (RFC 2595
 // §4 lets a server require TLS first); APOP never sends the password and is
 // allowed either way.  Every state change goes through enter_state(), checked
@@ -100,6 +100,8 @@ class Server {
   void handle_timeout(Instant now);
   void handle_close(Instant now);
   void handle_tls_established(Instant now);
+  // The driver is stopping: "-ERR [SYS/TEMP]" and close, without UPDATE.
+  void shutdown(Instant now);
 
   [[nodiscard]] std::string poll_transmit();
   [[nodiscard]] std::optional<ServerEvent> poll_event();
@@ -134,6 +136,7 @@ class Server {
   void auth_failed(const std::string& user, std::string_view method);
   // The message for a RETR/TOP/LIST/UIDL/DELE argument, or nullptr after an -ERR reply.
   Entry* message_argument(std::string_view arg);
+  [[nodiscard]] std::size_t number_of(const Entry& entry) const;
   [[nodiscard]] std::uint32_t live_count() const;
   [[nodiscard]] std::uint64_t live_octets() const;
 

@@ -627,3 +627,126 @@ TEST_CASE("pop3 server: the state table rejects no transition of a whole session
   CHECK(path == std::vector<std::string>{"STLS HANDSHAKE", "AUTHORIZATION", "AUTHORIZATION (SASL)",
                                          "TRANSACTION", "UPDATE", "CLOSED"});
 }
+
+// --- the store changing underneath, shutdown, odd driver timing ---------------
+
+namespace {
+
+// A MemoryStore whose expunge fails, for the UPDATE error path.
+class ExpungeFails final : public net::mail::MailStore {
+ public:
+  explicit ExpungeFails(sim::MemoryStore& inner) : inner_(inner) {}
+  Result<void> ensure_user(std::string_view u) override { return inner_.ensure_user(u); }
+  bool has_user(std::string_view u) const override { return inner_.has_user(u); }
+  Result<void> set_limits(std::string_view u, net::mail::StoreLimits l) override { return inner_.set_limits(u, l); }
+  Result<std::uint64_t> used_bytes(std::string_view u) const override { return inner_.used_bytes(u); }
+  Result<std::vector<net::mail::MailboxInfo>> list_mailboxes(std::string_view u) const override {
+    return inner_.list_mailboxes(u);
+  }
+  Result<void> create_mailbox(std::string_view u, std::string_view n) override { return inner_.create_mailbox(u, n); }
+  Result<void> delete_mailbox(std::string_view u, std::string_view n) override { return inner_.delete_mailbox(u, n); }
+  Result<void> rename_mailbox(std::string_view u, std::string_view f, std::string_view t) override {
+    return inner_.rename_mailbox(u, f, t);
+  }
+  Result<void> set_subscribed(std::string_view u, std::string_view n, bool s) override {
+    return inner_.set_subscribed(u, n, s);
+  }
+  Result<net::mail::MailboxStatus> status(std::string_view u, std::string_view m) const override {
+    return inner_.status(u, m);
+  }
+  Result<std::vector<net::mail::MessageMeta>> messages(std::string_view u, std::string_view m) const override {
+    return inner_.messages(u, m);
+  }
+  Result<std::string> read(std::string_view u, std::string_view m, std::uint32_t uid) const override {
+    return inner_.read(u, m, uid);
+  }
+  Result<std::uint32_t> append(std::string_view u, std::string_view m, std::string_view d,
+                               const net::mail::Flags& f, std::int64_t t) override {
+    return inner_.append(u, m, d, f, t);
+  }
+  Result<void> set_flags(std::string_view u, std::string_view m, std::uint32_t uid,
+                         const net::mail::Flags& f) override {
+    return inner_.set_flags(u, m, uid, f);
+  }
+  Result<void> expunge(std::string_view, std::string_view, std::span<const std::uint32_t>) override {
+    return make_error(ErrorCategory::io, "disk on fire");
+  }
+  Result<std::uint32_t> copy(std::string_view u, std::string_view f, std::uint32_t uid,
+                             std::string_view t) override {
+    return inner_.copy(u, f, uid, t);
+  }
+  std::uint64_t change_counter() const override { return inner_.change_counter(); }
+
+ private:
+  sim::MemoryStore& inner_;
+};
+
+}  // namespace
+
+TEST_CASE("pop3 server: a failing expunge in UPDATE gets -ERR [SYS/TEMP] and the lock is still released") {
+  World world;
+  world.deliver(kMessage1);
+  ExpungeFails store(world.store);
+  Server server(cleartext_config(), store, world.users, world.locks, world.now);
+  server.handle_bytes(world.now, "USER alice@lab.test\r\nPASS alice-secret\r\nDELE 1\r\n");
+  (void)server.poll_transmit();
+  server.handle_bytes(world.now, "QUIT\r\n");
+  CHECK(server.poll_transmit() == "-ERR [SYS/TEMP] Some deleted messages were not removed (RFC 1939 §6)\r\n");
+  CHECK(server.state() == ServerState::closed);
+  CHECK_FALSE(world.locks.is_locked(kAlice));
+  bool saw_failed_update = false;
+  while (auto event = server.poll_event()) {
+    if (const auto* update = std::get_if<UpdateEvent>(&*event)) saw_failed_update = !update->ok;
+  }
+  CHECK(saw_failed_update);
+  CHECK(world.inbox_size() == 1);
+}
+
+TEST_CASE("pop3 server: a message expunged elsewhere during the session gets -ERR [SYS/TEMP] on RETR") {
+  World world;
+  const std::uint32_t uid = world.deliver(kMessage1);
+  Session session(world);
+  REQUIRE(session.login().starts_with("+OK"));
+  const std::uint32_t uids[] = {uid};
+  REQUIRE(world.store.expunge(kAlice, "INBOX", uids).ok());  // an IMAP client got there first
+  CHECK(session.command("RETR 1") == "-ERR [SYS/TEMP] Message can no longer be read (RFC 3206 §5)\r\n");
+  CHECK(session.command("TOP 1 0") == "-ERR [SYS/TEMP] Message can no longer be read (RFC 3206 §5)\r\n");
+  REQUIRE(session.command("DELE 1").starts_with("+OK"));
+  CHECK(session.command("QUIT").starts_with("+OK"));  // expunging a gone UID is harmless
+}
+
+TEST_CASE("pop3 server: shutdown answers -ERR [SYS/TEMP] and deletes nothing (catalogue 61)") {
+  World world;
+  world.deliver(kMessage1);
+  Session session(world);
+  REQUIRE(session.login().starts_with("+OK"));
+  REQUIRE(session.command("DELE 1").starts_with("+OK"));
+  session.server().shutdown(world.now);
+  CHECK(session.take() == "-ERR [SYS/TEMP] Server shutting down, no changes made (RFC 3206 §5)\r\n");
+  CHECK(session.closed());
+  CHECK(world.inbox_size() == 1);
+  CHECK_FALSE(world.locks.is_locked(kAlice));
+}
+
+TEST_CASE("pop3 server: replies name the message by its number, not by the argument's spelling") {
+  World world;
+  world.deliver(kMessage1);
+  Session session(world);
+  REQUIRE(session.login().starts_with("+OK"));
+  CHECK(session.command("LIST 001") == "+OK 1 " + std::to_string(kMessage1.size()) + "\r\n");
+  CHECK(session.command("DELE 01") == "+OK Message 1 deleted\r\n");
+}
+
+TEST_CASE("pop3 server: a TLS handshake finishing after an autologout is ignored") {
+  World world;
+  ServerConfig config = cleartext_config();
+  config.tls_available = true;
+  Session session(world, config);
+  REQUIRE(session.command("STLS").starts_with("+OK"));
+  session.server().handle_timeout(session.server().poll_timeout());
+  CHECK(session.take().empty());  // no plaintext reply in the middle of a handshake
+  CHECK(session.closed());
+  session.server().handle_tls_established(world.now);
+  CHECK(session.closed());
+  CHECK(session.take().empty());
+}

@@ -177,16 +177,28 @@ class Tokenizer {
     if (v == pos_ || (v < first.size() && first[v] != ' ')) return ParseError{cmd.tag, "Invalid command"};
     cmd.verb = upper_ascii(first.substr(pos_, v - pos_));
     pos_ = v;
-    while (true) {
-      if (at_end()) break;
-      if (cur()[pos_] != ' ') return ParseError{cmd.tag, "Expected space"};
-      ++pos_;
-      if (at_end()) return ParseError{cmd.tag, "Trailing space"};
-      auto value = parse_value(0);
-      if (!value) return ParseError{cmd.tag, error_};
-      cmd.args.push_back(std::move(*value));
-    }
+    auto args = values(cmd.tag, true);
+    if (auto* err = std::get_if<ParseError>(&args)) return *err;
+    cmd.args = std::get<std::vector<Value>>(std::move(args));
     return cmd;
+  }
+
+  // Space-separated values up to the end (a leading space first when `spaced`).
+  std::variant<std::vector<Value>, ParseError> values(const std::string& tag, bool spaced, std::size_t from = 0) {
+    if (!spaced) pos_ = from;
+    std::vector<Value> out;
+    while (!at_end()) {
+      if (spaced) {
+        if (cur()[pos_] != ' ') return ParseError{tag, "Expected space"};
+        ++pos_;
+        if (at_end()) return ParseError{tag, "Trailing space"};
+      }
+      spaced = true;
+      auto value = parse_value(0);
+      if (!value) return ParseError{tag, error_};
+      out.push_back(std::move(*value));
+    }
+    return out;
   }
 
  private:
@@ -299,6 +311,12 @@ class Tokenizer {
 
 std::variant<Command, ParseError> parse_command(const RawCommand& raw, const ParserLimits& limits) {
   return Tokenizer(raw, limits).run();
+}
+
+std::variant<std::vector<Value>, ParseError> parse_values(const RawCommand& raw, std::size_t offset,
+                                                          const ParserLimits& limits) {
+  if (raw.lines.empty() || offset > raw.lines[0].size()) return ParseError{"", "Empty response"};
+  return Tokenizer(raw, limits).values("", false, offset);
 }
 
 std::string peek_verb(const RawCommand& raw) {

@@ -141,6 +141,11 @@ struct ParseError {
 
 std::variant<Command, ParseError> parse_command(const RawCommand& raw, const ParserLimits& limits);
 
+// The values from `offset` in the first line on, for responses ("* 3 FETCH (...)")
+// where there is no tag and verb to read first.
+std::variant<std::vector<Value>, ParseError> parse_values(const RawCommand& raw, std::size_t offset,
+                                                          const ParserLimits& limits);
+
 // The verb of a partly framed command (for literal decisions), upper-cased.
 std::string peek_verb(const RawCommand& raw);
 

@@ -114,6 +114,7 @@ Reply pregreet_banner(std::string_view host) {
 }  // namespace
 
 std::string_view server_state_name(ServerState state) { return state_names[index(state)]; }
+bool server_transition_allowed(ServerState from, ServerState to) { return transitions[index(from)][index(to)]; }
 std::string_view server_state_description(ServerState state) { return state_descriptions[index(state)]; }
 Duration server_state_timeout(ServerState state) { return state_timeouts[index(state)]; }
 
@@ -278,7 +279,7 @@ std::vector<std::string> Server::extensions() const {
 
 void Server::enter_state(Instant now, ServerState next) {
   if (next == state_) return;
-  assert(transitions[index(state_)][index(next)] && "SMTP server: transition not in the table");
+  assert(server_transition_allowed(state_, next) && "SMTP server: transition not in the table");
   events_.emplace_back(StateEvent{server_state_name(state_), server_state_name(next)});
   state_ = next;
   arm_timer(now);

@@ -71,6 +71,8 @@ inline constexpr std::size_t server_state_count = 13;
 
 std::string_view server_state_name(ServerState state);         // "rcpt"
 std::string_view server_state_description(ServerState state);  // a tooltip sentence
+// The constexpr transition table enter_state() checks every change against.
+bool server_transition_allowed(ServerState from, ServerState to);
 // How long the engine waits for the client in this state (`never` if it does not).
 Duration server_state_timeout(ServerState state);
 

@@ -443,6 +443,9 @@ TEST_CASE("smtp server: per-state timeouts follow RFC 5321 §4.5.3.2") {
   CHECK(server_state_timeout(ServerState::queueing) == Duration{10min});
   CHECK(server_state_name(ServerState::tls_handshake) == "tls-handshake");
   CHECK_FALSE(server_state_description(ServerState::data).empty());
+  CHECK(server_transition_allowed(ServerState::rcpt, ServerState::data));
+  CHECK_FALSE(server_transition_allowed(ServerState::greeted, ServerState::data));
+  CHECK_FALSE(server_transition_allowed(ServerState::closed, ServerState::ready));
 
   Lab lab;
   lab.open_transaction();

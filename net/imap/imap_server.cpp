@@ -503,15 +503,14 @@ struct ImapServer::Session {
       return;
     }
     auto name = mailbox_arg(c, c.args[0]);
-    if (state == ServerState::selected) {
-      view.clear();
-      mailbox.clear();
-      enter_state(ServerState::authenticated);
+    if (!name) {
+      if (state == ServerState::selected) leave_selected();  // RFC 3501 §6.3.1
+      return;
     }
-    if (!name) return;
     auto st = store.status(user, *name);
     auto msgs = st ? store.messages(user, *name) : Result<std::vector<MessageMeta>>(st.error());
     if (!msgs) {
+      if (state == ServerState::selected) leave_selected();
       store_failure(c.tag, msgs.error());
       return;
     }
@@ -636,7 +635,9 @@ struct ImapServer::Session {
       std::string enc = encoded(p);
       if (glob_match(full, enc) && !lsub) entries.push_back({enc, "\\Noselect \\HasChildren"});
     }
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return std::make_pair(a.name != "INBOX", a.name) < std::make_pair(b.name != "INBOX", b.name);
+    });
     for (const auto& e : entries) emit("* " + c.verb + " (" + e.attrs + ") \"/\" " + imap_string(e.name));
     tagged(c.tag, "OK " + c.verb + " completed");
   }
@@ -777,7 +778,7 @@ struct ImapServer::Session {
       if (!c.args.empty()) return bad(c.tag, "EXPUNGE takes no arguments");
       expunge_deleted(nullptr, true);
     }
-    tagged(c.tag, "OK EXPUNGE completed");
+    tagged(c.tag, std::string("OK ") + (uid ? "UID " : "") + "EXPUNGE completed");
   }
 
   // Indices into view named by a sequence or UID set; nullopt (after BAD) when a
@@ -920,11 +921,10 @@ struct ImapServer::Session {
         std::erase_if(flags, [&](const std::string& f) { return has_flag(given, f); });
       }
       set_flags(idx, flags);
-      if (!silent || uid) {
+      if (!silent) {
         std::string resp = "* " + std::to_string(idx + 1) + " FETCH (";
-        if (uid) resp += "UID " + std::to_string(view[idx].uid) + (silent ? "" : " ");
-        if (!silent) resp += "FLAGS " + flag_list(view[idx].flags);
-        if (!silent || uid) emit(resp + ")");
+        if (uid) resp += "UID " + std::to_string(view[idx].uid) + " ";
+        emit(resp + "FLAGS " + flag_list(view[idx].flags) + ")");
       }
     }
     tagged(c.tag, std::string("OK ") + (uid ? "UID " : "") + "STORE completed");

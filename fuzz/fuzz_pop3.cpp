@@ -4,9 +4,11 @@
 // QUIT (RFC 1939 §6), and a session never leaves its maildrop locked.
 //
 // Input layout: byte 0 picks the config (cleartext allowed, STLS available,
-// APOP timestamp), byte 1 the segment size; the rest is the byte stream, fed
+// APOP timestamp, failure delay, line limit), byte 1 the segment size; the rest is the byte stream, fed
 // in segments so that line splitting across reads is exercised.  A StartTls
 // event is answered with handle_tls_established(), as a driver would.
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -62,16 +64,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.allow_cleartext_auth = (mode & 1U) != 0;
   config.tls_available = (mode & 2U) != 0;
   if ((mode & 4U) != 0) config.apop_timestamp = "<1.2@pop3.lab.test>";
-  config.line_bytes_max = 64 + (mode >> 3U) * 16U;
+  config.auth_failure_delay = (mode & 8U) != 0 ? std::chrono::seconds(2) : Duration::zero();
+  config.line_bytes_max = 64 + (mode >> 4U) * 32U;
 
   std::size_t expunged = 0;
   bool quit_seen = false;
   {
     Instant now{0};
     net::pop3::Server server(config, store, users, locks, now);
-    for (std::size_t offset = 0; offset < input.size(); offset += segment) {
-      now = now + Duration{1000};
-      server.handle_bytes(now, input.substr(offset, segment));
+    auto drain = [&] {
       (void)server.poll_transmit();
       while (auto event = server.poll_event()) {
         if (std::holds_alternative<net::StartTlsEvent>(*event)) server.handle_tls_established(now);
@@ -87,13 +88,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           expunged += update->expunged_uids.size();
         }
       }
+    };
+    for (std::size_t offset = 0; offset < input.size(); offset += segment) {
+      now = now + Duration{1000};
+      // Every other segment arrives after the failure delay, if one is running.
+      if ((offset / segment) % 2 == 1 && server.poll_timeout() < now + std::chrono::seconds(3)) {
+        now = std::max(now, server.poll_timeout());
+        server.handle_timeout(now);
+        drain();
+      }
+      server.handle_bytes(now, input.substr(offset, segment));
+      drain();
     }
-    server.handle_timeout(server.poll_timeout());
-    server.handle_close(now);
+    // Let every pending deadline pass: held replies, then the autologout.
+    for (int i = 0; i < 8 && server.state() != net::pop3::ServerState::closed; ++i) {
+      now = std::max(now, server.poll_timeout());
+      server.handle_timeout(now);
+      drain();
+    }
     check(server.state() == net::pop3::ServerState::closed);
+    server.handle_close(now);
+    drain();
     check(!locks.is_locked("alice@lab.test"));
-    while (server.poll_event()) {
-    }
   }
   const std::size_t remaining = store.messages("alice@lab.test", "INBOX")->size();
   check(remaining + expunged == initial);

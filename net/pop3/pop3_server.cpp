@@ -1,5 +1,6 @@
 #include "net/pop3/pop3_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <utility>
@@ -82,7 +83,8 @@ Server::Server(ServerConfig config, mail::MailStore& store, const CredentialChec
       locks_(locks),
       tls_active_(config_.tls_active),
       reader_(config_.line_bytes_max),
-      last_activity_(now) {
+      last_activity_(now),
+      now_(now) {
   std::string greeting = "+OK " + config_.host_name + " POP3 ready";  // RFC 1939 §4
   if (!config_.apop_timestamp.empty()) greeting += " " + config_.apop_timestamp;
   reply(greeting);
@@ -112,9 +114,19 @@ void Server::handle_bytes(Instant now, std::string_view bytes) {
                                    false});
     return;
   }
+  now_ = now;
   reader_.append(bytes);
+  if (held_ && reader_.buffered() > config_.line_bytes_max * 4) {
+    // A client flooding us while its failed login is held back.
+    close("input flood during the authentication failure delay");
+    return;
+  }
+  process_input();
+}
+
+void Server::process_input() {
   std::string line;
-  while (state_ != ServerState::closed && state_ != ServerState::starttls) {
+  while (!held_ && state_ != ServerState::closed && state_ != ServerState::starttls) {
     const auto status = reader_.next(line);
     if (status == LineReader::Status::need_more) break;
     if (status == LineReader::Status::too_long) {
@@ -140,6 +152,17 @@ void Server::handle_bytes(Instant now, std::string_view bytes) {
 
 void Server::handle_timeout(Instant now) {
   if (state_ == ServerState::closed || now < poll_timeout()) return;
+  now_ = now;
+  if (held_ && now >= held_until_) {
+    held_ = false;
+    reply(held_reply_);
+    if (held_close_) {
+      close("too many authentication failures");
+      return;
+    }
+    process_input();
+    return;
+  }
   // RFC 1939 §3: the autologout timer closes the session without UPDATE.
   if (state_ != ServerState::starttls) reply("-ERR autologout: idle for too long (RFC 1939 §3)");
   close("idle timeout");
@@ -181,7 +204,8 @@ std::optional<ServerEvent> Server::poll_event() {
 
 Instant Server::poll_timeout() const {
   if (state_ == ServerState::closed) return never;
-  return last_activity_ + config_.idle_timeout;
+  const Instant idle = last_activity_ + config_.idle_timeout;
+  return held_ ? std::min(held_until_, idle) : idle;
 }
 
 void Server::reply(std::string_view line) {
@@ -368,12 +392,19 @@ void Server::auth_failed(const std::string& user, std::string_view method) {
   leave_sasl();
   ++auth_failures_;
   events_.emplace_back(LoginEvent{user, std::string(method), false, "bad credentials"});
-  if (auth_failures_ >= config_.auth_failures_max) {
-    reply("-ERR [AUTH] Authentication failed; too many failures, closing the connection");
-    close("too many authentication failures");
+  const bool last = auth_failures_ >= config_.auth_failures_max;
+  std::string text = last ? "-ERR [AUTH] Authentication failed; too many failures, closing the connection"
+                          : "-ERR [AUTH] Authentication failed (RFC 3206 §4)";
+  if (config_.auth_failure_delay > Duration::zero()) {
+    // Dovecot's auth_failure_delay: the answer, and everything after it, waits.
+    held_ = true;
+    held_until_ = now_ + config_.auth_failure_delay;
+    held_reply_ = std::move(text);
+    held_close_ = last;
     return;
   }
-  reply("-ERR [AUTH] Authentication failed (RFC 3206 §4)");
+  reply(text);
+  if (last) close("too many authentication failures");
 }
 
 void Server::authenticate(const std::string& user, std::string_view method) {

@@ -24,10 +24,13 @@
 //
 // A dropped connection, an autologout (idle timeout, RFC 1939 §3: at least
 // 10 minutes), too many bad commands or the driver's shutdown() closes the
-// session without UPDATE, so nothing is deleted.  Cleartext USER/PASS and AUTH PLAIN are refused with
-// "-ERR [AUTH]" unless TLS is active or the config allows cleartext (RFC 2595
-// §4 lets a server require TLS first); APOP never sends the password and is
-// allowed either way.  Every state change goes through enter_state(), checked
+// session without UPDATE, so nothing is deleted.  Cleartext USER/PASS and
+// AUTH PLAIN are refused with "-ERR [AUTH]" unless TLS is active or the config
+// allows cleartext (RFC 2595 §4 lets a server require TLS first); APOP never
+// sends the password and is allowed either way.  A failed login is answered
+// only after auth_failure_delay (Dovecot: 2 s) and no further command is read
+// until then; the answer comes from handle_timeout(), so a driver must honour
+// poll_timeout().  Every state change goes through enter_state(), checked
 // against a constexpr transition table, and is reported as a StateEvent.
 #pragma once
 
@@ -66,6 +69,9 @@ struct ServerConfig {
   std::uint32_t bad_commands_max_unauthenticated = 3;  // Dovecot pop3-login
   std::uint32_t bad_commands_max = 20;                 // Dovecot pop3
   std::uint32_t auth_failures_max = 3;
+  // A failed login is answered only after this delay, and input waits
+  // meanwhile (Dovecot auth_failure_delay 2 s): it slows password guessing.
+  Duration auth_failure_delay = std::chrono::seconds(2);
   Duration idle_timeout = std::chrono::minutes(10);   // RFC 1939 §3 minimum
 };
 
@@ -122,6 +128,7 @@ class Server {
 
   static const Command* find_command(std::string_view verb);
   void enter_state(ServerState next);
+  void process_input();
   void process_line(const std::string& line);
   void process_sasl_response(std::string_view line);
   void leave_sasl();
@@ -167,6 +174,13 @@ class Server {
   std::string out_;
   std::deque<ServerEvent> events_;
   Instant last_activity_{};
+  Instant now_{};
+
+  // A failed login's reply held back for auth_failure_delay.
+  bool held_ = false;
+  Instant held_until_{};
+  std::string held_reply_;
+  bool held_close_ = false;
 
   std::string pending_user_;  // from USER, waiting for PASS
   std::string user_;          // logged in

@@ -356,3 +356,18 @@ TEST_CASE("pop3 pair: both sides walk their state tables from start to end") {
   for (const auto& state : pair.server_events<net::StateEvent>()) server_path.push_back(std::string(state.to));
   CHECK(server_path == std::vector<std::string>{"TRANSACTION", "UPDATE", "CLOSED"});
 }
+
+TEST_CASE("pop3 pair: with the default 2 s failure delay the client learns of a bad password 2 s later") {
+  World world;
+  ServerConfig server_config = cleartext_config();
+  server_config.auth_failure_delay = std::chrono::seconds(2);
+  ClientConfig config = alice();
+  config.password = "wrong";
+  const Instant start = world.now;
+  Pair pair(world, config, server_config);
+  pair.run();
+  REQUIRE(pair.client_events<LoginFailedEvent>().size() == 1);
+  CHECK(world.now == start + std::chrono::seconds(2));
+  CHECK_FALSE(pair.summary().ok);
+  CHECK(pair.server().state() == ServerState::closed);
+}

@@ -750,3 +750,53 @@ TEST_CASE("pop3 server: a TLS handshake finishing after an autologout is ignored
   CHECK(session.closed());
   CHECK(session.take().empty());
 }
+
+// --- the authentication failure delay -------------------------------------------
+
+TEST_CASE("pop3 server: a failed login is answered after auth_failure_delay and input waits meanwhile") {
+  World world;
+  CHECK(ServerConfig{}.auth_failure_delay == std::chrono::seconds(2));  // Dovecot's default
+  ServerConfig config = cleartext_config();
+  config.auth_failure_delay = std::chrono::seconds(2);
+  Session session(world, config);
+  CHECK(session.send("USER alice@lab.test\r\nPASS guess\r\nUSER alice@lab.test\r\nPASS alice-secret\r\n") ==
+        "+OK\r\n");
+  CHECK(session.server().poll_timeout() == world.now + std::chrono::seconds(2));
+  CHECK(session.send("STAT\r\n").empty());
+  session.server().handle_timeout(world.now + std::chrono::seconds(1));
+  CHECK(session.take().empty());
+  session.server().handle_timeout(world.now + std::chrono::seconds(2));
+  CHECK(session.take() ==
+        "-ERR [AUTH] Authentication failed (RFC 3206 §4)\r\n+OK\r\n+OK Maildrop locked and ready, 0 messages "
+        "(0 octets)\r\n+OK 0 0\r\n");
+  CHECK(session.server().state() == ServerState::transaction);
+}
+
+TEST_CASE("pop3 server: the last allowed failure closes once its delay has passed") {
+  World world;
+  ServerConfig config = cleartext_config();
+  config.auth_failure_delay = std::chrono::seconds(2);
+  config.auth_failures_max = 1;
+  Session session(world, config);
+  CHECK(session.login(kAlice, "guess").empty());
+  CHECK_FALSE(session.closed());
+  session.server().handle_timeout(session.server().poll_timeout());
+  CHECK(session.take().starts_with("-ERR [AUTH] Authentication failed; too many failures"));
+  CHECK(session.closed());
+}
+
+TEST_CASE("pop3 server: flooding input while a failed login is held back closes the session") {
+  World world;
+  ServerConfig config = cleartext_config();
+  config.auth_failure_delay = std::chrono::seconds(2);
+  config.line_bytes_max = 100;
+  Session session(world, config);
+  REQUIRE(session.login(kAlice, "guess").empty());
+  std::string flood;
+  for (int i = 0; i < 100; ++i) flood += "NOOP\r\n";
+  session.send(flood);
+  CHECK(session.closed());
+  const auto closes = session.events_of<net::CloseEvent>();
+  REQUIRE(closes.size() == 1);
+  CHECK(closes[0].reason == "input flood during the authentication failure delay");
+}

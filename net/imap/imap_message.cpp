@@ -206,6 +206,9 @@ void fill_node(MimeNode& node, std::string_view raw, std::size_t depth, bool dig
     node.type = t ? t : "text";
     node.subtype = s ? s : "plain";
     node.params = param_list(g_mime_content_type_get_parameters(ct));
+    bool has_charset = std::any_of(node.params.begin(), node.params.end(),
+                                   [](const auto& kv) { return kv.first == "CHARSET"; });
+    if (iequals(node.type, "text") && !has_charset) node.params.insert(node.params.begin(), {"CHARSET", "us-ascii"});
   } else if (digest_parent) {
     node.type = "message";
     node.subtype = "rfc822";

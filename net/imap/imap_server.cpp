@@ -144,6 +144,7 @@ struct ImapServer::Session {
   Wait wait = Wait::none;
   std::string wait_tag;
   Instant last_activity{};
+  Instant last_keepalive{};
   std::size_t logged_lines = 0;
   std::uint32_t bad_count = 0;
   std::uint32_t auth_failures = 0;
@@ -712,6 +713,7 @@ struct ImapServer::Session {
 
   void cmd_idle(const Command& c, bool) {
     emit("+ idling");  // RFC 2177
+    last_keepalive = now_;
     wait = Wait::idle;
     wait_tag = c.tag;
     reader.set_raw_lines(true);
@@ -1106,6 +1108,12 @@ void ImapServer::handle_timeout(Instant now) {
     return;
   }
   Duration limit = s_->state == ServerState::not_authenticated ? s_->cfg.preauth_timeout : s_->cfg.autologout;
+  if (s_->wait == Session::Wait::idle && now >= s_->last_keepalive + s_->cfg.idle_keepalive &&
+      now < s_->last_activity + limit) {
+    s_->emit("* OK Still here");
+    s_->last_keepalive = now;
+    return;
+  }
   if (now >= s_->last_activity + limit) {
     s_->emit("* BYE Autologout; idle for too long");  // RFC 3501 §5.4
     s_->close("autologout");
@@ -1144,7 +1152,9 @@ Instant ImapServer::poll_timeout() const {
   if (s_->closed) return never;
   if (s_->delayed) return s_->delayed->first;
   Duration limit = s_->state == ServerState::not_authenticated ? s_->cfg.preauth_timeout : s_->cfg.autologout;
-  return s_->last_activity + limit;
+  Instant logout = s_->last_activity + limit;
+  if (s_->wait == Session::Wait::idle) return std::min(logout, s_->last_keepalive + s_->cfg.idle_keepalive);
+  return logout;
 }
 
 ServerState ImapServer::state() const { return s_->state; }

@@ -64,6 +64,7 @@ struct ServerConfig {
   std::uint64_t append_bytes_max = 32ull * 1024 * 1024;
   Duration preauth_timeout{std::chrono::minutes(3)};
   Duration autologout{std::chrono::minutes(30)};   // RFC 3501 §5.4: at least 30 minutes
+  Duration idle_keepalive{std::chrono::minutes(2)};  // "* OK Still here" during IDLE (catalogue row 43)
   Duration auth_failure_delay{std::chrono::seconds(2)};
   Duration auth_failure_delay_max{std::chrono::seconds(15)};
   std::uint32_t bad_commands_max = 20;

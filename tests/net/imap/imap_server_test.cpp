@@ -544,3 +544,34 @@ TEST_CASE("imap server: repeated bad commands end the session") {
   CHECK(has(s.cmd("c BAZ"), "* BYE Too many invalid IMAP commands."));
   CHECK(s.server->closed());
 }
+
+TEST_CASE("imap server: literals per command are capped (catalogue row 36)") {
+  World w;
+  ServerConfig cfg = maillab::test::open_config();
+  cfg.limits.literals_max = 8;
+  Session s(w, cfg);
+  s.login();
+  s.cmd("S SELECT INBOX");
+  std::string search = "A SEARCH";
+  for (int i = 0; i < 8; ++i) search += " TEXT {1+}\r\nx";
+  CHECK(has(s.send(search + "\r\n"), "* SEARCH\r\nA OK"));
+  search = "B SEARCH";
+  for (int i = 0; i < 9; ++i) search += " TEXT {1+}\r\nx";
+  auto out = s.send(search + "\r\n");
+  CHECK(has(out, "* BYE [TOOBIG]"));
+  CHECK(s.server->closed());
+}
+
+TEST_CASE("imap server: IDLE sends a keepalive every two minutes until autologout") {
+  World w;
+  Session s(w);
+  s.login();
+  s.cmd("S SELECT INBOX");
+  s.cmd("I IDLE");
+  CHECK(s.server->poll_timeout() == s.now + std::chrono::minutes(2));
+  s.now = s.now + std::chrono::minutes(2);
+  s.server->handle_timeout(s.now);
+  CHECK(s.server->poll_transmit() == "* OK Still here\r\n");
+  CHECK(s.server->poll_timeout() == s.now + std::chrono::minutes(2));
+  CHECK(s.cmd("DONE") == "I OK IDLE terminated\r\n");
+}

@@ -114,6 +114,7 @@ Verdict local_verdict(Delivery delivery, FailureScope scope, Stage stage, std::s
 
 std::string_view client_state_name(ClientState state) { return state_names[index(state)]; }
 Duration client_state_timeout(ClientState state) { return state_timeouts[index(state)]; }
+bool client_transition_allowed(ClientState from, ClientState to) { return transitions[index(from)][index(to)]; }
 std::string_view stage_name(Stage stage) { return stage_names[static_cast<std::size_t>(stage)]; }
 
 Verdict classify(Stage stage, const Reply& reply) {
@@ -320,7 +321,7 @@ Instant Client::poll_timeout() const { return deadline_; }
 // --- plumbing -----------------------------------------------------------------
 
 void Client::enter_state(ClientState next, Instant now) {
-  assert(transitions[index(state_)][index(next)] && "client: transition not in the table");
+  assert(client_transition_allowed(state_, next) && "SMTP client: transition not in the table");
   emit(StateEvent{client_state_name(state_), client_state_name(next)});
   state_ = next;
   deadline_ = next == ClientState::closed ? never : now + client_state_timeout(next);

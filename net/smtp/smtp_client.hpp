@@ -81,6 +81,8 @@ inline constexpr std::size_t client_state_count = 14;
 
 std::string_view client_state_name(ClientState state);
 Duration client_state_timeout(ClientState state);
+// The transition table enter_state() checks (also for tests and the studio).
+bool client_transition_allowed(ClientState from, ClientState to);
 
 enum class TlsPolicy : std::uint8_t {
   none,           // never STARTTLS

@@ -198,6 +198,19 @@ TEST_CASE("smtp client: state names and timeouts follow RFC 5321 §4.5.3.2") {
   CHECK(client_state_timeout(ClientState::data_end) == 10min);
 }
 
+TEST_CASE("smtp client: the transition table lets nothing skip the handshake or the content") {
+  CHECK(client_transition_allowed(ClientState::ehlo, ClientState::starttls));
+  CHECK(client_transition_allowed(ClientState::tls_handshake, ClientState::ehlo));
+  CHECK_FALSE(client_transition_allowed(ClientState::tls_handshake, ClientState::mail));
+  CHECK_FALSE(client_transition_allowed(ClientState::helo, ClientState::starttls));
+  CHECK_FALSE(client_transition_allowed(ClientState::data_body, ClientState::mail));
+  CHECK_FALSE(client_transition_allowed(ClientState::greeting, ClientState::mail));
+  for (std::size_t s = 0; s + 1 < client_state_count; ++s) {
+    CHECK(client_transition_allowed(static_cast<ClientState>(s), ClientState::closed));
+    CHECK_FALSE(client_transition_allowed(ClientState::closed, static_cast<ClientState>(s)));
+  }
+}
+
 // --- whole dialogs ----------------------------------------------------------------
 
 TEST_CASE("smtp client: a plain dialog without extensions runs in lock-step") {

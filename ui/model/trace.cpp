@@ -6,8 +6,8 @@
 namespace maillab::ui {
 namespace {
 
-constexpr std::array<std::string_view, 10> kind_names{"line",    "dns",    "connect", "close", "queue",
-                                                      "deliver", "bounce", "fetch",   "fault", "other"};
+constexpr std::array<std::string_view, 11> kind_names{"line",   "dns",   "connect", "close", "tls",  "queue",
+                                                      "deliver", "bounce", "fetch", "fault", "other"};
 
 std::string string_field(const nlohmann::json& object, const char* key) {
   const auto it = object.find(key);
@@ -83,8 +83,12 @@ Result<Trace> parse_trace(std::string_view jsonl) {
     for (const char* known : {"t", "kind", "src", "dst", "proto", "dir", "text", "msg", "tls"}) object.erase(known);
     event.extra = std::move(object);
 
+    // Deliveries and fetches name a mailbox as their destination, not a host.
     remember(trace.hosts, event.src);
-    remember(trace.hosts, event.dst);
+    if (event.kind == EventKind::line || event.kind == EventKind::dns || event.kind == EventKind::connect ||
+        event.kind == EventKind::close || event.kind == EventKind::tls) {
+      remember(trace.hosts, event.dst);
+    }
     remember(trace.messages, event.msg);
     trace.events.push_back(std::move(event));
   }

@@ -16,7 +16,7 @@
 
 namespace maillab::ui {
 
-enum class EventKind : std::uint8_t { line, dns, connect, close, queue, deliver, bounce, fetch, fault, other };
+enum class EventKind : std::uint8_t { line, dns, connect, close, tls, queue, deliver, bounce, fetch, fault, other };
 
 struct TraceEvent {
   double t = 0;  // simulated seconds

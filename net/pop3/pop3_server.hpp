@@ -2,7 +2,7 @@
 // STLS RFC 2595; AUTH RFC 5034; [AUTH]/[SYS/TEMP] codes RFC 3206).
 //
 // Theory of operation.  One engine per connection.  The constructor queues the
-// greeting "+OK <host> ready <timestamp>", where the APOP timestamp comes from
+// greeting "+OK <host> POP3 ready <timestamp>", where the APOP timestamp comes from
 // the driver's config (the engine has no clock and no randomness).  States:
 //
 //   AUTHORIZATION (RFC 1939 §4)  CAPA, STLS, AUTH, USER/PASS, APOP, QUIT only.
@@ -27,11 +27,13 @@
 // session without UPDATE, so nothing is deleted.  Cleartext USER/PASS and
 // AUTH PLAIN are refused with "-ERR [AUTH]" unless TLS is active or the config
 // allows cleartext (RFC 2595 §4 lets a server require TLS first); APOP never
-// sends the password and is allowed either way.  A failed login is answered
-// only after auth_failure_delay (Dovecot: 2 s) and no further command is read
-// until then; the answer comes from handle_timeout(), so a driver must honour
-// poll_timeout().  Every state change goes through enter_state(), checked
-// against a constexpr transition table, and is reported as a StateEvent.
+// sends the password and is allowed either way; CAPA lists USER and SASL
+// PLAIN only where they would be accepted (Dovecot does the same).  A failed
+// login is answered only after auth_failure_delay (Dovecot: 2 s) and no
+// further command is read until then; the answer comes from handle_timeout(),
+// so a driver must honour poll_timeout().  Every state change goes through
+// enter_state(), checked against a constexpr transition table, and is
+// reported as a StateEvent.
 #pragma once
 
 #include <cstdint>

@@ -81,6 +81,7 @@ class CommandReader {
   void reject_literal();
 
   void set_raw_lines(bool raw) { raw_ = raw; }
+  void set_line_bytes_max(std::size_t n) { limits_.line_bytes_max = n; }
   // STARTTLS: plaintext pipelined behind the command is thrown away.
   void discard_buffered() { buffer_.clear(); pos_ = 0; }
   [[nodiscard]] bool failed() const { return failed_; }

@@ -158,6 +158,7 @@ struct ImapServer::Session {
 
   Session(ServerConfig c, const CredentialChecker& cr, mail::MailStore& st, Instant now)
       : cfg(std::move(c)), creds(cr), store(st), reader(cfg.limits), tls(cfg.implicit_tls), last_activity(now) {
+    reader.set_line_bytes_max(std::min(cfg.preauth_line_bytes_max, cfg.limits.line_bytes_max));
     emit("* OK [CAPABILITY " + capabilities() + "] " + cfg.hostname + " maillab IMAP4rev1 server ready");
   }
 
@@ -459,6 +460,7 @@ struct ImapServer::Session {
       return;
     }
     user = name;
+    reader.set_line_bytes_max(cfg.limits.line_bytes_max);
     enter_state(ServerState::authenticated);
     emit(tag + " OK [CAPABILITY " + capabilities() + "] Logged in");
   }

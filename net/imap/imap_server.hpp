@@ -57,6 +57,7 @@ inline constexpr std::array<std::string_view, 4> kServerStateNames{"not authenti
 struct ServerConfig {
   std::string hostname = "imap.lab.test";
   ParserLimits limits{};
+  std::size_t preauth_line_bytes_max = 8 * 1024;  // before login (Dovecot; RFC 7162 §4 asks >= 8192)
   bool implicit_tls = false;           // port 993: TLS before the greeting (RFC 8314)
   bool starttls_offered = true;
   bool allow_cleartext_auth = false;   // LOGIN/AUTHENTICATE without TLS

@@ -575,3 +575,25 @@ TEST_CASE("imap server: IDLE sends a keepalive every two minutes until autologou
   CHECK(s.server->poll_timeout() == s.now + std::chrono::minutes(2));
   CHECK(s.cmd("DONE") == "I OK IDLE terminated\r\n");
 }
+
+TEST_CASE("imap server: lines are limited to 8 KiB before login and 64 KiB after (catalogue row 37)") {
+  World w;
+  Session s(w);
+  auto out = s.send("a NOOP " + std::string(9000, 'x') + "\r\n");
+  CHECK(has(out, "* BYE [TOOBIG]"));
+  Session t(w);
+  t.login();
+  CHECK(has(t.cmd("b NOOP " + std::string(9000, 'x')), "b OK NOOP"));
+  CHECK_FALSE(t.server->closed());
+}
+
+TEST_CASE("imap server: FETCH BODY[] in an EXAMINEd mailbox does not set \\Seen") {
+  World w;
+  w.deliver("alice@lab.test", kSimpleMessage);
+  Session s(w);
+  s.login();
+  s.cmd("E EXAMINE INBOX");
+  auto out = s.cmd("F FETCH 1 BODY[]");
+  CHECK_FALSE(has(out, "\\Seen"));
+  CHECK(w.store.messages("alice@lab.test", "INBOX")->front().flags.empty());
+}

@@ -1138,7 +1138,11 @@ void ImapServer::handle_tls_established(Instant now) {
 
 void ImapServer::handle_store_changed(Instant now) {
   s_->now_ = now;
-  if (!s_->closed && s_->wait == Session::Wait::idle && s_->state == ServerState::selected) s_->sync_view(true);
+  if (s_->closed || s_->state != ServerState::selected || s_->delayed) return;
+  // RFC 3501 §7: EXISTS and FETCH may come at any time; EXPUNGE only while a
+  // command (IDLE counts) is in progress (§7.4.1).
+  if (s_->wait == Session::Wait::idle) s_->sync_view(true);
+  else if (s_->wait == Session::Wait::none) s_->sync_view(false);
 }
 
 std::string ImapServer::poll_transmit() { return std::exchange(s_->out, std::string()); }

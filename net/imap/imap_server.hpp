@@ -26,9 +26,10 @@
 // carries the logged-in user, so nobody reaches another user's tree.
 //
 // Mailbox changes made by other sessions or deliveries reach this session when
-// the driver calls handle_store_changed(): during IDLE at once, otherwise at the
-// end of the next command (EXPUNGE never during FETCH, STORE or SEARCH, RFC 3501
-// §7.4.1).  \Recent is not tracked: RECENT is always 0.
+// the driver calls handle_store_changed(): EXISTS and FETCH (FLAGS) at once;
+// EXPUNGE at once during IDLE, otherwise at the end of the next command other
+// than FETCH, STORE or SEARCH (RFC 3501 §7.4.1).  \Recent is not tracked:
+// RECENT is always 0.
 #pragma once
 
 #include <array>

@@ -597,3 +597,29 @@ TEST_CASE("imap server: FETCH BODY[] in an EXAMINEd mailbox does not set \\Seen"
   CHECK_FALSE(has(out, "\\Seen"));
   CHECK(w.store.messages("alice@lab.test", "INBOX")->front().flags.empty());
 }
+
+TEST_CASE("imap server: a delivery reaches a selected session at once, flags too; expunges wait") {
+  World w;
+  w.deliver("alice@lab.test", kSimpleMessage);
+  Session a(w), b(w);
+  a.login();
+  b.login();
+  a.cmd("S SELECT INBOX");
+  b.cmd("S SELECT INBOX");
+  w.deliver("alice@lab.test", kSimpleMessage);
+  a.server->handle_store_changed(a.now);
+  CHECK(a.server->poll_transmit() == "* 2 EXISTS\r\n");
+  b.cmd("F STORE 1 +FLAGS.SILENT (\\Flagged)");
+  a.server->handle_store_changed(a.now);
+  CHECK(a.server->poll_transmit() == "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n");
+  b.cmd("X UID EXPUNGE 1");
+  b.cmd("D STORE 1 +FLAGS.SILENT (\\Deleted)");
+  b.cmd("E EXPUNGE");
+  a.server->handle_store_changed(a.now);
+  CHECK(a.server->poll_transmit().empty());
+  CHECK(a.cmd("N NOOP") == "* 1 EXPUNGE\r\nN OK NOOP completed\r\n");
+  Session c(w);
+  c.login();
+  c.server->handle_store_changed(c.now);
+  CHECK(c.server->poll_transmit().empty());
+}

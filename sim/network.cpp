@@ -152,8 +152,9 @@ void Network::connect(HostId from, const Ipv4& to, std::uint16_t port, ConnectFn
       on_result(connections_.count(id) ? ConnectOutcome::connected : ConnectOutcome::timed_out, id);
     });
     AcceptFn accept = listener->second;
-    StreamHandlers handlers = accept(id);
-    if (connections_.count(id)) set_handlers(id, Side::server, std::move(handlers));
+    StreamHandlers handlers = accept(id);  // may also call set_handlers() itself
+    if (connections_.count(id) && (handlers.on_data || handlers.on_close))
+      set_handlers(id, Side::server, std::move(handlers));
   });
 }
 

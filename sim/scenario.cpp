@@ -546,7 +546,7 @@ class Loader {
     if (mua.user.empty()) mua.auth = false;
     if (auto s = string_at(t, "fetch", false, "")) {
       if (*s == "pop3") mua.fetch = FetchProtocol::pop3;
-      else if (*s == "imap") mua.fetch = FetchProtocol::imap;
+      else if (*s == "imap") fail(*t.get("fetch"), "fetch = \"imap\" is not available yet: the simulator has no IMAP client; use \"pop3\"");
       else if (*s == "none") mua.fetch = FetchProtocol::none;
       else fail(*t.get("fetch"), "'fetch' must be \"pop3\", \"imap\" or \"none\"");
       if (mua.fetch != FetchProtocol::none && mua.user.empty()) fail(*t.get("fetch"), "a MUA without 'user' cannot fetch");

@@ -1,0 +1,109 @@
+#include "sim/compose.hpp"
+
+#include "net/core/base64.hpp"
+#include "net/mail/message.hpp"
+
+namespace maillab::sim {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// Body text with CRLF line ends and a final CRLF.
+std::string text_block(const std::string& text) {
+  std::string out = net::mail::normalize_crlf(text);
+  if (out.empty() || out.size() < 2 || out.substr(out.size() - 2) != "\r\n") out += "\r\n";
+  return out;
+}
+
+std::string base64_lines(const std::string& bytes) {
+  const std::string encoded = net::base64_encode(bytes);
+  std::string out;
+  for (std::size_t i = 0; i < encoded.size(); i += 76) out += encoded.substr(i, 76) + "\r\n";
+  return out;
+}
+
+}  // namespace
+
+std::string compose_message(const MessageSpec& spec, const std::string& message_id, std::int64_t date_s) {
+  std::string out;
+  out += "From: " + spec.from + "\r\n";
+  if (!spec.to.empty()) out += "To: " + join(spec.to) + "\r\n";
+  if (!spec.cc.empty()) out += "Cc: " + join(spec.cc) + "\r\n";
+  out += "Subject: " + spec.subject + "\r\n";
+  out += "Date: " + net::mail::format_rfc5322_date(date_s) + "\r\n";
+  out += "Message-ID: " + message_id + "\r\n";
+  out += "MIME-Version: 1.0\r\n";
+  if (spec.attachments.empty()) {
+    out += "Content-Type: text/plain; charset=utf-8\r\n";
+    out += "Content-Transfer-Encoding: 8bit\r\n\r\n";
+    out += text_block(spec.body);
+    return out;
+  }
+  const std::string boundary = "=_maillab_" + spec.id;
+  out += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  out += "This is a multi-part message in MIME format.\r\n";
+  out += "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+  out += text_block(spec.body);
+  for (const auto& a : spec.attachments) {
+    out += "--" + boundary + "\r\n";
+    out += "Content-Type: " + a.content_type + "; name=\"" + a.name + "\"\r\n";
+    out += "Content-Disposition: attachment; filename=\"" + a.name + "\"\r\n";
+    out += "Content-Transfer-Encoding: base64\r\n\r\n";
+    out += base64_lines(a.content);
+  }
+  out += "--" + boundary + "--\r\n";
+  return out;
+}
+
+std::string compose_dsn(const DsnInput& in) {
+  const std::string boundary = "=_dsn_" + in.message_id.substr(1, in.message_id.find('@') - 1);
+  std::string out;
+  out += "From: Mail Delivery System <MAILER-DAEMON@" + in.reporting_mta + ">\r\n";
+  out += "To: " + in.original_envelope_sender + "\r\n";
+  out += "Subject: Undelivered Mail Returned to Sender\r\n";
+  out += "Date: " + net::mail::format_rfc5322_date(in.now_s) + "\r\n";
+  out += "Message-ID: " + in.message_id + "\r\n";
+  out += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 §5
+  out += "MIME-Version: 1.0\r\n";
+  out += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n\r\n";
+  out += "--" + boundary + "\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
+  out += "This is the mail system at host " + in.reporting_mta + ".\r\n\r\n";
+  out += "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients.\r\n\r\n";
+  for (const auto& f : in.failed) out += "<" + f.address + ">: " + f.diagnostic + "\r\n";
+  out += "\r\n--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\n";
+  out += "Reporting-MTA: dns; " + in.reporting_mta + "\r\n";  // RFC 3464 §2.2.2
+  out += "Arrival-Date: " + net::mail::format_rfc5322_date(in.arrival_date_s) + "\r\n";
+  for (const auto& f : in.failed) {
+    out += "\r\nFinal-Recipient: rfc822; " + f.address + "\r\n";  // §2.3.2
+    out += "Action: failed\r\n";                                  // §2.3.3
+    out += "Status: " + f.status + "\r\n";                         // §2.3.4
+    if (!f.remote_mta.empty()) out += "Remote-MTA: dns; " + f.remote_mta + "\r\n";
+    out += "Diagnostic-Code: " + f.diagnostic + "\r\n";           // §2.3.6
+  }
+  out += "\r\n--" + boundary + "\r\nContent-Type: text/rfc822-headers\r\n\r\n";
+  const auto original = net::mail::Message::parse(in.original_message);
+  for (const auto& field : original.fields()) out += net::mail::normalize_crlf(field.text);
+  out += "\r\n--" + boundary + "--\r\n";
+  return out;
+}
+
+std::string subject_of(const std::string& message) {
+  const auto parsed = net::mail::Message::parse(message);
+  const auto* field = parsed.first("Subject");
+  return field ? field->value : std::string();
+}
+
+std::string message_id_of(const std::string& message) {
+  const auto parsed = net::mail::Message::parse(message);
+  const auto* field = parsed.first("Message-ID");
+  if (!field) return {};
+  std::string id = field->value;
+  if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
+  return id;
+}
+
+}  // namespace maillab::sim

@@ -1,0 +1,171 @@
+// The mail client (MUA): submission with AUTH over STARTTLS (RFC 6409, RFC
+// 3207, RFC 4954) and fetching by POP3 (RFC 1939).  Transient submission
+// failures wait in the client's outbox and are retried on the queue's
+// schedule; permanent ones are shown to the user (the fate "rejected").
+#include <fmt/format.h>
+
+#include "sim/compose.hpp"
+#include "sim/world_roles.hpp"
+
+namespace maillab::sim {
+
+namespace smtp = net::smtp;
+namespace pop3 = net::pop3;
+namespace dns = net::dns;
+
+Mua::Mua(World::Impl& world, const MuaSpec& spec, HostId host)
+    : world_(world), spec_(spec), host_(host), name_(spec.host), resolver_(world, host) {}
+
+void Mua::crash() {
+  ++epoch_;
+  for (auto& [id, s] : smtp_) s->abandon();
+  for (auto& [id, s] : pop3_) s->abandon();
+  auto drop = std::make_shared<std::pair<decltype(smtp_), decltype(pop3_)>>(std::move(smtp_), std::move(pop3_));
+  smtp_.clear();
+  pop3_.clear();
+  world_.scheduler.after(Duration{0}, [drop] {});
+}
+
+void Mua::retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
+                           const std::vector<std::string>& recipients, const std::string& why) {
+  const auto& schedule = world_.scenario.queue.retry;
+  const Duration wait = schedule[std::min<std::size_t>(attempt - 1, schedule.size() - 1)];
+  const Duration age = world_.now() - (Instant{} + message.at);
+  if (age + wait > world_.scenario.queue.lifetime) {
+    world_.event(TraceKind::bounce, name_, "", "submission", "gave up sending <" + msg + ">: " + why, msg);
+    for (const auto& r : recipients) world_.finalize(msg, r, FateState::rejected, "not submitted: " + why);
+    return;
+  }
+  world_.event(TraceKind::queue, name_, "", "submission",
+               "<" + msg + "> stays in the outbox: " + why + "; retry in " + format_duration(wait), msg);
+  const MessageSpec* m = &message;
+  const std::uint64_t epoch = epoch_;
+  world_.scheduler.after(wait, [this, m, data = std::move(data), msg, attempt, epoch]() mutable {
+    // A crashed client's outbox survives (it is on disk), so no epoch check here.
+    (void)epoch;
+    submit(*m, std::move(data), msg, attempt + 1);
+  });
+}
+
+void Mua::submit(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt) {
+  std::vector<std::string> recipients;
+  for (const auto* list : {&message.to, &message.cc, &message.bcc})
+    for (const auto& r : *list)
+      if (std::find(recipients.begin(), recipients.end(), r) == recipients.end()) recipients.push_back(r);
+  if (!world_.network.host_up(host_))
+    return retry_or_give_up(message, std::move(data), msg, attempt, recipients, name_ + " is down");
+  const std::uint64_t epoch = epoch_;
+  const MessageSpec* m = &message;
+  resolver_.query(spec_.server, dns::RecordType::a, msg, [=, this](DnsAnswer answer) mutable {
+    if (epoch != epoch_) return retry_or_give_up(*m, data, msg, attempt, recipients, name_ + " went down");
+    if (answer.status != DnsAnswer::Status::ok)
+      return retry_or_give_up(*m, data, msg, attempt, recipients, "no address for " + spec_.server);
+    const Ipv4 address = answer.records.front().ipv4;
+    world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
+                 fmt::format("connecting to {}:{}", format_ipv4(address), spec_.port), msg);
+    world_.network.connect(host_, address, spec_.port, [=, this](ConnectOutcome outcome, ConnectionId id) mutable {
+      if (outcome != ConnectOutcome::connected)
+        world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
+                     fmt::format("connect to {}:{}: {}", format_ipv4(address), spec_.port, to_string(outcome)), msg);
+      if (epoch != epoch_) return world_.network.close(id, Side::client);
+      if (outcome != ConnectOutcome::connected)
+        return retry_or_give_up(*m, data, msg, attempt, recipients, std::string(to_string(outcome)));
+      auto session = std::make_shared<EngineSession<smtp::Client>>(
+          world_.network, world_.scheduler, world_.trace, id, Side::client,
+          SessionLabel{name_, spec_.server, spec_.port == 25 ? "smtp" : "submission", true}, world_.client_tls,
+          spec_.server);
+      session->msg = msg;
+      auto* raw = session.get();  // the session owns this callback: no shared_ptr cycle
+      auto results = std::make_shared<std::map<std::string, smtp::Verdict>>();
+      session->on_event = [=, this](smtp::ClientEvent& event) {
+        if (auto* r = std::get_if<smtp::RecipientOutcome>(&event)) (*results)[r->address] = r->verdict;
+        else if (auto* c = std::get_if<smtp::ContentSentEvent>(&event))
+          world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, spec_.server,
+                                      spec_.port == 25 ? "smtp" : "submission", 'C',
+                                      fmt::format("(message content: {} lines, {} octets)", c->lines, c->octets),
+                                      raw->engine().tls_active(), msg});
+      };
+      session->on_closed = [=, this]() mutable {
+        world_.scheduler.after(Duration{0}, [=, this]() mutable {
+          if (epoch != epoch_) return;
+          smtp_.erase(id);
+          std::vector<std::string> again;
+          std::string why;
+          for (const auto& r : recipients) {
+            auto found = results->find(r);
+            if (found == results->end() || found->second.delivery == smtp::Delivery::transient) {
+              again.push_back(r);
+              why = found == results->end() ? "no answer" : found->second.diagnostic;
+            } else if (found->second.delivery == smtp::Delivery::permanent) {
+              world_.event(TraceKind::bounce, name_, "", "submission",
+                           r + " refused at submission: " + found->second.diagnostic, msg);
+              world_.finalize(msg, r, FateState::rejected, "refused at submission: " + found->second.diagnostic);
+            }
+          }
+          if (!again.empty()) retry_or_give_up(*m, data, msg, attempt, again, why);
+        });
+      };
+      smtp::ClientConfig config;
+      config.helo_name = name_;
+      config.tls = spec_.starttls ? smtp::TlsPolicy::required : smtp::TlsPolicy::none;
+      if (spec_.auth) {
+        const auto* user = world_.scenario.find_user(spec_.user);
+        config.credentials = smtp::ClientCredentials{user->address, user->password};
+      }
+      config.messages.push_back(smtp::OutgoingMessage{m->from, recipients, data});
+      smtp_[id] = session;
+      session->start(config, world_.now());
+    });
+  });
+}
+
+void Mua::fetch() {
+  if (!world_.network.host_up(host_) || spec_.fetch != FetchProtocol::pop3) return;
+  const std::uint64_t epoch = epoch_;
+  resolver_.query(spec_.fetch_server, dns::RecordType::a, "", [=, this](DnsAnswer answer) {
+    if (epoch != epoch_ || answer.status != DnsAnswer::Status::ok) return;
+    const Ipv4 address = answer.records.front().ipv4;
+    world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
+                 fmt::format("connecting to {}:110", format_ipv4(address)));
+    world_.network.connect(host_, address, 110, [=, this](ConnectOutcome outcome, ConnectionId id) {
+      if (outcome != ConnectOutcome::connected)
+        world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
+                     fmt::format("connect to {}:110: {}", format_ipv4(address), to_string(outcome)));
+      if (epoch != epoch_) return world_.network.close(id, Side::client);
+      if (outcome != ConnectOutcome::connected) return;
+      auto session = std::make_shared<EngineSession<pop3::Client>>(
+          world_.network, world_.scheduler, world_.trace, id, Side::client,
+          SessionLabel{name_, spec_.fetch_server, "pop3", true}, world_.client_tls, spec_.fetch_server);
+      session->on_event = [=, this](pop3::ClientEvent& event) {
+        if (auto* r = std::get_if<pop3::RetrievedEvent>(&event)) {
+          const std::string msg = message_id_of(r->message);
+          mailbox_.push_back(r->message);
+          if (!r->uidl.empty()) known_uidls_.insert(r->uidl);
+          world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
+                       "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
+        } else if (auto* s = std::get_if<pop3::SummaryEvent>(&event)) {
+          world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
+                       s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted",
+                                           s->messages_on_server, s->retrieved, s->deleted)
+                             : "fetch failed: " + s->error);
+        }
+      };
+      session->on_closed = [=, this] {
+        world_.scheduler.after(Duration{0}, [=, this] {
+          if (epoch == epoch_) pop3_.erase(id);
+        });
+      };
+      pop3::ClientConfig config;
+      const auto* user = world_.scenario.find_user(spec_.user);
+      config.user = user->address;
+      config.password = user->password;
+      config.stls = pop3::StlsPolicy::required;
+      config.mode = spec_.keep ? pop3::RetrieveMode::keep : pop3::RetrieveMode::delete_after_retrieve;
+      config.known_uidls = known_uidls_;
+      pop3_[id] = session;
+      session->start(config, world_.now());
+    });
+  });
+}
+
+}  // namespace maillab::sim

@@ -1,0 +1,59 @@
+// The trace: every observable thing that happens in the world, in order.
+//
+// Theory of operation.  Roles append TraceEvents as they happen; the trace
+// keeps them (expectations, the studio and the golden tests read them) and
+// prints each one at once as a transcript line when a transcript stream is set.
+// The two renderings are fixed by CONTRACT.md:
+//   transcript   [HH:MM:SS.mmm] src -> dst  PROTO  C: line
+//                (PROTO/TLS for lines that travelled inside TLS: shown in clear,
+//                marked as encrypted; events without a peer print
+//                [HH:MM:SS.mmm] host  KIND  text)
+//   JSON Lines   {"t":..,"kind":..,"src":..,"dst":..,"proto":..,"dir":..,"text":..,"msg":..}
+// `t` counts simulated seconds from the start of the scenario.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/core/time.hpp"
+
+namespace maillab::sim {
+
+enum class TraceKind : std::uint8_t { line, dns, connect, close, tls, queue, deliver, bounce, fetch, fault };
+std::string_view to_string(TraceKind kind);
+
+struct TraceEvent {
+  Instant t{};
+  TraceKind kind = TraceKind::line;
+  std::string src;
+  std::string dst;    // empty for events that happen on one host
+  std::string proto;  // smtp, submission, local, pop3, imap, dns, tcp
+  char dir = 0;       // 'C' or 'S' for lines and DNS; 0 otherwise
+  std::string text;
+  bool tls = false;
+  std::string msg;    // the Message-ID, without angle brackets, when about one message
+};
+
+// "00:05:03.120" from the start of the world.
+std::string format_clock(Instant t);
+
+class Trace {
+ public:
+  void set_transcript(std::ostream* out) { transcript_ = out; }
+  void add(TraceEvent event);
+  [[nodiscard]] const std::vector<TraceEvent>& events() const { return events_; }
+  [[nodiscard]] std::uint64_t protocol_lines() const { return protocol_lines_; }
+
+  static std::string transcript_line(const TraceEvent& event);
+  static std::string json_line(const TraceEvent& event);
+
+ private:
+  std::vector<TraceEvent> events_;
+  std::ostream* transcript_ = nullptr;
+  std::uint64_t protocol_lines_ = 0;
+};
+
+}  // namespace maillab::sim

@@ -1,0 +1,220 @@
+// Internal to the world: the roles hosts play (see world.hpp for the theory of
+// operation).  Only world*.cpp include this.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "net/core/credentials.hpp"
+#include "net/dns/dns_message.hpp"
+#include "net/pop3/pop3_client.hpp"
+#include "net/pop3/pop3_lock.hpp"
+#include "net/pop3/pop3_server.hpp"
+#include "net/smtp/smtp_client.hpp"
+#include "net/smtp/smtp_server.hpp"
+#include "net/tls/tls_context.hpp"
+#include "sim/session.hpp"
+#include "sim/store/memory_store.hpp"
+#include "sim/world.hpp"
+
+namespace maillab::sim {
+
+class ScenarioCredentials final : public net::CredentialChecker {
+ public:
+  explicit ScenarioCredentials(const Scenario& scenario) : scenario_(scenario) {}
+  bool verify_password(std::string_view user, std::string_view password) const override {
+    const auto* u = scenario_.find_user(user);
+    return u && u->password == password;
+  }
+  std::optional<std::string> shared_secret(std::string_view user) const override {
+    const auto* u = scenario_.find_user(user);
+    if (!u) return std::nullopt;
+    return u->password;
+  }
+
+ private:
+  const Scenario& scenario_;
+};
+
+struct DnsAnswer {
+  enum class Status : std::uint8_t { ok, nxdomain, nodata, timeout, failure };
+  Status status = Status::timeout;
+  std::vector<net::dns::Record> records;
+};
+
+// A stub resolver on one host: one query, three tries five seconds apart.
+class Resolver {
+ public:
+  Resolver(World::Impl& world, HostId host) : world_(world), host_(host) {}
+  void query(const std::string& name, net::dns::RecordType type, const std::string& msg,
+             std::function<void(DnsAnswer)> done);
+
+ private:
+  World::Impl& world_;
+  HostId host_;
+  std::uint16_t next_id_ = 1;
+};
+
+// One outcome per recipient of one delivery attempt.
+struct RecipientResult {
+  net::smtp::Delivery delivery = net::smtp::Delivery::transient;
+  std::string status;      // RFC 3463 "5.1.1"
+  std::string diagnostic;  // "smtp; 550 5.1.1 ..." or a local reason
+  std::string remote_mta;
+};
+
+struct QueueEntry {
+  std::string queue_id;
+  std::string msg;  // Message-ID without brackets
+  std::string sender;
+  std::string data;
+  std::vector<std::string> recipients;  // still pending
+  std::map<std::string, RecipientResult> last;  // the last transient result per recipient
+  Instant arrived{};
+  std::uint32_t attempts = 0;
+  bool in_flight = false;
+  EventId retry{};
+};
+
+class Mta;
+
+class MtaPolicy final : public net::smtp::Policy {
+ public:
+  MtaPolicy(Mta& mta, std::uint16_t port) : mta_(mta), port_(port) {}
+  net::smtp::AuthOffer auth_offer(const net::smtp::SessionInfo& session) const override;
+  const net::CredentialChecker& credentials() const override;
+  bool sender_allowed(std::string_view user, const net::mail::Address& sender) const override;
+  net::smtp::RecipientVerdict check_recipient(const net::smtp::SessionInfo& session,
+                                              const net::mail::Address& recipient) const override;
+  std::optional<net::smtp::Reply> inject(net::smtp::PolicyStage stage, const net::smtp::SessionInfo& session,
+                                         std::string_view argument) override;
+
+ private:
+  Mta& mta_;
+  std::uint16_t port_;
+  std::string mail_from_;
+};
+
+class Mta {
+ public:
+  Mta(World::Impl& world, const HostSpec& spec, HostId host);
+  void start();
+  void crash();
+  void restart();
+
+  World::Impl& world_;
+  const HostSpec& spec_;
+  HostId host_;
+  std::string name_;
+  MemoryStore store_;
+  net::pop3::MaildropLocks locks_;
+  Resolver resolver_;
+  std::optional<net::tls::TlsContext> tls_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t next_queue_id_ = 1;
+  std::map<std::string, QueueEntry> queue_;
+  std::map<std::string, Instant> greylist_;
+
+  // Is this host where `domain` keeps its mailboxes / one of its MX hosts?
+  bool is_final_for(const std::string& domain) const;
+  bool is_mx_for(const std::string& domain) const;
+  // The user a local address delivers to (aliases resolved), or "".
+  std::string local_user(const std::string& address) const;
+
+ private:
+  struct Inbound {
+    std::unique_ptr<MtaPolicy> policy;
+    std::shared_ptr<EngineSession<net::smtp::Server>> session;
+  };
+  void accept_smtp(ConnectionId id, std::uint16_t port);
+  void accept_pop3(ConnectionId id);
+  void on_message(ConnectionId id, std::uint16_t port, net::smtp::MessageEvent& message);
+  std::string new_queue_id();
+  void deliver_local(const std::string& sender, const std::string& recipient, const std::string& data,
+                     const std::string& msg);
+  void enqueue(const std::string& sender, std::vector<std::string> recipients, std::string data,
+               const std::string& msg);
+  void attempt(const std::string& queue_id);
+  void deliver_domain(const std::string& queue_id, const std::string& domain, std::vector<std::string> recipients,
+                      std::function<void(std::map<std::string, RecipientResult>)> done);
+  void try_exchange(const std::string& queue_id, std::vector<std::string> exchanges, std::size_t index,
+                    std::vector<std::string> recipients, std::string last_error,
+                    std::function<void(std::map<std::string, RecipientResult>)> done);
+  void finish_attempt(const std::string& queue_id, const std::map<std::string, RecipientResult>& results);
+  void bounce(const QueueEntry& entry, const std::map<std::string, RecipientResult>& failed);
+
+  std::map<ConnectionId, Inbound> inbound_;
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::pop3::Server>>> pop3_;
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::smtp::Client>>> outbound_;
+};
+
+class Mua {
+ public:
+  Mua(World::Impl& world, const MuaSpec& spec, HostId host);
+  void submit(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt);
+  void fetch();
+  void crash();
+
+  World::Impl& world_;
+  const MuaSpec& spec_;
+  HostId host_;
+  std::string name_;
+  Resolver resolver_;
+  std::uint64_t epoch_ = 0;
+  std::vector<std::string> mailbox_;
+  std::set<std::string, std::less<>> known_uidls_;
+
+ private:
+  void retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
+                        const std::vector<std::string>& recipients, const std::string& why);
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::smtp::Client>>> smtp_;
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::pop3::Client>>> pop3_;
+};
+
+class DnsServer {
+ public:
+  DnsServer(World::Impl& world, HostId host);
+  void start();
+
+ private:
+  net::dns::Message answer(const net::dns::Message& query) const;
+  World::Impl& world_;
+  HostId host_;
+};
+
+struct World::Impl {
+  Impl(World& world);
+
+  World& world;
+  const Scenario& scenario;
+  Scheduler& scheduler;
+  Network& network;
+  Trace& trace;
+  Prng& prng;
+  ScenarioCredentials credentials;
+  std::optional<net::tls::TlsContext> client_tls;
+  net::tls::KeyLogSink key_log;
+  std::unique_ptr<DnsServer> dns;
+  HostId dns_host = 0;
+  std::map<std::string, std::unique_ptr<Mta>> mtas;
+  std::map<std::string, std::unique_ptr<Mua>> muas;
+
+  [[nodiscard]] Instant now() const { return scheduler.now(); }
+  [[nodiscard]] std::int64_t unix_now() const { return scenario.start_unix_s + scheduler.now().us / 1'000'000; }
+  void event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
+             std::string text, const std::string& msg = {}, char dir = 0);
+  MessageTrack& track(const std::string& msg);
+  void note_hop(const std::string& msg, const std::string& host);
+  void finalize(const std::string& msg, const std::string& recipient, FateState state, std::string where);
+  Mta* mta(const std::string& host);
+  Mta* mailbox_host_of(const std::string& user);
+  bool fault_active(const FaultSpec& fault) const;
+  void apply_faults();
+};
+
+}  // namespace maillab::sim

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Turn bench/run-all's results.jsonl into the Markdown tables of
+bench/README.md: median (min-max) of the runs, maillab's ratio to each peer
+and the targets of issue 7.
+
+    summarize.py results.jsonl [machine.txt]
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def values(rows, key):
+    return [r["r"][key] for r in rows if "error" not in r["r"] and key in r["r"]]
+
+
+def errors(rows):
+    return [r["r"]["error"] for r in rows if "error" in r["r"]]
+
+
+def cell(vals, fmt="{:.0f}"):
+    if not vals:
+        return "—"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt.format(med)
+    return f"{fmt.format(med)} ({fmt.format(min(vals))}–{fmt.format(max(vals))})"
+
+
+def ratio(a, b, fmt="{:.2f}×"):
+    if not a or not b:
+        return "—"
+    return fmt.format(statistics.median(a) / statistics.median(b))
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def smtp(rows, out):
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["size"], r["sessions"], r["server"])].append(r)
+    servers = [s for s in ("postfix", "smtp-sink", "aiosmtpd", "maillab") if any(k[2] == s for k in by)]
+    out.append("### SMTP: messages/s accepted and durably delivered (smtp-source, a new connection per message)\n")
+    head = "| size | sessions | " + " | ".join(servers)
+    if "maillab" in servers:
+        head += " | maillab ÷ Postfix (target ≥ 5×) | maillab ÷ smtp-sink (target ≥ 0.5× at 1 KiB, 16) | maillab ÷ aiosmtpd"
+    out.append(head + " |")
+    out.append("|" + "---|" * (head.count("|") ))
+    errs = []
+    for size in (1024, 102400):
+        for sessions in (1, 16, 64):
+            if not any((size, sessions, s) in by for s in servers):
+                continue
+            line = f"| {size // 1024} KiB | {sessions} | "
+            line += " | ".join(cell(values(by[(size, sessions, s)], "rate")) for s in servers)
+            if "maillab" in servers:
+                m = values(by[(size, sessions, "maillab")], "rate")
+                for peer in ("postfix", "smtp-sink", "aiosmtpd"):
+                    line += " | " + ratio(m, values(by[(size, sessions, peer)], "rate"))
+            out.append(line + " |")
+            for s in servers:
+                for e in errors(by[(size, sessions, s)]):
+                    errs.append(f"{s} {size // 1024} KiB ×{sessions}: {e}")
+    if errs:
+        out.append("\nFailed runs (not in the medians): " + "; ".join(errs[:12]))
+    out.append("\nsmtp-sink discards: its figure is the ceiling of the SMTP dialog itself "
+               "(accepted = delivered).  Postfix, aiosmtpd and maillab are timed until the last file is in the Maildir.\n")
+
+
+def imap(rows, out):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["server"]].append(r)
+    n = rows[0].get("messages", 0)
+    out.append(f"### IMAP on a {n:,}-message INBOX (warm: each server read the mailbox once before)\n")
+    d, m = by.get("dovecot", []), by.get("maillab", [])
+    out.append("| figure | Dovecot | maillab | maillab vs Dovecot | target | issue 7's Dovecot |")
+    out.append("|---|---|---|---|---|---|")
+    specs = [("LOGIN + SELECT (s)", "login_select_s", "{:.3f}", 1.0, "≥ 1× (as fast)", "—"),
+             ("UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE) (s)", "envelope_s", "{:.3f}", 1.0, "≥ 1×", "0.05 s"),
+             ("FETCH 1:* BODY.PEEK[] (MiB/s)", "body_mib_s", "{:.0f}", 1.0, "≥ 1×", "370 MiB/s"),
+             ("SEARCH TEXT (s)", "search_s", "{:.3f}", 2.0, "≥ 2× faster", "0.38 s")]
+    for name, key, fmt, target, tdesc, ref in specs:
+        dv, mv = values(d, key), values(m, key)
+        if dv and mv:
+            speed = (statistics.median(mv) / statistics.median(dv)) if key.endswith("mib_s") \
+                else (statistics.median(dv) / statistics.median(mv))
+            rel = f"{speed:.2f}× {'faster' if speed >= 1 else 'as fast'} — {verdict(speed >= target)}"
+        else:
+            rel = "—"
+        out.append(f"| {name} | {cell(dv, fmt)} | {cell(mv, fmt)} | {rel} | {tdesc} | {ref} |")
+    found = {s: sorted(set(values(by[s], "search_found"))) for s in by}
+    out.append(f"\nSEARCH TEXT hits per server: {found} (the corpus has one hit per 100 messages).")
+    for s in by:
+        for e in errors(by[s]):
+            out.append(f"\n{s}: failed run: {e}")
+    out.append("")
+
+
+def pop3(rows, out):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["server"]].append(r)
+    d, m = by.get("dovecot", []), by.get("maillab", [])
+    out.append("### POP3 on a 1,000-message maildrop (one command at a time)\n")
+    out.append("| figure | Dovecot | maillab | maillab vs Dovecot |")
+    out.append("|---|---|---|---|")
+    for name, key, fmt in (("STAT (ms)", "stat_s", "{:.2f}"), ("LIST (ms)", "list_s", "{:.2f}"),
+                           ("RETR × 1,000 (s)", "retr_s", "{:.3f}")):
+        scale = 1000 if "ms" in name else 1
+        dv = [v * scale for v in values(d, key)]
+        mv = [v * scale for v in values(m, key)]
+        rel = f"{statistics.median(dv) / statistics.median(mv):.2f}× faster" if dv and mv else "—"
+        out.append(f"| {name} | {cell(dv, fmt)} | {cell(mv, fmt)} | {rel} |")
+    for s in by:
+        for e in errors(by[s]):
+            out.append(f"\n{s}: failed run: {e}")
+    out.append("")
+
+
+def memory(rows, out):
+    out.append("### Memory per idle authenticated IMAP session (LOGIN, then nothing)\n")
+    out.append("| server | sessions logged in | PSS per session | RSS per session | target |")
+    out.append("|---|---|---|---|---|")
+    for r in rows:
+        x = r["r"]
+        if "error" in x:
+            out.append(f"| {r['server']} | failed: {x['error']} | | | |")
+            continue
+        target = "≤ 32 KiB — " + verdict(x["pss_kb_per_session"] <= 32) if r["server"] == "maillab" \
+            else "issue 7 measured ~470 KiB"
+        out.append(f"| {r['server']} | {x['logged_in']} of {x['connections']} | "
+                   f"{x['pss_kb_per_session']:.0f} KiB | {x['rss_kb_per_session']:.0f} KiB | {target} |")
+    out.append("\nPSS divides shared pages among the processes that map them: Dovecot forks one imap "
+               "process per session, so its RSS sum counts the shared libraries once per session; "
+               "maillab is one process, where PSS ≈ RSS.\n")
+
+
+def sim(rows, out):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["tls"]].append(r)
+    n = rows[0]["messages"]
+    out.append(f"### Simulator: `maillab run --quiet`, {n:,} messages across {rows[0]['domains']} domains\n")
+    out.append("| TLS | wall (s) | user CPU (s) | peak RSS (MiB) | transcript lines | lines/s | exit | target |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for tls in ("no", "yes"):
+        rs = by.get(tls)
+        if not rs:
+            continue
+        wall = values(rs, "wall_s")
+        lines = rs[0]["r"].get("transcript_lines", 0)
+        lps = [lines / w for w in wall if w > 0]
+        status = sorted({r["r"].get("status") for r in rs})
+        target = ("< 1 s — " + verdict(statistics.median(wall) < 1.0)) if tls == "no" and wall else "(reported)"
+        out.append(f"| {'STARTTLS on every hop' if tls == 'yes' else 'none'} | {cell(wall, '{:.2f}')} | "
+                   f"{cell(values(rs, 'user_s'), '{:.2f}')} | "
+                   f"{cell([v / 1024 for v in values(rs, 'peak_rss_kb')], '{:.0f}')} | {lines:,} | "
+                   f"{cell(lps, '{:.0f}')} | {status} | {target} |")
+    out.append("")
+
+
+def main():
+    rows = load(sys.argv[1])
+    out = []
+    if len(sys.argv) > 2:
+        with open(sys.argv[2]) as f:
+            out.append("```\n" + f.read().rstrip() + "\n```\n")
+    groups = defaultdict(list)
+    for r in rows:
+        groups[r["bench"]].append(r)
+    for name, fn in (("smtp", smtp), ("imap", imap), ("pop3", pop3), ("memory", memory), ("sim", sim)):
+        if groups.get(name):
+            fn(groups[name], out)
+    missing = []
+    if not any(r.get("server") == "maillab" for r in rows):
+        missing.append("every maillab serve figure (the binary has no `serve` yet)")
+    if not groups.get("sim"):
+        missing.append("the simulator figures")
+    if missing:
+        out.append("Missing from this run: " + "; ".join(missing) + ".")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+#include "net/io/tcp_server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "net/io/wall_clock.hpp"
+#include "net/tls/tls_engine.hpp"
+
+namespace maillab::net::io {
+
+namespace {
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk_octets = 16 * 1024;
+constexpr int pump_rounds_max = 64;  // engine steps per wake-up; each one makes progress
+}  // namespace
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(TcpServer& server, const ServiceSpec& spec, asio::ip::tcp::socket socket,
+             ConnectionLimiter::Ticket ticket, PeerInfo peer)
+      : server_(server),
+        spec_(spec),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        hold_timer_(socket_.get_executor()),
+        drained_(socket_.get_executor()),
+        ticket_(std::move(ticket)),
+        peer_(std::move(peer)),
+        credentials_(server.directory()) {}
+
+  void start() {
+    const Instant now = wall_now();
+    if (spec_.implicit_tls && !begin_tls(now)) return finish(now);
+    SessionContext context{peer_, spec_.implicit_tls, server_.tls().has_value(), credentials_, server_.log()};
+    engine_ = spec_.factory(context, now);
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(socket_.get_executor(), [self]() { return self->timer_loop(); }, asio::detached);
+    pump(now);
+  }
+
+  // The server is stopping: the goodbye, then close once it is written.
+  void shutdown() {
+    if (closed_) return;
+    const Instant now = wall_now();
+    held_until_ = Instant{};
+    engine_->shutdown(now);
+    pump(now);
+    request_close(now);
+  }
+
+  void store_changed() {
+    if (closed_ || !engine_) return;
+    const Instant now = wall_now();
+    engine_->handle_store_changed(now);
+    pump(now);
+  }
+
+  // Closes the socket now.  Safe to call more than once.
+  void finish(Instant now) {
+    if (closed_) return;
+    closed_ = true;
+    if (engine_) engine_->handle_close(now);
+    asio::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+    hold_timer_.cancel();
+    drained_.cancel();
+    server_.forget(this);
+  }
+
+ private:
+  asio::awaitable<void> read_loop() {
+    auto self = shared_from_this();
+    std::array<char, read_chunk_octets> buffer{};
+    while (!closed_) {
+      if (held_until_ > wall_now()) {
+        hold_timer_.expires_at(to_steady(held_until_));
+        co_await hold_timer_.async_wait(use_tuple);
+        if (closed_) break;
+        if (held_until_ > wall_now()) continue;
+        pump(wall_now());
+        continue;
+      }
+      if (wire_out_.size() + in_flight_ > server_.limits().pending_output_max) {
+        drained_.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await drained_.async_wait(use_tuple);
+        continue;
+      }
+      if (close_requested_) break;
+      auto [error, octets] = co_await socket_.async_read_some(asio::buffer(buffer), use_tuple);
+      if (closed_) break;
+      const Instant now = wall_now();
+      if (error) {
+        finish(now);  // the peer closed or reset: an event, not an exception
+        break;
+      }
+      feed(now, std::string_view(buffer.data(), octets));
+    }
+  }
+
+  asio::awaitable<void> timer_loop() {
+    auto self = shared_from_this();
+    while (!closed_) {
+      armed_ = deadline();
+      timer_.expires_at(to_steady(armed_));
+      co_await timer_.async_wait(use_tuple);
+      if (closed_) break;
+      const Instant now = wall_now();
+      if (now >= tls_deadline_ || now >= write_deadline_) {
+        log(tls_ && !tls_->handshake_complete() ? "TLS handshake timed out" : "output stalled");
+        finish(now);
+        break;
+      }
+      if (now >= engine_->poll_timeout()) {
+        engine_->handle_timeout(now);
+        pump(now);
+      }
+    }
+  }
+
+  asio::awaitable<void> write_loop() {
+    auto self = shared_from_this();
+    while (!wire_out_.empty() && !closed_) {
+      std::string chunk = std::exchange(wire_out_, std::string());
+      in_flight_ = chunk.size();
+      write_deadline_ = wall_now() + server_.limits().write_stall;
+      rearm();
+      auto [error, octets] = co_await asio::async_write(socket_, asio::buffer(chunk), use_tuple);
+      (void)octets;
+      in_flight_ = 0;
+      write_deadline_ = never;
+      if (error) {
+        finish(wall_now());
+        break;
+      }
+    }
+    writing_ = false;
+    drained_.cancel();
+    if (!closed_ && close_requested_ && wire_out_.empty()) finish(wall_now());
+  }
+
+  [[nodiscard]] Instant deadline() const {
+    Instant next = std::min(tls_deadline_, write_deadline_);
+    if (engine_) next = std::min(next, engine_->poll_timeout());
+    return next;
+  }
+
+  void rearm() {
+    if (!closed_ && deadline() != armed_) timer_.cancel();
+  }
+
+  void feed(Instant now, std::string_view bytes) {
+    if (!tls_) {
+      engine_->handle_bytes(now, bytes);
+      return pump(now);
+    }
+    tls_->handle_ciphertext(bytes);
+    queue_wire(tls_->poll_ciphertext());
+    if (tls_->failed()) {
+      log(tls_->error() ? tls_->error()->message : "TLS failed");
+      return request_close(now);
+    }
+    if (!tls_ready_ && tls_->handshake_complete()) {
+      tls_ready_ = true;
+      tls_deadline_ = never;
+      if (!spec_.implicit_tls) engine_->handle_tls_established(now);
+    }
+    const std::string plain = tls_->poll_plaintext();
+    if (!plain.empty()) engine_->handle_bytes(now, plain);
+    if (tls_->peer_closed()) {
+      pump(now);
+      return finish(now);
+    }
+    pump(now);
+  }
+
+  // Drains the engine: output, then requests, until it has nothing more.
+  void pump(Instant now) {
+    if (closed_ || !engine_) return;
+    note_logins(now);
+    if (held_until_ > now) return rearm();
+    for (int round = 0; round < pump_rounds_max; ++round) {
+      send_plain(engine_->poll_transmit());
+      const SessionRequests requests = engine_->poll_requests(now);
+      note_logins(now);
+      if (held_until_ > now) break;
+      if (requests.start_tls) {
+        send_plain(engine_->poll_transmit());  // the go-ahead, in the clear
+        if (!begin_tls(now)) return finish(now);
+      }
+      if (requests.close) {
+        send_plain(engine_->poll_transmit());
+        return request_close(now);
+      }
+      if (!requests.more) break;
+    }
+    rearm();
+    server_.after_activity();
+  }
+
+  void note_logins(Instant now) {
+    if (credentials_.take_successes() > 0) server_.penalty().record_success(peer_.address);
+    for (std::uint32_t failures = credentials_.take_failures(); failures > 0; --failures) {
+      const Duration delay = server_.penalty().record_failure(peer_.address, now);
+      held_until_ = std::max(held_until_, now + delay);
+    }
+  }
+
+  bool begin_tls(Instant now) {
+    if (!server_.tls()) return false;
+    auto engine = tls::TlsEngine::server(*server_.tls());
+    if (!engine) {
+      log(engine.error().message);
+      return false;
+    }
+    tls_.emplace(std::move(engine).value());
+    tls_deadline_ = now + server_.limits().tls_handshake;
+    return true;
+  }
+
+  void send_plain(std::string bytes) {
+    if (bytes.empty()) return;
+    if (!tls_) return queue_wire(std::move(bytes));
+    if (tls_->failed()) return;
+    tls_->write_plaintext(bytes);
+    queue_wire(tls_->poll_ciphertext());
+  }
+
+  void queue_wire(std::string bytes) {
+    if (bytes.empty() || closed_) return;
+    wire_out_ += bytes;
+    if (writing_) return;
+    writing_ = true;
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  }
+
+  void request_close(Instant now) {
+    if (close_requested_ || closed_) return;
+    close_requested_ = true;
+    if (tls_ && !tls_->failed()) {
+      tls_->close();  // close_notify, RFC 8446 §6.1
+      queue_wire(tls_->poll_ciphertext());
+    }
+    if (!writing_) finish(now);
+  }
+
+  void log(const std::string& what) {
+    if (server_.log()) server_.log()(spec_.name + " " + peer_.address + ": " + what);
+  }
+
+  TcpServer& server_;
+  const ServiceSpec& spec_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  asio::steady_timer hold_timer_;
+  asio::steady_timer drained_;
+  ConnectionLimiter::Ticket ticket_;
+  PeerInfo peer_;
+  CountingCredentials credentials_;  // before engine_: the engine holds a reference
+  std::unique_ptr<SessionEngine> engine_;
+  std::optional<tls::TlsEngine> tls_;
+  bool tls_ready_ = false;
+  std::string wire_out_;
+  std::size_t in_flight_ = 0;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closed_ = false;
+  Instant armed_ = never;
+  Instant held_until_{};
+  Instant tls_deadline_ = never;
+  Instant write_deadline_ = never;
+};
+
+struct TcpServer::Listener {
+  Listener(asio::io_context& io, ServiceSpec service) : spec(std::move(service)), acceptor(io) {}
+  ServiceSpec spec;
+  asio::ip::tcp::acceptor acceptor;
+};
+
+TcpServer::TcpServer(asio::io_context& io, const CredentialChecker& directory, std::optional<tls::TlsContext> tls,
+                     ConnectionCaps caps, LogSink log, DriverLimits limits)
+    : io_(io),
+      directory_(directory),
+      tls_(std::move(tls)),
+      limiter_(caps),
+      log_(std::move(log)),
+      limits_(limits) {}
+
+TcpServer::~TcpServer() {
+  // Connections refer to the listeners' specs and to this server.
+  for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->finish(wall_now());
+}
+
+Result<std::uint16_t> TcpServer::listen(const std::string& address, ServiceSpec spec) {
+  asio::error_code error;
+  const auto ip = asio::ip::make_address(address, error);
+  if (error) return make_error(ErrorCategory::invalid_argument, "--bind: '" + address + "' is not an IP address");
+  auto listener = std::make_unique<Listener>(io_, std::move(spec));
+  const asio::ip::tcp::endpoint endpoint(ip, listener->spec.port);
+  auto& acceptor = listener->acceptor;
+  const std::string where = listener->spec.name + " on " + address + " port " + std::to_string(listener->spec.port);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) return make_error(ErrorCategory::io, where + ": " + error.message());
+  const std::uint16_t bound = acceptor.local_endpoint(error).port();
+  listeners_.push_back(std::move(listener));
+  return bound;
+}
+
+void TcpServer::start() {
+  for (auto& listener : listeners_) {
+    Listener* l = listener.get();
+    asio::co_spawn(
+        io_,
+        [this, l]() -> asio::awaitable<void> {
+          while (!stopping_) {
+            auto [error, socket] = co_await l->acceptor.async_accept(use_tuple);
+            if (stopping_) break;
+            if (error) {
+              if (error == asio::error::operation_aborted) break;
+              // Out of descriptors and the like: wait a little instead of spinning.
+              asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+              co_await pause.async_wait(use_tuple);
+              continue;
+            }
+            asio::error_code ignored;
+            const auto remote = socket.remote_endpoint(ignored);
+            PeerInfo peer{remote.address().to_string(), remote.port()};
+            auto ticket = limiter_.try_acquire(peer.address);
+            if (!ticket.valid()) {
+              if (log_) log_(l->spec.name + " " + peer.address + ": connection refused, too many connections");
+              auto refused = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+              if (l->spec.implicit_tls || l->spec.refusal.empty()) {
+                refused->close(ignored);
+                continue;
+              }
+              auto text = std::make_shared<std::string>(l->spec.refusal);
+              asio::async_write(*refused, asio::buffer(*text), [refused, text](asio::error_code, std::size_t) {
+                asio::error_code ignore;
+                refused->shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
+                refused->close(ignore);
+              });
+              continue;
+            }
+            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+            auto connection = std::make_shared<Connection>(*this, l->spec, std::move(socket), std::move(ticket),
+                                                           std::move(peer));
+            connections_.push_back(connection);
+            connection->start();
+          }
+        },
+        asio::detached);
+  }
+}
+
+void TcpServer::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  asio::error_code ignored;
+  for (auto& listener : listeners_) listener->acceptor.close(ignored);
+  for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->shutdown();
+  if (connections_.empty()) return;
+  grace_timer_ = std::make_unique<asio::steady_timer>(io_, limits_.shutdown_grace);
+  grace_timer_->async_wait([this](asio::error_code error) {
+    if (error) return;
+    for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->finish(wall_now());
+  });
+}
+
+void TcpServer::forget(Connection* connection) {
+  connections_.remove_if([connection](const auto& c) { return c.get() == connection; });
+  if (stopping_ && connections_.empty() && grace_timer_) grace_timer_->cancel();
+}
+
+void TcpServer::after_activity() {
+  if (store_ == nullptr || notify_posted_) return;
+  if (store_->change_counter() == seen_changes_) return;
+  // Later, not now: the connection that changed the store is still in its step.
+  notify_posted_ = true;
+  asio::post(io_, [this] {
+    notify_posted_ = false;
+    seen_changes_ = store_->change_counter();
+    for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->store_changed();
+  });
+}
+
+}  // namespace maillab::net::io

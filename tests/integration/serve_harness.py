@@ -1,0 +1,173 @@
+"""Start and stop `maillab serve` for the integration tests (stdlib only).
+
+Every service gets a free port on 127.0.0.1 and the state lives in a fresh
+temporary directory.  Waiting for `maillab: ready` and for the exit are bounded
+in time; the server is always stopped (SIGTERM, then SIGKILL) when the block
+ends, whatever happened inside it.
+"""
+import contextlib
+import os
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
+READY_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 15
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_tls():
+    """The lab's certificate is self-signed: the tests look at it separately."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Server:
+    def __init__(self, binary, extra_args=(), scenario=None):
+        self.binary = binary
+        self.extra_args = list(extra_args)
+        self.scenario = scenario
+        self.ports = {name: free_port() for name in SERVICES}
+        self.ports["dns"] = free_port(socket.SOCK_DGRAM)
+        self.tmp = tempfile.TemporaryDirectory(prefix="maillab-serve-")
+        self.state = os.path.join(self.tmp.name, "state")
+        self.process = None
+        self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self.returncode = None
+
+    def start(self):
+        args = [self.binary, "serve", "--state", self.state, "--bind", "127.0.0.1"]
+        for name, port in self.ports.items():
+            args += ["--" + name, str(port)]
+        args += self.extra_args
+        if self.scenario:
+            args.append(self.scenario)
+        self.stderr = open(self.stderr_path, "wb")
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        line = b""
+        while time.monotonic() < deadline and not line.endswith(b"\n"):
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(self.process.stdout.fileno(), 1)
+            if not chunk:
+                break
+            line += chunk
+        if line != b"maillab: ready\n":
+            self.stop()
+            raise AssertionError("server did not say 'maillab: ready' (got %r); stderr:\n%s" % (line, self.log()))
+        return self
+
+    def log(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def wait(self, timeout=STOP_TIMEOUT_S):
+        try:
+            self.returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+            raise AssertionError("server did not exit within %s s" % timeout)
+        return self.returncode
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.returncode = self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+        if self.process:
+            self.process.stdout.close()
+            self.stderr.close()
+        log = self.log() if self.process else ""
+        self.tmp.cleanup()
+        # A sanitizer build reports on stderr; a report is a failure even if every client was happy.
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError("the server's stderr has a sanitizer report:\n" + log)
+
+    def maildir_new(self, user):
+        local, domain = user.split("@")
+        path = os.path.join(self.state, "mail", domain, local, "new")
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+@contextlib.contextmanager
+def running(binary, extra_args=(), scenario=None):
+    server = Server(binary, extra_args, scenario).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Runner:
+    """Runs named checks, prints one line each, exits 1 if any failed."""
+
+    def __init__(self):
+        self.failed = []
+        self.count = 0
+
+    def check(self, name, fn, *args):
+        self.count += 1
+        started = time.monotonic()
+        try:
+            fn(*args)
+            print("ok   %-90s %.1fs" % (name, time.monotonic() - started), flush=True)
+        except Exception:  # noqa: BLE001 - a test failure of any kind is reported
+            self.failed.append(name)
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc()
+
+    def finish(self, server=None):
+        if self.failed and server is not None:
+            print("--- server log ---\n" + server.log())
+        print("%d checks, %d failed" % (self.count, len(self.failed)))
+        sys.exit(1 if self.failed else 0)
+
+
+def recv_until(sock, marker, timeout=10.0, limit=1 << 20):
+    """Reads until `marker` is in the data; bounded in time and size."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or len(data) > limit:
+            raise AssertionError("timed out waiting for %r; got %r" % (marker, data))
+        sock.settimeout(remaining)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed waiting for %r; got %r" % (marker, data))
+        data += chunk
+    return data
+
+
+def expect_silence(sock, seconds=0.7):
+    """Nothing may arrive for `seconds` (an injected command got no reply)."""
+    sock.settimeout(seconds)
+    try:
+        data = sock.recv(65536)
+    except (socket.timeout, TimeoutError):
+        return
+    raise AssertionError("expected nothing, got %r" % data)

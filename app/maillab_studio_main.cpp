@@ -1,0 +1,85 @@
+// maillab-studio: the thin main.  Options per CONTRACT.md.
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "sim/scenario.hpp"
+#include "ui/studio.hpp"
+
+namespace {
+
+maillab::ui::Lang language_from_environment() {
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') {
+      if (auto lang = maillab::ui::parse_lang(value)) return *lang;
+      return maillab::ui::Lang::en;
+    }
+  }
+  return maillab::ui::Lang::en;
+}
+
+std::optional<std::pair<int, int>> parse_size(const std::string& text) {
+  const auto x = text.find('x');
+  if (x == std::string::npos) return std::nullopt;
+  try {
+    const int w = std::stoi(text.substr(0, x));
+    const int h = std::stoi(text.substr(x + 1));
+    if (w < 320 || h < 240 || w > 8192 || h > 8192) return std::nullopt;
+    return std::pair{w, h};
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"maillab-studio: watch a message travel, step through every line"};
+  maillab::ui::StudioOptions options;
+  options.scenarios_dir = MAILLAB_SCENARIOS_DIR;
+  std::string lang;
+  std::string screenshot;
+  std::string at;
+  std::string select;
+  std::string size;
+  app.add_option("scenario", options.scenario, "Scenario (TOML) or recorded trace (JSONL); default: the first lesson");
+  app.add_option("--lang", lang, "Language: en or id (default: from the locale)");
+  app.add_flag("--presenter", options.presenter, "Large fonts, high contrast");
+  app.add_option("--screenshot", screenshot, "Render one frame to this PNG and exit");
+  app.add_option("--at", at, "Simulated time for the screenshot (e.g. 90s, 5m)");
+  app.add_option("--select", select, "Message-ID to select");
+  app.add_option("--size", size, "Window size WxH (default 1600x900)");
+  app.add_option("--scenarios", options.scenarios_dir, "Directory of built-in lessons");
+  CLI11_PARSE(app, argc, argv);
+
+  options.lang = language_from_environment();
+  if (!lang.empty()) {
+    auto parsed = maillab::ui::parse_lang(lang);
+    if (!parsed || (lang != "en" && lang != "id")) {
+      std::fprintf(stderr, "maillab-studio: --lang must be en or id, not '%s'\n", lang.c_str());
+      return 2;
+    }
+    options.lang = *parsed;
+  }
+  if (!screenshot.empty()) options.screenshot = screenshot;
+  if (!at.empty()) {
+    auto duration = maillab::sim::parse_duration(at);
+    if (!duration) {
+      std::fprintf(stderr, "maillab-studio: --at wants a duration such as 90s or 5m, not '%s'\n", at.c_str());
+      return 2;
+    }
+    options.at_s = std::chrono::duration<double>(*duration).count();
+  }
+  if (!select.empty()) options.select = select;
+  if (!size.empty()) {
+    auto parsed = parse_size(size);
+    if (!parsed) {
+      std::fprintf(stderr, "maillab-studio: --size wants WxH between 320x240 and 8192x8192, not '%s'\n", size.c_str());
+      return 2;
+    }
+    options.width = parsed->first;
+    options.height = parsed->second;
+  }
+  return maillab::ui::run_studio(options);
+}

@@ -1,0 +1,39 @@
+// A lesson as the studio holds it: the scenario's words, its errors (with
+// FILE:LINE:COL, as `maillab check` prints them) and the trace of one run.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ui/model/i18n.hpp"
+#include "ui/model/trace.hpp"
+
+namespace maillab::ui {
+
+struct Lesson {
+  std::string path;
+  std::string title;
+  std::string description;
+  std::vector<std::string> errors;  // "FILE:LINE:COL: message"; empty when the lesson loaded
+  Trace trace;
+  // Derived once at load so that no frame walks the whole trace.
+  std::vector<std::size_t> lines;  // indexes of line and DNS events
+  std::map<std::string, std::vector<std::size_t>> lines_by_message;
+};
+
+// Fills the derived indexes from the trace.
+void index_lesson(Lesson& lesson);
+
+struct LessonEntry {
+  std::string path;
+  std::string title;
+};
+
+// Loads and runs a scenario in the simulator (virtual clock) and keeps its trace.
+Lesson load_lesson(const std::string& path, Lang lang);
+// The built-in lessons (scenarios/*.toml), sorted by file name.
+std::vector<LessonEntry> list_lessons(const std::string& directory);
+
+}  // namespace maillab::ui

@@ -1,0 +1,31 @@
+// The studio's panels, one file each (view_*.cpp).  Each draws from the lesson
+// and the snapshot at the playhead and may change only the view state.
+#pragma once
+
+#include "ui/model/lesson.hpp"
+#include "ui/model/snapshot.hpp"
+#include "ui/model/view_state.hpp"
+
+struct ImVec2;
+
+namespace maillab::ui {
+
+struct Frame {
+  const Lesson& lesson;
+  const Snapshot& snapshot;
+  ViewState& view;
+};
+
+void draw_topology(Frame& frame);
+void draw_transcript(Frame& frame);
+void draw_timeline(Frame& frame);
+void draw_sequence(Frame& frame);
+void draw_message(Frame& frame);
+void draw_side_panels(Frame& frame);
+
+// Shared look: one colour per message, client vs server line colours.
+unsigned int message_colour(std::size_t message_index);
+unsigned int line_colour(char dir, bool presenter);
+std::string format_time(double seconds);  // "00:01:05.120", as the transcript prints it
+
+}  // namespace maillab::ui

@@ -133,22 +133,44 @@ void Mta::start() {
       accept_smtp(id, port);
       return StreamHandlers{};
     });
+  if (!keeps_mailboxes()) return;
   world_.network.listen(host_, 110, [this](ConnectionId id) {
     accept_pop3(id);
     return StreamHandlers{};
   });
+  world_.network.listen(host_, 143, [this](ConnectionId id) {
+    accept_imap(id);
+    return StreamHandlers{};
+  });
+}
+
+bool Mta::keeps_mailboxes() const {
+  return std::any_of(world_.scenario.domains.begin(), world_.scenario.domains.end(),
+                     [&](const DomainSpec& d) { return d.mailbox_host == name_; });
+}
+
+void Mta::store_changed() {
+  if (store_.change_counter() == store_seen_) return;
+  store_seen_ = store_.change_counter();
+  for (auto& [id, session] : imap_) {
+    if (session->closed()) continue;
+    session->engine().handle_store_changed(world_.now());
+    session->pump();
+  }
 }
 
 void Mta::crash() {
   ++epoch_;
   for (auto& [id, in] : inbound_) in.session->abandon();
   for (auto& [id, s] : pop3_) s->abandon();
+  for (auto& [id, s] : imap_) s->abandon();
   for (auto& [id, s] : outbound_) s->abandon();
   // Sessions may still be on the stack of the event that crashed us: drop them later.
-  auto drop = std::make_shared<std::tuple<decltype(inbound_), decltype(pop3_), decltype(outbound_)>>(
-      std::move(inbound_), std::move(pop3_), std::move(outbound_));
+  auto drop = std::make_shared<std::tuple<decltype(inbound_), decltype(pop3_), decltype(imap_), decltype(outbound_)>>(
+      std::move(inbound_), std::move(pop3_), std::move(imap_), std::move(outbound_));
   inbound_.clear();
   pop3_.clear();
+  imap_.clear();
   outbound_.clear();
   world_.scheduler.after(Duration{0}, [drop] {});
   locks_ = net::pop3::MaildropLocks{};
@@ -206,7 +228,9 @@ void Mta::accept_pop3(ConnectionId id) {
   const std::uint64_t epoch = epoch_;
   session->on_closed = [this, id, epoch] {
     world_.scheduler.after(Duration{0}, [this, id, epoch] {
-      if (epoch == epoch_) pop3_.erase(id);
+      if (epoch != epoch_) return;
+      pop3_.erase(id);
+      store_changed();  // the UPDATE state may have removed messages (RFC 1939 §6)
     });
   };
   net::pop3::ServerConfig config;
@@ -215,6 +239,36 @@ void Mta::accept_pop3(ConnectionId id) {
   config.tls_available = tls_.has_value();
   pop3_.emplace(id, session);
   session->start(config, store_, world_.credentials, locks_, world_.now());
+}
+
+void Mta::accept_imap(ConnectionId id) {
+  const HostId peer = world_.network.endpoint(id, Side::client).host;
+  auto session = std::make_shared<EngineSession<net::imap::ImapServer>>(
+      world_.network, world_.scheduler, world_.trace, id, Side::server,
+      SessionLabel{name_, world_.network.host_name(peer), "imap", false}, tls_, "");
+  // A literal (a message in a FETCH response) is summarised, not shown line by line.
+  session->on_event = [this, session = session.get(), peer_name = world_.network.host_name(peer)](
+                          net::imap::ServerEvent& event) {
+    auto* literal = std::get_if<net::imap::LiteralEvent>(&event);
+    if (!literal || literal->dir != net::Direction::server_to_client) return;
+    world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, peer_name, "imap", 'S',
+                                fmt::format("(literal: {} octets)", literal->bytes), session->engine().tls_active(),
+                                session->msg});
+  };
+  const std::uint64_t epoch = epoch_;
+  session->on_closed = [this, id, epoch] {
+    world_.scheduler.after(Duration{0}, [this, id, epoch] {
+      if (epoch != epoch_) return;
+      imap_.erase(id);
+      store_changed();  // flags it set (\Seen) reach the other sessions
+    });
+  };
+  net::imap::ServerConfig config;
+  config.hostname = name_;
+  config.starttls_offered = tls_.has_value();
+  config.unix_epoch_offset_s = world_.scenario.start_unix_s;
+  imap_.emplace(id, session);
+  session->start(config, world_.credentials, store_, world_.now());
 }
 
 std::string Mta::new_queue_id() {
@@ -303,6 +357,7 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
   }
   world_.event(TraceKind::deliver, name_, "", "local",
                fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
+  store_changed();
   world_.finalize(msg, recipient, FateState::delivered, user + " INBOX on " + name_);
 }
 

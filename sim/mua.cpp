@@ -1,7 +1,11 @@
 // The mail client (MUA): submission with AUTH over STARTTLS (RFC 6409, RFC
-// 3207, RFC 4954) and fetching by POP3 (RFC 1939).  Transient submission
-// failures wait in the client's outbox and are retried on the queue's
-// schedule; permanent ones are shown to the user (the fate "rejected").
+// 3207, RFC 4954) and fetching by POP3 (RFC 1939, STLS per RFC 2595; keep or
+// delete) or by IMAP (RFC 3501: STARTTLS, AUTHENTICATE PLAIN, SELECT INBOX,
+// UID SEARCH/UID FETCH of the UIDs above the last one seen while UIDVALIDITY
+// holds, \Seen set with UID STORE, LOGOUT; the mail stays on the server).
+// Transient submission failures wait in the client's outbox and are retried on
+// the queue's schedule; permanent ones are shown to the user (the fate
+// "rejected").
 #include <fmt/format.h>
 
 #include "sim/compose.hpp"
@@ -11,6 +15,7 @@ namespace maillab::sim {
 
 namespace smtp = net::smtp;
 namespace pop3 = net::pop3;
+namespace imap = net::imap;
 namespace dns = net::dns;
 
 Mua::Mua(World::Impl& world, const MuaSpec& spec, HostId host)
@@ -20,9 +25,12 @@ void Mua::crash() {
   ++epoch_;
   for (auto& [id, s] : smtp_) s->abandon();
   for (auto& [id, s] : pop3_) s->abandon();
-  auto drop = std::make_shared<std::pair<decltype(smtp_), decltype(pop3_)>>(std::move(smtp_), std::move(pop3_));
+  for (auto& [id, s] : imap_) s->abandon();
+  auto drop = std::make_shared<std::tuple<decltype(smtp_), decltype(pop3_), decltype(imap_)>>(
+      std::move(smtp_), std::move(pop3_), std::move(imap_));
   smtp_.clear();
   pop3_.clear();
+  imap_.clear();
   world_.scheduler.after(Duration{0}, [drop] {});
 }
 
@@ -120,51 +128,110 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
 }
 
 void Mua::fetch() {
-  if (!world_.network.host_up(host_) || spec_.fetch != FetchProtocol::pop3) return;
+  if (!world_.network.host_up(host_) || spec_.fetch == FetchProtocol::none) return;
   const std::uint64_t epoch = epoch_;
   resolver_.query(spec_.fetch_server, dns::RecordType::a, "", [=, this](DnsAnswer answer) {
     if (epoch != epoch_ || answer.status != DnsAnswer::Status::ok) return;
     const Ipv4 address = answer.records.front().ipv4;
-    world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
-                 fmt::format("connecting to {}:110", format_ipv4(address)));
-    world_.network.connect(host_, address, 110, [=, this](ConnectOutcome outcome, ConnectionId id) {
-      if (outcome != ConnectOutcome::connected)
-        world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
-                     fmt::format("connect to {}:110: {}", format_ipv4(address), to_string(outcome)));
-      if (epoch != epoch_) return world_.network.close(id, Side::client);
-      if (outcome != ConnectOutcome::connected) return;
-      auto session = std::make_shared<EngineSession<pop3::Client>>(
-          world_.network, world_.scheduler, world_.trace, id, Side::client,
-          SessionLabel{name_, spec_.fetch_server, "pop3", true}, world_.client_tls, spec_.fetch_server);
-      session->on_event = [=, this](pop3::ClientEvent& event) {
-        if (auto* r = std::get_if<pop3::RetrievedEvent>(&event)) {
-          const std::string msg = message_id_of(r->message);
-          mailbox_.push_back(r->message);
-          if (!r->uidl.empty()) known_uidls_.insert(r->uidl);
-          world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
-                       "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
-        } else if (auto* s = std::get_if<pop3::SummaryEvent>(&event)) {
-          world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
-                       s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted",
-                                           s->messages_on_server, s->retrieved, s->deleted)
-                             : "fetch failed: " + s->error);
+    if (spec_.fetch == FetchProtocol::imap) fetch_imap(address, epoch);
+    else fetch_pop3(address, epoch);
+  });
+}
+
+void Mua::fetch_pop3(Ipv4 address, std::uint64_t epoch) {
+  world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
+               fmt::format("connecting to {}:110", format_ipv4(address)));
+  world_.network.connect(host_, address, 110, [=, this](ConnectOutcome outcome, ConnectionId id) {
+    if (outcome != ConnectOutcome::connected)
+      world_.event(TraceKind::connect, name_, spec_.fetch_server, "pop3",
+                   fmt::format("connect to {}:110: {}", format_ipv4(address), to_string(outcome)));
+    if (epoch != epoch_) return world_.network.close(id, Side::client);
+    if (outcome != ConnectOutcome::connected) return;
+    auto session = std::make_shared<EngineSession<pop3::Client>>(
+        world_.network, world_.scheduler, world_.trace, id, Side::client,
+        SessionLabel{name_, spec_.fetch_server, "pop3", true}, world_.client_tls, spec_.fetch_server);
+    session->on_event = [=, this](pop3::ClientEvent& event) {
+      if (auto* r = std::get_if<pop3::RetrievedEvent>(&event)) {
+        const std::string msg = message_id_of(r->message);
+        mailbox_.push_back(r->message);
+        if (!r->uidl.empty()) known_uidls_.insert(r->uidl);
+        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
+                     "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
+      } else if (auto* s = std::get_if<pop3::SummaryEvent>(&event)) {
+        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
+                     s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted",
+                                         s->messages_on_server, s->retrieved, s->deleted)
+                           : "fetch failed: " + s->error);
+      }
+    };
+    session->on_closed = [=, this] {
+      world_.scheduler.after(Duration{0}, [=, this] {
+        if (epoch == epoch_) pop3_.erase(id);
+      });
+    };
+    pop3::ClientConfig config;
+    const auto* user = world_.scenario.find_user(spec_.user);
+    config.user = user->address;
+    config.password = user->password;
+    config.stls = pop3::StlsPolicy::required;
+    config.mode = spec_.keep ? pop3::RetrieveMode::keep : pop3::RetrieveMode::delete_after_retrieve;
+    config.known_uidls = known_uidls_;
+    pop3_[id] = session;
+    session->start(config, world_.now());
+  });
+}
+
+void Mua::fetch_imap(Ipv4 address, std::uint64_t epoch) {
+  world_.event(TraceKind::connect, name_, spec_.fetch_server, "imap",
+               fmt::format("connecting to {}:143", format_ipv4(address)));
+  world_.network.connect(host_, address, 143, [=, this](ConnectOutcome outcome, ConnectionId id) {
+    if (outcome != ConnectOutcome::connected)
+      world_.event(TraceKind::connect, name_, spec_.fetch_server, "imap",
+                   fmt::format("connect to {}:143: {}", format_ipv4(address), to_string(outcome)));
+    if (epoch != epoch_) return world_.network.close(id, Side::client);
+    if (outcome != ConnectOutcome::connected) return;
+    auto session = std::make_shared<EngineSession<imap::ImapClient>>(
+        world_.network, world_.scheduler, world_.trace, id, Side::client,
+        SessionLabel{name_, spec_.fetch_server, "imap", true}, world_.client_tls, spec_.fetch_server);
+    auto fetched = std::make_shared<std::uint32_t>(0);
+    session->on_event = [=, this](imap::ClientEvent& event) {
+      if (auto* m = std::get_if<imap::FetchedMessage>(&event)) {
+        const std::string msg = message_id_of(m->data);
+        mailbox_.push_back(m->data);
+        ++*fetched;
+        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "imap",
+                     fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data),
+                                 m->uid),
+                     msg);
+      } else if (auto* f = std::get_if<imap::ClientFinished>(&event)) {
+        // UIDs up to highest_uid were fetched even when the session broke later.
+        if (f->uid_validity != 0) {
+          imap_uid_validity_ = f->uid_validity;
+          imap_last_uid_ = f->highest_uid;
         }
-      };
-      session->on_closed = [=, this] {
-        world_.scheduler.after(Duration{0}, [=, this] {
-          if (epoch == epoch_) pop3_.erase(id);
-        });
-      };
-      pop3::ClientConfig config;
-      const auto* user = world_.scenario.find_user(spec_.user);
-      config.user = user->address;
-      config.password = user->password;
-      config.stls = pop3::StlsPolicy::required;
-      config.mode = spec_.keep ? pop3::RetrieveMode::keep : pop3::RetrieveMode::delete_after_retrieve;
-      config.known_uidls = known_uidls_;
-      pop3_[id] = session;
-      session->start(config, world_.now());
-    });
+        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "imap",
+                     f->ok ? fmt::format("{} new message(s) fetched, all left on the server (UIDVALIDITY {}, "
+                                         "last UID {})",
+                                         *fetched, f->uid_validity, f->highest_uid)
+                           : "fetch failed: " + f->reason);
+      }
+    };
+    session->on_closed = [=, this] {
+      world_.scheduler.after(Duration{0}, [=, this] {
+        if (epoch == epoch_) imap_.erase(id);
+      });
+    };
+    imap::ClientConfig config;
+    const auto* user = world_.scenario.find_user(spec_.user);
+    config.user = user->address;
+    config.password = user->password;
+    config.starttls = true;
+    config.use_authenticate = true;
+    config.mark_seen = true;  // the user reads what was downloaded: \Seen is kept on the server
+    config.uid_validity = imap_uid_validity_;
+    config.last_uid = imap_last_uid_;
+    imap_[id] = session;
+    session->start(config, world_.now());
   });
 }
 

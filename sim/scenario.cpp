@@ -546,7 +546,7 @@ class Loader {
     if (mua.user.empty()) mua.auth = false;
     if (auto s = string_at(t, "fetch", false, "")) {
       if (*s == "pop3") mua.fetch = FetchProtocol::pop3;
-      else if (*s == "imap") fail(*t.get("fetch"), "fetch = \"imap\" is not available yet: the simulator has no IMAP client; use \"pop3\"");
+      else if (*s == "imap") mua.fetch = FetchProtocol::imap;
       else if (*s == "none") mua.fetch = FetchProtocol::none;
       else fail(*t.get("fetch"), "'fetch' must be \"pop3\", \"imap\" or \"none\"");
       if (mua.fetch != FetchProtocol::none && mua.user.empty()) fail(*t.get("fetch"), "a MUA without 'user' cannot fetch");
@@ -571,8 +571,13 @@ class Loader {
     }
     if ((t.get("fetch_at") || t.get("fetch_every")) && mua.fetch == FetchProtocol::none)
       fail(t, "MUA '" + mua.name + "' has a fetch schedule but no 'fetch' protocol");
-    if (auto b = bool_at(t, "keep")) mua.keep = *b;
-    else if (mua.fetch == FetchProtocol::pop3) mua.keep = false;
+    if (auto b = bool_at(t, "keep")) {
+      mua.keep = *b;
+      if (!mua.keep && mua.fetch == FetchProtocol::imap)
+        fail(*t.get("keep"), "an IMAP client leaves mail on the server: 'keep = false' is for fetch = \"pop3\"");
+    } else if (mua.fetch == FetchProtocol::pop3) {
+      mua.keep = false;
+    }
     positions_["mua:" + mua.name] = position_of(file_, t);
     scenario_.muas.push_back(std::move(mua));
   }

@@ -69,6 +69,10 @@ std::string Trace::json_line(const TraceEvent& event) {
   j["text"] = event.text;
   if (event.tls) j["tls"] = true;
   if (!event.msg.empty()) j["msg"] = event.msg;
+  if (!event.user.empty()) j["user"] = event.user;
+  if (!event.action.empty()) j["action"] = event.action;
+  if (event.next_retry) j["next_retry"] = static_cast<double>(event.next_retry->us) / 1e6;
+  if (!event.data.empty()) j["data"] = event.data;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -9,13 +9,22 @@
 //                marked as encrypted; events without a peer print
 //                [HH:MM:SS.mmm] host  KIND  text)
 //   JSON Lines   {"t":..,"kind":..,"src":..,"dst":..,"proto":..,"dir":..,"text":..,"msg":..}
+//                then, only where they apply, the studio's fields:
+//                "user"        deliver, fetch: the mailbox owner's address
+//                "action"      queue: "enqueue" | "retry" | "dequeue" | "expired";
+//                              fault: "down" | "up" (the host is "src");
+//                              fetch: "delete" (a POP3 client deleted it)
+//                "next_retry"  queue: simulated seconds of the next attempt
+//                "data"        deliver: the message as stored (CRLF line ends)
 // `t` counts simulated seconds from the start of the scenario.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "net/core/time.hpp"
@@ -26,6 +35,19 @@ enum class TraceKind : std::uint8_t { line, dns, connect, close, tls, queue, del
 std::string_view to_string(TraceKind kind);
 
 struct TraceEvent {
+  TraceEvent() = default;
+  TraceEvent(Instant at, TraceKind what, std::string from, std::string to, std::string protocol, char direction,
+             std::string line, bool in_tls, std::string message_id)
+      : t(at),
+        kind(what),
+        src(std::move(from)),
+        dst(std::move(to)),
+        proto(std::move(protocol)),
+        dir(direction),
+        text(std::move(line)),
+        tls(in_tls),
+        msg(std::move(message_id)) {}
+
   Instant t{};
   TraceKind kind = TraceKind::line;
   std::string src;
@@ -35,6 +57,11 @@ struct TraceEvent {
   std::string text;
   bool tls = false;
   std::string msg;    // the Message-ID, without angle brackets, when about one message
+  // Optional fields (see the theory of operation); empty/nullopt: not written.
+  std::string user;
+  std::string action;
+  std::optional<Instant> next_retry;
+  std::string data;
 };
 
 // "00:05:03.120" from the start of the world.

@@ -39,6 +39,11 @@ void World::Impl::event(TraceKind kind, const std::string& src, const std::strin
   trace.add(TraceEvent{now(), kind, src, dst, proto, dir, std::move(text), false, msg});
 }
 
+TraceEvent World::Impl::make_event(TraceKind kind, const std::string& src, const std::string& dst,
+                                   const std::string& proto, std::string text, const std::string& msg) const {
+  return TraceEvent{now(), kind, src, dst, proto, 0, std::move(text), false, msg};
+}
+
 MessageTrack& World::Impl::track(const std::string& msg) {
   auto [it, inserted] = world.tracks_.try_emplace(msg);
   if (inserted) {

@@ -6,8 +6,10 @@
 //   dns     the lab's authoritative DNS server (UDP 53): MX records (or the
 //           null MX of RFC 7505), A records for every host, NXDOMAIN else.
 //   mta     SMTP on 25 (MX service, RFC 5321) and 587 (submission, RFC 6409:
-//           AUTH only after STARTTLS, RFC 4954 §4); POP3 on 110 where it keeps
-//           mailboxes.  Accepted mail gets a Received: field and goes to the
+//           AUTH only after STARTTLS, RFC 4954 §4); POP3 on 110 (RFC 1939,
+//           STLS) and IMAP on 143 (RFC 3501, STARTTLS) where it keeps
+//           mailboxes; IMAP sessions hear of new mail and flag changes at
+//           once.  Accepted mail gets a Received: field and goes to the
 //           local MDA (Return-Path:, Delivered-To:, aliases, forwarding, quota)
 //           or to the queue.  The queue resolves MX records as RFC 5321 §5.1
 //           says (sorted by preference, equal preferences shuffled, own
@@ -16,7 +18,8 @@
 //           on the scenario's schedule until the maximum lifetime and bounces
 //           permanent ones with an RFC 3464 DSN to the envelope sender - never
 //           for a message whose sender is <> (RFC 5321 §6.1, RFC 3464 §2).
-//   client  an MUA: composes, submits with AUTH over STARTTLS, fetches.
+//   client  an MUA: composes, submits with AUTH over STARTTLS, fetches by
+//           POP3 (keeps or deletes) or IMAP (keeps, sets \Seen).
 // Faults switch on and off at their times.  Every hop, DNS query, queue and
 // delivery decision is a trace event.  Each message is tracked by Message-ID
 // with one fate per envelope recipient: that is what the summary prints and

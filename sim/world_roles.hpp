@@ -12,6 +12,8 @@
 
 #include "net/core/credentials.hpp"
 #include "net/dns/dns_message.hpp"
+#include "net/imap/imap_client.hpp"
+#include "net/imap/imap_server.hpp"
 #include "net/pop3/pop3_client.hpp"
 #include "net/pop3/pop3_lock.hpp"
 #include "net/pop3/pop3_server.hpp"
@@ -125,6 +127,11 @@ class Mta {
   bool is_mx_for(const std::string& domain) const;
   // The user a local address delivers to (aliases resolved), or "".
   std::string local_user(const std::string& address) const;
+  // Does some domain keep its mailboxes here (so POP3 and IMAP are served)?
+  bool keeps_mailboxes() const;
+  // The store moved (a delivery, a POP3 UPDATE, an IMAP session's flags):
+  // selected IMAP sessions hear of it at once (EXISTS, FETCH, RFC 3501 §7).
+  void store_changed();
 
  private:
   struct Inbound {
@@ -133,6 +140,7 @@ class Mta {
   };
   void accept_smtp(ConnectionId id, std::uint16_t port);
   void accept_pop3(ConnectionId id);
+  void accept_imap(ConnectionId id);
   void on_message(ConnectionId id, std::uint16_t port, net::smtp::MessageEvent& message);
   std::string new_queue_id();
   void deliver_local(const std::string& sender, const std::string& recipient, const std::string& data,
@@ -150,7 +158,9 @@ class Mta {
 
   std::map<ConnectionId, Inbound> inbound_;
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::pop3::Server>>> pop3_;
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::imap::ImapServer>>> imap_;
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::smtp::Client>>> outbound_;
+  std::uint64_t store_seen_ = 0;  // store_.change_counter() when IMAP sessions last heard
 };
 
 class Mua {
@@ -168,12 +178,17 @@ class Mua {
   std::uint64_t epoch_ = 0;
   std::vector<std::string> mailbox_;
   std::set<std::string, std::less<>> known_uidls_;
+  std::uint32_t imap_uid_validity_ = 0;  // what the last IMAP fetch saw
+  std::uint32_t imap_last_uid_ = 0;
 
  private:
+  void fetch_pop3(Ipv4 address, std::uint64_t epoch);
+  void fetch_imap(Ipv4 address, std::uint64_t epoch);
   void retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
                         const std::vector<std::string>& recipients, const std::string& why);
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::smtp::Client>>> smtp_;
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::pop3::Client>>> pop3_;
+  std::map<ConnectionId, std::shared_ptr<EngineSession<net::imap::ImapClient>>> imap_;
 };
 
 class DnsServer {
@@ -208,6 +223,9 @@ struct World::Impl {
   [[nodiscard]] std::int64_t unix_now() const { return scenario.start_unix_s + scheduler.now().us / 1'000'000; }
   void event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
              std::string text, const std::string& msg = {}, char dir = 0);
+  // An event to complete with the studio's optional fields before trace.add().
+  [[nodiscard]] TraceEvent make_event(TraceKind kind, const std::string& src, const std::string& dst,
+                                      const std::string& proto, std::string text, const std::string& msg = {}) const;
   MessageTrack& track(const std::string& msg);
   void note_hop(const std::string& msg, const std::string& host);
   void finalize(const std::string& msg, const std::string& recipient, FateState state, std::string where);

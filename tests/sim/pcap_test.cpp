@@ -100,3 +100,37 @@ TEST_CASE("pcap: a lesson's traffic is written as IPv4 TCP/UDP packets tshark ca
   CHECK(smtp.find("EHLO") != std::string::npos);
   CHECK(dns.find("MX") != std::string::npos);
 }
+
+TEST_CASE("pcap: an IMAP fetch is on port 143 and tshark decodes its clear-text part as IMAP") {
+  auto load = load_scenario_file((source_root() / "scenarios" / "01-basics.toml").string());
+  REQUIRE(load.scenario);
+  const fs::path path = fs::temp_directory_path() / "maillab-pcap-imap-test.pcap";
+  {
+    World world(*load.scenario, 1);
+    auto writer = PcapWriter::open(path.string(), world);
+    REQUIRE(writer);
+    world.set_network_observer(writer->get());
+    world.run();
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  const std::string file = bytes.str();
+  std::size_t imap_syns = 0;
+  for (std::size_t at = 24; at + 16 <= file.size();) {
+    const std::uint32_t length = le32(file, at + 8);
+    const std::string ip = file.substr(at + 16, length);
+    at += 16 + length;
+    REQUIRE(ip.size() >= 28);
+    if (static_cast<std::uint8_t>(ip[9]) == 6 && be16(ip, 22) == 143 && static_cast<std::uint8_t>(ip[33]) == 0x02)
+      ++imap_syns;
+  }
+  CHECK(imap_syns == 1);
+  if (run_command("command -v tshark").empty()) {
+    MESSAGE("tshark is not installed: skipping the dissector check (apt-get install tshark)");
+    return;
+  }
+  const std::string imap = run_command("tshark -r " + path.string() + " -Y imap 2>/dev/null");
+  CHECK(imap.find("STARTTLS") != std::string::npos);
+  CHECK(imap.find("CAPABILITY") != std::string::npos);
+}

@@ -145,3 +145,18 @@ TEST_CASE("scenario error: every error is reported, not only the first") {
   CHECK(load.errors[0].where.line == 9);
   CHECK(load.errors[1].where.line == 12);
 }
+
+TEST_CASE("scenario: fetch = \"imap\" is accepted and an IMAP client keeps mail on the server") {
+  auto load = load_scenario(base + "[[mua]]\nuser = \"alice@lab.test\"\nfetch = \"imap\"\nfetch_at = [\"5m\"]\n", "t.toml");
+  REQUIRE(load.errors.empty());
+  const auto* mua = load.scenario->find_mua("alice");
+  REQUIRE(mua);
+  CHECK(mua->fetch == FetchProtocol::imap);
+  CHECK(mua->keep);
+  CHECK(mua->fetch_server == "mail.lab.test");
+}
+
+TEST_CASE("scenario error: keep = false with fetch = \"imap\" is refused at the value") {
+  CHECK(first_error(base + "[[mua]]\nuser = \"alice@lab.test\"\nfetch = \"imap\"\nkeep = false\n") ==
+        "t.toml:11:8: an IMAP client leaves mail on the server: 'keep = false' is for fetch = \"pop3\"");
+}

@@ -2,7 +2,7 @@
 """POP3 figures against one server (raw socket, one command at a time as
 poplib and most clients do).
 
-    pop3_bench.py --port P --user U --password W [--runs 3] [--warmup 1]
+    pop3_bench.py --port P --user U --password W [--runs 3] [--warmup 1] [--starttls]
 
 Each run: USER/PASS, then times STAT, LIST (the whole listing) and RETR of
 every message in turn, then QUIT without DELE (the maildrop is unchanged).
@@ -11,17 +11,24 @@ Prints one JSON object per measured run.
 import argparse
 import json
 import socket
+import ssl
 import sys
 import time
 
 
 class Pop3:
-    def __init__(self, host, port, timeout):
+    def __init__(self, host, port, timeout, starttls=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.pos = 0
         self.line()
+        if starttls:
+            self.simple("STLS")
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # self-signed: the bench measures, it does not verify
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
 
     def fill(self):
         data = self.sock.recv(1 << 20)
@@ -66,7 +73,7 @@ class Pop3:
 
 
 def one_run(args):
-    p = Pop3(args.host, args.port, args.timeout)
+    p = Pop3(args.host, args.port, args.timeout, args.starttls)
     p.simple(f"USER {args.user}")
     p.simple(f"PASS {args.password}")
     t = time.perf_counter()
@@ -98,6 +105,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--retr", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--starttls", action="store_true", help="STLS before USER (RFC 2595 §4)")
     args = ap.parse_args()
     for i in range(args.warmup + args.runs):
         r = one_run(args)

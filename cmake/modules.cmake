@@ -25,6 +25,8 @@ function(maillab_test_suite name dir)
   endif()
   add_executable(tests_${name} ${srcs})
   target_link_libraries(tests_${name} PRIVATE maillab_doctest_main ${T_DEPS} maillab_warnings)
+  # doctest.h is in every test file: parse it once per suite.
+  target_precompile_headers(tests_${name} PRIVATE <doctest/doctest.h>)
   target_include_directories(tests_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_compile_definitions(tests_${name} PRIVATE MAILLAB_TEST_DIR="${CMAKE_SOURCE_DIR}/tests/${dir}"
                              MAILLAB_SOURCE_DIR="${CMAKE_SOURCE_DIR}" MAILLAB_BINARY_DIR="${CMAKE_BINARY_DIR}")

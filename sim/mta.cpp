@@ -335,7 +335,8 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
   }
   const auto* spec = world_.scenario.find_user(user);
   for (const auto& target : spec->forward) {
-    world_.event(TraceKind::deliver, name_, "", "local", recipient + " forwards to " + target, msg);
+    // Handed on, not stored here: a queue step of the MDA, not a delivery.
+    world_.event(TraceKind::queue, name_, "", "local", recipient + " forwards to " + target, msg);
     world_.track(msg).fates.try_emplace(target);
     if (is_final_for(domain_of(target))) deliver_local(sender, target, data, msg);
     else enqueue(sender, {target}, data, msg);
@@ -347,7 +348,8 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
   auto parsed = net::mail::Message::parse(data);
   (void)parsed.prepend("Delivered-To", recipient);
   (void)parsed.prepend("Return-Path", "<" + sender + ">");
-  auto uid = store_.append(user, "INBOX", parsed.serialize(), {}, world_.unix_now());
+  std::string stored = parsed.serialize();
+  auto uid = store_.append(user, "INBOX", stored, {}, world_.unix_now());
   if (!uid) {
     const bool quota = uid.error().category == ErrorCategory::quota;
     QueueEntry entry{"", msg, sender, data, {}, {}, world_.now(), 0, false, {}};
@@ -355,8 +357,11 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
                                                    quota ? "x-local; mailbox full: quota exceeded (RFC 3463 X.2.2)"
                                                          : "x-local; " + uid.error().message)}});
   }
-  world_.event(TraceKind::deliver, name_, "", "local",
-               fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
+  auto delivered = world_.make_event(TraceKind::deliver, name_, "", "local",
+                                     fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
+  delivered.user = user;
+  delivered.data = std::move(stored);
+  world_.trace.add(std::move(delivered));
   store_changed();
   world_.finalize(msg, recipient, FateState::delivered, user + " INBOX on " + name_);
 }
@@ -366,13 +371,21 @@ void Mta::enqueue(const std::string& sender, std::vector<std::string> recipients
   const std::string id = new_queue_id();
   std::string list;
   for (const auto& r : recipients) list += (list.empty() ? "" : ", ") + r;
-  world_.event(TraceKind::queue, name_, "", "smtp",
-               fmt::format("{}: queued <{}> from <{}> for {}", id, msg, sender, list), msg);
+  queue_event(fmt::format("{}: queued <{}> from <{}> for {}", id, msg, sender, list), msg, "enqueue",
+              world_.now());  // the first attempt runs at once
   queue_.emplace(id, QueueEntry{id, msg, sender, std::move(data), std::move(recipients), {}, world_.now(), 0, false, {}});
   const std::uint64_t epoch = epoch_;
   world_.scheduler.after(Duration{0}, [this, id, epoch] {
     if (epoch == epoch_) attempt(id);
   });
+}
+
+void Mta::queue_event(std::string text, const std::string& msg, std::string action,
+                      std::optional<Instant> next_retry) {
+  auto event = world_.make_event(TraceKind::queue, name_, "", "smtp", std::move(text), msg);
+  event.action = std::move(action);
+  event.next_retry = next_retry;
+  world_.trace.add(std::move(event));
 }
 
 void Mta::attempt(const std::string& queue_id) {
@@ -550,7 +563,8 @@ void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string
   }
   entry.recipients = pending;
   const Duration age = world_.now() - entry.arrived;
-  if (!pending.empty() && age >= world_.scenario.queue.lifetime) {
+  const bool expired = !pending.empty() && age >= world_.scenario.queue.lifetime;
+  if (expired) {
     for (const auto& rcpt : pending) {
       RecipientResult r = entry.last[rcpt];
       r.status = "4.4.7";  // RFC 3463 X.4.7: delivery time expired
@@ -563,7 +577,12 @@ void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string
   if (!failed.empty()) bounce(entry, failed);
   if (pending.empty()) {
     world_.track(entry.msg).queued += world_.now() - entry.arrived;
-    world_.event(TraceKind::queue, name_, "", "smtp", queue_id + ": removed from the queue", entry.msg);
+    if (expired)
+      queue_event(queue_id + ": removed from the queue: its lifetime of " +
+                      format_duration(world_.scenario.queue.lifetime) + " expired",
+                  entry.msg, "expired");
+    else
+      queue_event(queue_id + ": removed from the queue", entry.msg, "dequeue");
     queue_.erase(it);
     return;
   }
@@ -574,8 +593,8 @@ void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string
   if (when > deadline) when = deadline;
   std::string list;
   for (const auto& r : pending) list += (list.empty() ? "" : ", ") + r + " (" + entry.last[r].diagnostic + ")";
-  world_.event(TraceKind::queue, name_, "", "smtp",
-               fmt::format("{}: deferred: {}; retry at {}", queue_id, list, format_clock(when)), entry.msg);
+  queue_event(fmt::format("{}: deferred: {}; retry at {}", queue_id, list, format_clock(when)), entry.msg, "retry",
+              when);
   const std::uint64_t epoch = epoch_;
   entry.retry = world_.scheduler.at(when, [this, queue_id, epoch] {
     if (epoch == epoch_) attempt(queue_id);

@@ -44,8 +44,12 @@ void Mua::retry_or_give_up(const MessageSpec& message, std::string data, std::st
     for (const auto& r : recipients) world_.finalize(msg, r, FateState::rejected, "not submitted: " + why);
     return;
   }
-  world_.event(TraceKind::queue, name_, "", "submission",
-               "<" + msg + "> stays in the outbox: " + why + "; retry in " + format_duration(wait), msg);
+  auto deferred = world_.make_event(TraceKind::queue, name_, "", "submission",
+                                    "<" + msg + "> stays in the outbox: " + why + "; retry in " + format_duration(wait),
+                                    msg);
+  deferred.action = "retry";
+  deferred.next_retry = world_.now() + wait;
+  world_.trace.add(std::move(deferred));
   const MessageSpec* m = &message;
   const std::uint64_t epoch = epoch_;
   world_.scheduler.after(wait, [this, m, data = std::move(data), msg, attempt, epoch]() mutable {
@@ -127,6 +131,13 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
   });
 }
 
+void Mua::fetch_event(const std::string& proto, std::string text, const std::string& msg, std::string action) {
+  auto event = world_.make_event(TraceKind::fetch, name_, spec_.fetch_server, proto, std::move(text), msg);
+  event.user = spec_.user;
+  event.action = std::move(action);
+  world_.trace.add(std::move(event));
+}
+
 void Mua::fetch() {
   if (!world_.network.host_up(host_) || spec_.fetch == FetchProtocol::none) return;
   const std::uint64_t epoch = epoch_;
@@ -150,18 +161,24 @@ void Mua::fetch_pop3(Ipv4 address, std::uint64_t epoch) {
     auto session = std::make_shared<EngineSession<pop3::Client>>(
         world_.network, world_.scheduler, world_.trace, id, Side::client,
         SessionLabel{name_, spec_.fetch_server, "pop3", true}, world_.client_tls, spec_.fetch_server);
+    // Retrieved in delete mode: DELE follows each RETR, QUIT's +OK commits them.
+    auto marked = std::make_shared<std::vector<std::string>>();
     session->on_event = [=, this](pop3::ClientEvent& event) {
       if (auto* r = std::get_if<pop3::RetrievedEvent>(&event)) {
         const std::string msg = message_id_of(r->message);
         mailbox_.push_back(r->message);
         if (!r->uidl.empty()) known_uidls_.insert(r->uidl);
-        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
-                     "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
+        if (!spec_.keep) marked->push_back(msg);
+        fetch_event("pop3", "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
       } else if (auto* s = std::get_if<pop3::SummaryEvent>(&event)) {
-        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "pop3",
-                     s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted",
-                                         s->messages_on_server, s->retrieved, s->deleted)
-                           : "fetch failed: " + s->error);
+        fetch_event("pop3",
+                    s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted", s->messages_on_server,
+                                        s->retrieved, s->deleted)
+                          : "fetch failed: " + s->error);
+        // Only when every DELE was accepted is it known which ones went.
+        if (s->deleted > 0 && s->deleted == marked->size())
+          for (const auto& msg : *marked)
+            fetch_event("pop3", "<" + msg + "> deleted on the server (DELE, committed by QUIT)", msg, "delete");
       }
     };
     session->on_closed = [=, this] {
@@ -199,21 +216,20 @@ void Mua::fetch_imap(Ipv4 address, std::uint64_t epoch) {
         const std::string msg = message_id_of(m->data);
         mailbox_.push_back(m->data);
         ++*fetched;
-        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "imap",
-                     fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data),
-                                 m->uid),
-                     msg);
+        fetch_event("imap",
+                    fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data), m->uid),
+                    msg);
       } else if (auto* f = std::get_if<imap::ClientFinished>(&event)) {
         // UIDs up to highest_uid were fetched even when the session broke later.
         if (f->uid_validity != 0) {
           imap_uid_validity_ = f->uid_validity;
           imap_last_uid_ = f->highest_uid;
         }
-        world_.event(TraceKind::fetch, name_, spec_.fetch_server, "imap",
-                     f->ok ? fmt::format("{} new message(s) fetched, all left on the server (UIDVALIDITY {}, "
-                                         "last UID {})",
-                                         *fetched, f->uid_validity, f->highest_uid)
-                           : "fetch failed: " + f->reason);
+        fetch_event("imap",
+                    f->ok ? fmt::format("{} new message(s) fetched, all left on the server (UIDVALIDITY {}, "
+                                        "last UID {})",
+                                        *fetched, f->uid_validity, f->highest_uid)
+                          : "fetch failed: " + f->reason);
       }
     };
     session->on_closed = [=, this] {

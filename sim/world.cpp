@@ -90,9 +90,11 @@ void World::Impl::apply_faults() {
     std::function<void()> on, off;
     std::string subject = f->host;
     std::string text;
+    std::string action;  // host_down: "down" for the studio
     switch (f->kind) {
       case FaultKind::host_down:
         text = "host down" + end;
+        action = "down";
         on = [this, f, host_id] {
           network.set_host_up(host_id(f->host), false);
           if (auto* m = mta(f->host)) m->crash();
@@ -101,7 +103,9 @@ void World::Impl::apply_faults() {
         };
         off = [this, f, host_id] {
           network.set_host_up(host_id(f->host), true);
-          event(TraceKind::fault, f->host, "", "", "host up again");
+          auto up = make_event(TraceKind::fault, f->host, "", "", "host up again");
+          up.action = "up";
+          trace.add(std::move(up));
           if (auto* m = mta(f->host)) m->restart();
         };
         break;
@@ -133,8 +137,10 @@ void World::Impl::apply_faults() {
       if (auto* m = mailbox_host_of(f->user)) subject = m->name_;
       text = f->user + ": " + text;
     }
-    scheduler.at(Instant{} + f->at, [this, subject, text, on] {
-      event(TraceKind::fault, subject, "", "", text);
+    scheduler.at(Instant{} + f->at, [this, subject, text, action, on] {
+      auto fault_event = make_event(TraceKind::fault, subject, "", "", text);
+      fault_event.action = action;
+      trace.add(std::move(fault_event));
       if (on) on();
     });
     if (f->until && off) scheduler.at(Instant{} + *f->until, off);
@@ -326,8 +332,13 @@ void World::run(std::optional<Duration> until) {
       for (const auto* list : {&m->to, &m->cc, &m->bcc})
         for (const auto& r : *list) t.fates.try_emplace(r);
       impl_->note_hop(msg, mua.spec_.host);
-      impl_->event(TraceKind::queue, mua.spec_.host, "", "submission",
-                   "composed <" + msg + "> \"" + m->subject + "\" (" + std::to_string(data.size()) + " octets)", msg);
+      // The outbox is the client's queue: it submits at once.
+      auto composed = impl_->make_event(
+          TraceKind::queue, mua.spec_.host, "", "submission",
+          "composed <" + msg + "> \"" + m->subject + "\" (" + std::to_string(data.size()) + " octets)", msg);
+      composed.action = "enqueue";
+      composed.next_retry = impl_->now();
+      impl_->trace.add(std::move(composed));
       mua.submit(*m, std::move(data), msg, 1);
     });
   }

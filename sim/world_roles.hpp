@@ -147,6 +147,9 @@ class Mta {
                      const std::string& msg);
   void enqueue(const std::string& sender, std::vector<std::string> recipients, std::string data,
                const std::string& msg);
+  // A queue event with the studio's fields: action, and the next attempt's time.
+  void queue_event(std::string text, const std::string& msg, std::string action = {},
+                   std::optional<Instant> next_retry = std::nullopt);
   void attempt(const std::string& queue_id);
   void deliver_domain(const std::string& queue_id, const std::string& domain, std::vector<std::string> recipients,
                       std::function<void(std::map<std::string, RecipientResult>)> done);
@@ -183,6 +186,7 @@ class Mua {
 
  private:
   void fetch_pop3(Ipv4 address, std::uint64_t epoch);
+  void fetch_event(const std::string& proto, std::string text, const std::string& msg = {}, std::string action = {});
   void fetch_imap(Ipv4 address, std::uint64_t epoch);
   void retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
                         const std::vector<std::string>& recipients, const std::string& why);

@@ -312,11 +312,19 @@ class Loader {
 
   // --- sections -------------------------------------------------------------------
   void read_root(const toml::table& root) {
-    check_keys(root, "the scenario", {"title", "description", "start", "seed", "until", "network", "queue",
-                                      "starttls", "dns_host", "domain", "user", "host", "mua", "message",
-                                      "fault", "expect"});
+    check_keys(root, "the scenario", {"title", "description", "title_id", "description_id", "start", "seed", "until",
+                                      "network", "queue", "starttls", "dns_host", "domain", "user", "host", "mua",
+                                      "message", "fault", "expect"});
     if (auto s = string_at(root, "title", true, "the scenario")) scenario_.title = *s;
     if (auto s = string_at(root, "description", true, "the scenario")) scenario_.description = *s;
+    if (auto s = string_at(root, "title_id", false, "")) {
+      if (s->empty()) fail(*root.get("title_id"), "'title_id' is empty: leave it out instead");
+      scenario_.title_id = *s;
+    }
+    if (auto s = string_at(root, "description_id", false, "")) {
+      if (s->empty()) fail(*root.get("description_id"), "'description_id' is empty: leave it out instead");
+      scenario_.description_id = *s;
+    }
     if (auto v = integer_at(root, "seed", 0, INT64_MAX)) scenario_.seed = static_cast<std::uint64_t>(*v);
     if (auto d = duration_at(root, "until", false, "")) scenario_.until = *d;
     if (auto b = bool_at(root, "starttls")) scenario_.starttls = *b;

@@ -140,6 +140,8 @@ struct Scenario {
   std::string file;
   std::string title;
   std::string description;
+  std::string title_id;        // Bahasa Indonesia; empty: none written
+  std::string description_id;
   std::int64_t start_unix_s = 1772438400;  // 2026-03-02T08:00:00Z
   std::uint64_t seed = 1;
   Duration until{std::chrono::hours(1)};

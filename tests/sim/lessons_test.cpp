@@ -68,6 +68,18 @@ TEST_CASE("lessons: the curriculum has the lessons the README promises") {
   CHECK(all.front().filename() == "01-basics.toml");
 }
 
+TEST_CASE("lessons: every lesson has its title and description in Bahasa Indonesia too") {
+  for (const auto& path : lessons()) {
+    CAPTURE(path.string());
+    auto load = load_scenario_file(path.string());
+    REQUIRE(load.scenario);
+    CHECK_FALSE(load.scenario->title_id.empty());
+    CHECK_FALSE(load.scenario->description_id.empty());
+    CHECK(load.scenario->title_id != load.scenario->title);
+    CHECK(load.scenario->description_id != load.scenario->description);
+  }
+}
+
 TEST_CASE("lessons: every lesson loads, runs, meets its expectations and matches its golden trace") {
   const bool update = std::getenv("MAILLAB_UPDATE_GOLDEN") != nullptr;
   for (const auto& path : lessons()) {

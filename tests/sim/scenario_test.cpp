@@ -160,3 +160,20 @@ TEST_CASE("scenario error: keep = false with fetch = \"imap\" is refused at the 
   CHECK(first_error(base + "[[mua]]\nuser = \"alice@lab.test\"\nfetch = \"imap\"\nkeep = false\n") ==
         "t.toml:11:8: an IMAP client leaves mail on the server: 'keep = false' is for fetch = \"pop3\"");
 }
+
+TEST_CASE("scenario: title_id and description_id carry the lesson in Bahasa Indonesia") {
+  auto load = load_scenario("title_id = \"Dasar\"\ndescription_id = \"Alice mengirim email.\"\n" + base, "t.toml");
+  REQUIRE(load.errors.empty());
+  CHECK(load.scenario->title_id == "Dasar");
+  CHECK(load.scenario->description_id == "Alice mengirim email.");
+  CHECK(load.scenario->title == "t");
+  auto without = load_scenario(base, "t.toml");
+  REQUIRE(without.scenario);
+  CHECK(without.scenario->title_id.empty());
+  CHECK(without.scenario->description_id.empty());
+}
+
+TEST_CASE("scenario error: an empty or non-string title_id is reported at the value") {
+  CHECK(first_error("title_id = \"\"\n" + base) == "t.toml:1:12: 'title_id' is empty: leave it out instead");
+  CHECK(first_error("description_id = 3\n" + base) == "t.toml:1:18: 'description_id' must be a string");
+}

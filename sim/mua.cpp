@@ -6,6 +6,8 @@
 // Transient submission failures wait in the client's outbox and are retried on
 // the queue's schedule; permanent ones are shown to the user (the fate
 // "rejected").
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "sim/compose.hpp"
@@ -32,6 +34,29 @@ void Mua::crash() {
   pop3_.clear();
   imap_.clear();
   world_.scheduler.after(Duration{0}, [drop] {});
+  // Mail being submitted stays in the outbox (on disk): what the server had not
+  // yet accepted is retried once the client is back.
+  auto unsent = std::move(outgoing_);
+  outgoing_.clear();
+  for (auto& [id, out] : unsent)
+    world_.scheduler.after(Duration{0}, [this, out = std::move(out)]() mutable { settle(out, name_ + " went down"); });
+}
+
+void Mua::settle(Outgoing& out, const std::string& no_answer) {
+  std::vector<std::string> again;
+  std::string why;
+  for (const auto& r : out.recipients) {
+    auto found = out.results->find(r);
+    if (found == out.results->end() || found->second.delivery == smtp::Delivery::transient) {
+      again.push_back(r);
+      why = found == out.results->end() ? no_answer : found->second.diagnostic;
+    } else if (found->second.delivery == smtp::Delivery::permanent) {
+      world_.event(TraceKind::bounce, name_, "", "submission", r + " refused at submission: " + found->second.diagnostic,
+                   out.msg);
+      world_.finalize(out.msg, r, FateState::rejected, "refused at submission: " + found->second.diagnostic);
+    }
+  }
+  if (!again.empty()) retry_or_give_up(*out.message, out.data, out.msg, out.attempt, again, why);
 }
 
 void Mua::retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
@@ -79,7 +104,10 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
       if (outcome != ConnectOutcome::connected)
         world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
                      fmt::format("connect to {}:{}: {}", format_ipv4(address), spec_.port, to_string(outcome)), msg);
-      if (epoch != epoch_) return world_.network.close(id, Side::client);
+      if (epoch != epoch_) {
+        world_.network.close(id, Side::client);
+        return retry_or_give_up(*m, data, msg, attempt, recipients, name_ + " went down");
+      }
       if (outcome != ConnectOutcome::connected)
         return retry_or_give_up(*m, data, msg, attempt, recipients, std::string(to_string(outcome)));
       auto session = std::make_shared<EngineSession<smtp::Client>>(
@@ -101,20 +129,8 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
         world_.scheduler.after(Duration{0}, [=, this]() mutable {
           if (epoch != epoch_) return;
           smtp_.erase(id);
-          std::vector<std::string> again;
-          std::string why;
-          for (const auto& r : recipients) {
-            auto found = results->find(r);
-            if (found == results->end() || found->second.delivery == smtp::Delivery::transient) {
-              again.push_back(r);
-              why = found == results->end() ? "no answer" : found->second.diagnostic;
-            } else if (found->second.delivery == smtp::Delivery::permanent) {
-              world_.event(TraceKind::bounce, name_, "", "submission",
-                           r + " refused at submission: " + found->second.diagnostic, msg);
-              world_.finalize(msg, r, FateState::rejected, "refused at submission: " + found->second.diagnostic);
-            }
-          }
-          if (!again.empty()) retry_or_give_up(*m, data, msg, attempt, again, why);
+          auto node = outgoing_.extract(id);
+          if (!node.empty()) settle(node.mapped(), "no answer");
         });
       };
       smtp::ClientConfig config;
@@ -126,6 +142,7 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
       }
       config.messages.push_back(smtp::OutgoingMessage{m->from, recipients, data});
       smtp_[id] = session;
+      outgoing_[id] = Outgoing{m, data, msg, attempt, recipients, results};
       session->start(config, world_.now());
     });
   });
@@ -216,6 +233,12 @@ void Mua::fetch_imap(Ipv4 address, std::uint64_t epoch) {
         const std::string msg = message_id_of(m->data);
         mailbox_.push_back(m->data);
         ++*fetched;
+        // Remembered per message, so a client that crashes mid-fetch does not fetch it again.
+        if (m->uid_validity != imap_uid_validity_) {
+          imap_uid_validity_ = m->uid_validity;
+          imap_last_uid_ = 0;
+        }
+        imap_last_uid_ = std::max(imap_last_uid_, m->uid);
         fetch_event("imap",
                     fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data), m->uid),
                     msg);

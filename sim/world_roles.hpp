@@ -188,11 +188,24 @@ class Mua {
   void fetch_pop3(Ipv4 address, std::uint64_t epoch);
   void fetch_event(const std::string& proto, std::string text, const std::string& msg = {}, std::string action = {});
   void fetch_imap(Ipv4 address, std::uint64_t epoch);
+  // One submission in progress: what the server answered per recipient so far.
+  struct Outgoing {
+    const MessageSpec* message = nullptr;
+    std::string data;
+    std::string msg;
+    std::uint32_t attempt = 0;
+    std::vector<std::string> recipients;
+    std::shared_ptr<std::map<std::string, net::smtp::Verdict>> results;
+  };
   void retry_or_give_up(const MessageSpec& message, std::string data, std::string msg, std::uint32_t attempt,
                         const std::vector<std::string>& recipients, const std::string& why);
+  // The session ended (or the client crashed): rejected recipients are final,
+  // the others go back to the outbox.
+  void settle(Outgoing& out, const std::string& no_answer);
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::smtp::Client>>> smtp_;
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::pop3::Client>>> pop3_;
   std::map<ConnectionId, std::shared_ptr<EngineSession<net::imap::ImapClient>>> imap_;
+  std::map<ConnectionId, Outgoing> outgoing_;
 };
 
 class DnsServer {

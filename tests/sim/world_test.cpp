@@ -1,5 +1,6 @@
 // The world end to end on small scenarios: IMAP fetching (STARTTLS, only new
-// mail, \Seen kept on the server, mailbox hosts only).
+// mail, \Seen kept on the server, mailbox hosts only) and a client crashing
+// in the middle of a submission.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -173,4 +174,30 @@ fetch_at = ["1m"]
     if (e.kind == TraceKind::connect && e.text.find("refused") != std::string::npos) refused.push_back(e.proto);
   std::sort(refused.begin(), refused.end());
   CHECK(refused == std::vector<std::string>{"imap", "pop3"});
+}
+
+TEST_CASE("world: a client that goes down in the middle of a submission sends the message once it is back") {
+  const Scenario scenario = load(one_domain + R"([[fault]]
+kind = "host_down"
+host = "alice-pc"
+at = "1m10ms"
+until = "8m"
+)");
+  World world(scenario, 1);
+  world.run();
+  const MessageTrack* first = world.track("m1@lab.test");
+  REQUIRE(first);
+  const Fate& fate = first->fates.at("bob@lab.test");
+  CHECK(fate.state == FateState::delivered);
+  CHECK(fate.finals == 1);
+  CHECK(fate.at >= Instant{} + Duration{std::chrono::minutes(8)});
+  const auto* store = world.store_of("bob@lab.test");
+  REQUIRE(store);
+  CHECK(store->messages("bob@lab.test", "INBOX")->size() == 2);
+  // The first session had begun: the message went back to the outbox.
+  CHECK(line_starting(world, "submission", 'C', "EHLO alice-pc"));
+  bool back_in_outbox = false;
+  for (const auto* e : events_of(world, TraceKind::queue, "submission"))
+    back_in_outbox = back_in_outbox || e->text.find("stays in the outbox: alice-pc went down") != std::string::npos;
+  CHECK(back_in_outbox);
 }

@@ -99,7 +99,7 @@ def imap(rows, out):
         for name, key, fmt, target, tdesc, ref in specs:
             cells = []
             for k, _ in names:
-                vals = [r["r"][key] for r in by[k] if key in r["r"] and r.get("run", 1) > 0]
+                vals = [r["r"][key] for r in by[k] if key in r["r"]]
                 unfinished = [r["r"]["unfinished"] for r in by[k] if "unfinished" in r["r"]]
                 if not vals and unfinished and unfinished[0]["command"].split()[0:2] == \
                         {"envelope_s": ["UID", "FETCH"], "body_mib_s": ["FETCH", "1:*"],
@@ -111,7 +111,7 @@ def imap(rows, out):
                 else:
                     cells.append(cell(vals, fmt))
             rel = "—"
-            m = [r["r"][key] for r in by.get("maillab", []) if key in r["r"] and r.get("run", 1) > 0]
+            m = [r["r"][key] for r in by.get("maillab", []) if key in r["r"]]
             rels = []
             for peer in ("dovecot-tls", "dovecot"):
                 d = [r["r"][key] for r in by.get(peer, []) if key in r["r"]]

@@ -75,12 +75,30 @@ struct Studio {
     view.presenter = presenter;
   }
 
+  // The lesson words follow the language; the playhead stays where it is.
+  void relabel() {
+    lessons = list_lessons(options.scenarios_dir, view.lang);
+    for (const auto& entry : lessons) {
+      if (entry.path == lesson.path) {
+        lesson.title = entry.title;
+        lesson.description = entry.description;
+      }
+    }
+  }
+
   void menu() {
     if (!ImGui::BeginMainMenuBar()) return;
     const auto label = [&](Text text) { return std::string(tr(view.lang, text)); };
     if (ImGui::BeginMenu(label(Text::menu_lessons).c_str())) {
       for (const auto& entry : lessons) {
         if (ImGui::MenuItem(entry.title.c_str(), nullptr, entry.path == lesson.path)) load(entry.path);
+        if (ImGui::IsItemHovered() && !entry.description.empty()) {
+          ImGui::BeginTooltip();
+          ImGui::PushTextWrapPos(ImGui::GetFontSize() * 35.0f);
+          ImGui::TextUnformatted(entry.description.c_str());
+          ImGui::PopTextWrapPos();
+          ImGui::EndTooltip();
+        }
       }
       ImGui::Separator();
       ImGui::SetNextItemWidth(ImGui::GetFontSize() * 20);
@@ -101,8 +119,10 @@ struct Studio {
       ImGui::EndMenu();
     }
     if (ImGui::BeginMenu(label(Text::menu_language).c_str())) {
+      const auto before = view.lang;
       if (ImGui::MenuItem("English", nullptr, view.lang == Lang::en)) view.lang = Lang::en;
       if (ImGui::MenuItem("Bahasa Indonesia", nullptr, view.lang == Lang::id)) view.lang = Lang::id;
+      if (view.lang != before) relabel();
       ImGui::EndMenu();
     }
     if (ImGui::BeginMenu(label(Text::menu_view).c_str())) {
@@ -176,7 +196,7 @@ int run_studio(const StudioOptions& options) {
   studio.options = options;
   studio.view.lang = options.lang;
   studio.view.presenter = options.presenter;
-  studio.lessons = list_lessons(options.scenarios_dir);
+  studio.lessons = list_lessons(options.scenarios_dir, studio.view.lang);
   std::string path = options.scenario;
   if (path.empty() && !studio.lessons.empty()) path = studio.lessons.front().path;
   if (path.empty()) {

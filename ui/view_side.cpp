@@ -15,6 +15,13 @@ void draw_side_panels(Frame& frame) {
   const auto label = [&](Text text) { return std::string(tr(view.lang, text)); };
   if (!ImGui::BeginTabBar("side")) return;
 
+  if (ImGui::BeginTabItem(label(Text::panel_lessons).c_str())) {
+    // What the teacher reads aloud before pressing Play.
+    ImGui::TextUnformatted(frame.lesson.title.c_str());
+    ImGui::Separator();
+    ImGui::TextWrapped("%s", frame.lesson.description.c_str());
+    ImGui::EndTabItem();
+  }
   if (ImGui::BeginTabItem(label(Text::panel_message).c_str())) {
     draw_message(frame);
     ImGui::EndTabItem();

@@ -59,14 +59,18 @@ Lesson load_lesson(const std::string& path, Lang lang) {
   return lesson;
 }
 
-std::vector<LessonEntry> list_lessons(const std::string& directory) {
+std::vector<LessonEntry> list_lessons(const std::string& directory, Lang lang) {
   std::vector<LessonEntry> entries;
   std::error_code error;
   for (const auto& file : std::filesystem::directory_iterator(directory, error)) {
     if (file.path().extension() != ".toml") continue;
     auto load = sim::load_scenario_file(file.path().string());
-    LessonEntry entry{file.path().string(), file.path().stem().string()};
-    if (load.scenario && !load.scenario->title.empty()) entry.title = load.scenario->title;
+    LessonEntry entry{file.path().string(), file.path().stem().string(), {}};
+    if (load.scenario) {
+      const auto words = lesson_words(*load.scenario, lang);
+      if (!words.title.empty()) entry.title = words.title;
+      entry.description = words.description;
+    }
     entries.push_back(std::move(entry));
   }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.path < b.path; });

@@ -29,11 +29,12 @@ void index_lesson(Lesson& lesson);
 struct LessonEntry {
   std::string path;
   std::string title;
+  std::string description;
 };
 
 // Loads and runs a scenario in the simulator (virtual clock) and keeps its trace.
 Lesson load_lesson(const std::string& path, Lang lang);
-// The built-in lessons (scenarios/*.toml), sorted by file name.
-std::vector<LessonEntry> list_lessons(const std::string& directory);
+// The built-in lessons (scenarios/*.toml), sorted by file name, in the chosen language.
+std::vector<LessonEntry> list_lessons(const std::string& directory, Lang lang);
 
 }  // namespace maillab::ui

@@ -8,6 +8,10 @@
 
 #include "ui/model/i18n.hpp"
 
+namespace maillab::sim {
+struct Scenario;
+}
+
 namespace maillab::ui {
 
 struct LessonRun {
@@ -18,5 +22,13 @@ struct LessonRun {
 };
 
 LessonRun run_lesson(const std::string& path, Lang lang);
+
+// A lesson's title and description in the chosen language (English when the
+// scenario has no text in that language).
+struct LessonWords {
+  std::string title;
+  std::string description;
+};
+LessonWords lesson_words(const sim::Scenario& scenario, Lang lang);
 
 }  // namespace maillab::ui

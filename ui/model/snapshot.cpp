@@ -110,7 +110,9 @@ Snapshot snapshot_at(const Trace& trace, std::size_t cursor) {
         snap.dns_events.push_back(i);
         break;
       case EventKind::queue: {
-        drop_elsewhere(snap, event.msg, event.src);
+        // A dequeue is logged after the next hop queued the message: it only
+        // empties its own host's queue.
+        if (!is_dequeue(event)) drop_elsewhere(snap, event.msg, event.src);
         auto& queue = snap.queues[event.src];
         auto it = std::find_if(queue.begin(), queue.end(), [&](const QueuedMessage& q) { return q.msg == event.msg; });
         if (is_dequeue(event)) {

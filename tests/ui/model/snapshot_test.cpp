@@ -99,3 +99,15 @@ TEST_CASE("message view: the envelope comes from the lines, headers and MIME fro
   CHECK(after.mime[2].content_type == "application/pdf");
   CHECK(after.mime[2].filename == "notes.pdf");
 }
+
+TEST_CASE("snapshot: a late dequeue at the previous hop leaves the next hop's queue alone") {
+  auto trace = parse_trace(
+      R"({"t":1,"kind":"queue","src":"mta","msg":"m1","action":"enqueue"})" "\n"
+      R"({"t":2,"kind":"queue","src":"mx2","msg":"m1","action":"enqueue","next_retry":300})" "\n"
+      R"({"t":2.1,"kind":"queue","src":"mta","msg":"m1","action":"dequeue"})" "\n");
+  REQUIRE(trace.ok());
+  const auto snap = snapshot_at(*trace, 3);
+  CHECK(snap.queues.count("mta") == 0);
+  REQUIRE(snap.queues.count("mx2") == 1);
+  CHECK(snap.queues.at("mx2").front().next_try_s == 300);
+}

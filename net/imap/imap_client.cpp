@@ -6,6 +6,7 @@
 #include "net/core/sasl.hpp"
 #include "net/imap/imap_format.hpp"
 #include "net/imap/imap_mutf7.hpp"
+#include "net/imap/imap_sequence.hpp"
 
 namespace maillab::net::imap {
 namespace {
@@ -40,17 +41,6 @@ bool has_capability(std::string_view caps, std::string_view name) {
     pos = sp + 1;
   }
   return false;
-}
-
-std::optional<std::uint32_t> to_u32(std::string_view s) {
-  if (s.empty() || s.size() > 10) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (v > UINT32_MAX) return std::nullopt;
-  return static_cast<std::uint32_t>(v);
 }
 
 // "[CODE arg]" at the start of a response text.
@@ -181,7 +171,7 @@ void ImapClient::on_untagged(const RawCommand& raw, std::string_view line) {
     return;
   }
   if (iequals(line.substr(0, 3), "OK ")) {
-    if (auto v = response_code(line.substr(3), "UIDVALIDITY")) uid_validity_ = to_u32(*v).value_or(0);
+    if (auto v = response_code(line.substr(3), "UIDVALIDITY")) uid_validity_ = parse_u32(*v).value_or(0);
     return;
   }
   if (iequals(line.substr(0, 6), "SEARCH")) {
@@ -193,7 +183,7 @@ void ImapClient::on_untagged(const RawCommand& raw, std::string_view line) {
         continue;
       }
       auto sp = rest.find(' ');
-      if (auto uid = to_u32(rest.substr(0, sp)); uid && *uid > cfg_.last_uid) uids_.push_back(*uid);
+      if (auto uid = parse_u32(rest.substr(0, sp)); uid && *uid > cfg_.last_uid) uids_.push_back(*uid);
       if (sp == std::string_view::npos) break;
       rest.remove_prefix(sp);
     }
@@ -216,7 +206,7 @@ void ImapClient::on_untagged(const RawCommand& raw, std::string_view line) {
   bool has_body = false;
   for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
     std::string name = upper_ascii(items[i].text);
-    if (name == "UID") msg.uid = to_u32(items[i + 1].text).value_or(0);
+    if (name == "UID") msg.uid = parse_u32(items[i + 1].text).value_or(0);
     else if (name == "FLAGS") {
       for (const auto& f : items[i + 1].items) msg.flags.push_back(f.text);
     } else if (name == "BODY[]") {

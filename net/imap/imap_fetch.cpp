@@ -1,18 +1,9 @@
 #include "net/imap/imap_fetch.hpp"
 
+#include "net/imap/imap_sequence.hpp"
+
 namespace maillab::net::imap {
 namespace {
-
-std::optional<std::uint32_t> parse_u32(std::string_view s) {
-  if (s.empty() || s.size() > 10) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (v > UINT32_MAX) return std::nullopt;
-  return static_cast<std::uint32_t>(v);
-}
 
 // "BODY[...]<o.n>" / "BODY.PEEK[...]" after the prefix up to and including '['.
 std::optional<FetchItem> parse_section(std::string_view rest, bool peek) {

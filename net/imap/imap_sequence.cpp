@@ -5,9 +5,17 @@
 namespace maillab::net::imap {
 namespace {
 
+// seq-number = nz-number / "*" (RFC 3501 §9): no leading zero, no 0.
 std::optional<std::uint32_t> parse_number(std::string_view s) {
   if (s == "*") return SequenceSet::kStar;
-  if (s.empty() || s.size() > 10 || s[0] == '0') return std::nullopt;
+  if (s.empty() || s[0] == '0') return std::nullopt;
+  return parse_u32(s);
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> parse_u32(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
   std::uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -16,8 +24,6 @@ std::optional<std::uint32_t> parse_number(std::string_view s) {
   if (v > UINT32_MAX) return std::nullopt;
   return static_cast<std::uint32_t>(v);
 }
-
-}  // namespace
 
 std::optional<SequenceSet> SequenceSet::parse(std::string_view text) {
   SequenceSet set;

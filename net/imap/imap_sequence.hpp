@@ -17,6 +17,9 @@
 
 namespace maillab::net::imap {
 
+// A decimal number (digits only, "0" allowed) that fits in 32 bits; nullopt otherwise.
+std::optional<std::uint32_t> parse_u32(std::string_view s);
+
 class SequenceSet {
  public:
   static constexpr std::uint32_t kStar = 0;  // '*' (0 is not a valid number)

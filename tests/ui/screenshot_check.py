@@ -83,7 +83,7 @@ def main():
     assert result.returncode == 2, "bad scenario exit %d" % result.returncode
     assert bad + ":2:1:" in result.stderr, result.stderr
     print("ok  bad scenario: " + result.stderr.strip().splitlines()[0])
-    print("3 passed, 0 failed")
+    print("4 passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ std::string Trace::json_line(const TraceEvent& event) {
 void Trace::add(TraceEvent event) {
   if (event.kind == TraceKind::line) ++protocol_lines_;
   if (transcript_) *transcript_ << transcript_line(event) << '\n';
-  events_.push_back(std::move(event));
+  for (const auto& listener : listeners_) listener(event);
+  if (keep_) events_.push_back(std::move(event));
 }
 
 }  // namespace maillab::sim

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -69,7 +70,15 @@ std::string format_clock(Instant t);
 
 class Trace {
  public:
+  using Listener = std::function<void(const TraceEvent&)>;
+
   void set_transcript(std::ostream* out) { transcript_ = out; }
+  // Hears every event as it is added (a JSONL file written as the run goes,
+  // the studio's live view).
+  void add_listener(Listener listener) { listeners_.push_back(std::move(listener)); }
+  // false: events go to the transcript and the listeners only, so memory stays
+  // flat however long the run (`maillab run --quiet`, `maillab serve`).
+  void set_keep(bool keep) { keep_ = keep; }
   void add(TraceEvent event);
   [[nodiscard]] const std::vector<TraceEvent>& events() const { return events_; }
   [[nodiscard]] std::uint64_t protocol_lines() const { return protocol_lines_; }
@@ -79,7 +88,9 @@ class Trace {
 
  private:
   std::vector<TraceEvent> events_;
+  std::vector<Listener> listeners_;
   std::ostream* transcript_ = nullptr;
+  bool keep_ = true;
   std::uint64_t protocol_lines_ = 0;
 };
 

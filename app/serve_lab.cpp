@@ -138,8 +138,8 @@ std::string LabDelivery::next_queue_id(Instant now) {
   return id + "." + std::to_string(++sequence_);
 }
 
-net::smtp::StoreOutcome LabDelivery::store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                           bool submission, Instant now) {
+net::smtp::StoreOutcome LabDelivery::deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
+                                             bool submission, Instant now) {
   using net::smtp::StoreResult;
   const std::string id = next_queue_id(now);
   if (received_fields(message.data) >= 50)

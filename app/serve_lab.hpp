@@ -87,10 +87,14 @@ class LabDelivery final : public net::io::MessageSink {
  public:
   LabDelivery(const LabDirectory& directory, net::mail::MailStore& store, std::string host_name,
               net::io::LogSink log);
-  net::smtp::StoreOutcome store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                bool submission, Instant now) override;
+  void store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer, bool submission, Instant now,
+             net::io::StoreDone done) override {
+    done(deliver(message, peer, submission, now));
+  }
 
  private:
+  net::smtp::StoreOutcome deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
+                                  bool submission, Instant now);
   std::string next_queue_id(Instant now);
 
   const LabDirectory& directory_;

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include "net/io/wall_clock.hpp"
+
 namespace maillab::net::io {
 
 bool CountingCredentials::verify_password(std::string_view user, std::string_view password) const {
@@ -54,6 +56,64 @@ class ConnectionPolicy final : public smtp::Policy {
   const CredentialChecker& credentials_;
 };
 
+// What the three adapters share: the engine calls, the goodbye when the
+// server stops, and the loop that drains the engine's events (lines to the
+// observer, StartTls and Close to the driver, the rest to `other`).
+template <class Engine>
+class EngineAdapter : public SessionEngine {
+ public:
+  void handle_bytes(Instant now, std::string_view bytes) override { engine_.handle_bytes(now, bytes); }
+  void handle_timeout(Instant now) override { engine_.handle_timeout(now); }
+  void handle_close(Instant now) override { engine_.handle_close(now); }
+  void handle_tls_established(Instant now) override { engine_.handle_tls_established(now); }
+  std::string poll_transmit() override {
+    std::string out = engine_.poll_transmit();
+    out += std::exchange(goodbye_, std::string());
+    return out;
+  }
+  Instant poll_timeout() const override { return stopping_ ? never : engine_.poll_timeout(); }
+
+ protected:
+  template <class... Args>
+  explicit EngineAdapter(const SessionContext& context, Args&&... args)
+      : log_(context.log), on_line_(context.on_line), engine_(std::forward<Args>(args)...) {}
+
+  // SMTP and IMAP end with a line of their own; the engine then sees a close.
+  void end_with(Instant now, std::string goodbye) {
+    if (stopping_) return;
+    stopping_ = true;
+    goodbye_ = std::move(goodbye);
+    engine_.handle_close(now);
+  }
+
+  template <class Other>
+  SessionRequests drain(Other&& other) {
+    SessionRequests requests;
+    requests.close = stopping_;
+    while (auto event = engine_.poll_event()) {
+      requests.more = true;
+      bool start_tls = false;
+      std::visit(Overloaded{
+                     [&](LineEvent& line) {
+                       if (on_line_) on_line_(line);
+                     },
+                     [&](StartTlsEvent&) { requests.start_tls = start_tls = true; },
+                     [&](CloseEvent&) { requests.close = true; },
+                     [&](auto& rest) { other(rest); },
+                 },
+                 *event);
+      if (start_tls) break;  // the go-ahead must leave in the clear before anything else happens
+    }
+    return requests;
+  }
+
+  LogSink log_;
+  std::function<void(const LineEvent&)> on_line_;
+  Engine engine_;
+  std::string goodbye_;
+  bool stopping_ = false;
+};
+
 smtp::ServerConfig smtp_config(const SmtpService& service, const SessionContext& context) {
   smtp::ServerConfig config = service.config;
   config.client_address = context.peer.address;
@@ -62,69 +122,53 @@ smtp::ServerConfig smtp_config(const SmtpService& service, const SessionContext&
   return config;
 }
 
-class SmtpSession final : public SessionEngine {
+// Constructed before the engine, which keeps a reference to it.
+struct SmtpPolicyHolder {
+  ConnectionPolicy policy;
+};
+
+class SmtpSession final : private SmtpPolicyHolder, public EngineAdapter<smtp::Server> {
  public:
   SmtpSession(std::shared_ptr<const SmtpService> service, const SessionContext& context, Instant now)
-      : service_(std::move(service)),
-        policy_(*service_->policy, context.credentials),
+      : SmtpPolicyHolder{ConnectionPolicy(*service->policy, context.credentials)},
+        EngineAdapter(context, smtp_config(*service, context), policy, now),
+        service_(std::move(service)),
         peer_(context.peer),
-        log_(context.log),
-        engine_(smtp_config(*service_, context), policy_, now) {}
+        wake_(context.wake) {}
 
-  void handle_bytes(Instant now, std::string_view bytes) override { engine_.handle_bytes(now, bytes); }
-  void handle_timeout(Instant now) override { engine_.handle_timeout(now); }
-  void handle_close(Instant now) override { engine_.handle_close(now); }
-  void handle_tls_established(Instant now) override { engine_.handle_tls_established(now); }
   void shutdown(Instant now) override {
-    if (stopping_) return;
-    stopping_ = true;
     // RFC 5321 §3.8: a server that must stop answers 421 and closes; the open
     // transaction, if any, is not acknowledged and the client will retry.
-    goodbye_ = "421 4.3.2 " + service_->config.host_name + " Service shutting down\r\n";
-    engine_.handle_close(now);
+    end_with(now, "421 4.3.2 " + service_->config.host_name + " Service shutting down\r\n");
   }
-  std::string poll_transmit() override {
-    std::string out = engine_.poll_transmit();
-    out += std::exchange(goodbye_, std::string());
-    return out;
-  }
-  Instant poll_timeout() const override { return stopping_ ? never : engine_.poll_timeout(); }
 
   SessionRequests poll_requests(Instant now) override {
-    SessionRequests requests;
-    requests.close = stopping_;
-    while (auto event = engine_.poll_event()) {
-      requests.more = true;
-      bool stop = false;
-      std::visit(Overloaded{
-                     [&](StartTlsEvent&) {
-                       requests.start_tls = true;
-                       stop = true;
-                     },
-                     [&](CloseEvent&) { requests.close = true; },
-                     [&](smtp::MessageEvent& message) { store(now, message); },
-                     [&](auto&) {},
-                 },
-                 *event);
-      if (stop) break;
-    }
-    return requests;
+    return drain(Overloaded{
+        [&](smtp::MessageEvent& message) { store(now, message); },
+        [](auto&) {},
+    });
   }
 
  private:
   void store(Instant now, const smtp::MessageEvent& message) {
-    const smtp::StoreOutcome outcome = service_->sink->store(message, peer_, service_->config.submission, now);
-    if (!engine_.complete_message(now, outcome) && outcome.result == smtp::StoreResult::accepted && log_)
-      log_("smtp: stored " + outcome.queue_id + " but the session had ended (the client may send it again)");
+    service_->sink->store(message, peer_, service_->config.submission, now,
+                          [this, alive = std::weak_ptr<void>(alive_), log = log_, wake = wake_](
+                              smtp::StoreOutcome outcome) {
+                            const bool accepted = outcome.result == smtp::StoreResult::accepted;
+                            if (alive.expired() || !engine_.complete_message(wall_now(), outcome)) {
+                              if (accepted && log)
+                                log("smtp: stored " + outcome.queue_id +
+                                    " but the session had ended (the client may send it again)");
+                              return;
+                            }
+                            if (wake) wake();
+                          });
   }
 
   std::shared_ptr<const SmtpService> service_;
-  ConnectionPolicy policy_;
   PeerInfo peer_;
-  LogSink log_;
-  smtp::Server engine_;
-  std::string goodbye_;
-  bool stopping_ = false;
+  std::function<void()> wake_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a late StoreDone finds it expired
 };
 
 std::string apop_timestamp(const std::string& host, Instant now) {
@@ -134,129 +178,64 @@ std::string apop_timestamp(const std::string& host, Instant now) {
          host + ">";
 }
 
-class Pop3Session final : public SessionEngine {
- public:
-  Pop3Session(std::shared_ptr<const Pop3Service> service, const SessionContext& context, Instant now)
-      : service_(std::move(service)),
-        log_(context.log),
-        engine_(config_for(*service_, context, now), *service_->store, context.credentials, *service_->locks, now) {}
+pop3::ServerConfig pop3_config(const Pop3Service& service, const SessionContext& context, Instant now) {
+  pop3::ServerConfig config = service.config;
+  config.tls_available = context.tls_available && !context.implicit_tls;
+  config.tls_active = context.implicit_tls;
+  config.apop_timestamp = apop_timestamp(config.host_name, now);
+  config.auth_failure_delay = Duration::zero();  // the driver's per-address penalty replaces it
+  return config;
+}
 
-  void handle_bytes(Instant now, std::string_view bytes) override { engine_.handle_bytes(now, bytes); }
-  void handle_timeout(Instant now) override { engine_.handle_timeout(now); }
-  void handle_close(Instant now) override { engine_.handle_close(now); }
-  void handle_tls_established(Instant now) override { engine_.handle_tls_established(now); }
+class Pop3Session final : public EngineAdapter<pop3::Server> {
+ public:
+  Pop3Session(const Pop3Service& service, const SessionContext& context, Instant now)
+      : EngineAdapter(context, pop3_config(service, context, now), *service.store, context.credentials,
+                      *service.locks, now) {}
+
   void shutdown(Instant now) override {
     stopping_ = true;
     engine_.shutdown(now);  // -ERR [SYS/TEMP], no UPDATE: nothing is deleted (RFC 1939 §6)
   }
-  std::string poll_transmit() override { return engine_.poll_transmit(); }
-  Instant poll_timeout() const override { return stopping_ ? never : engine_.poll_timeout(); }
 
   SessionRequests poll_requests(Instant /*now*/) override {
-    SessionRequests requests;
-    requests.close = stopping_;
-    while (auto event = engine_.poll_event()) {
-      requests.more = true;
-      bool stop = false;
-      std::visit(Overloaded{
-                     [&](StartTlsEvent&) {
-                       requests.start_tls = true;
-                       stop = true;
-                     },
-                     [&](CloseEvent&) { requests.close = true; },
-                     [&](pop3::LoginEvent& login) {
-                       if (log_) log_("pop3: " + login.user + (login.ok ? " logged in" : " login failed: " + login.reason));
-                     },
-                     [&](auto&) {},
-                 },
-                 *event);
-      if (stop) break;
-    }
-    return requests;
+    return drain(Overloaded{
+        [&](pop3::LoginEvent& login) {
+          if (log_) log_("pop3: " + login.user + (login.ok ? " logged in" : " login failed: " + login.reason));
+        },
+        [](auto&) {},
+    });
   }
-
- private:
-  static pop3::ServerConfig config_for(const Pop3Service& service, const SessionContext& context, Instant now) {
-    pop3::ServerConfig config = service.config;
-    config.tls_available = context.tls_available && !context.implicit_tls;
-    config.tls_active = context.implicit_tls;
-    config.apop_timestamp = apop_timestamp(config.host_name, now);
-    config.auth_failure_delay = Duration::zero();  // the driver's per-address penalty replaces it
-    return config;
-  }
-
-  std::shared_ptr<const Pop3Service> service_;
-  LogSink log_;
-  pop3::Server engine_;
-  bool stopping_ = false;
 };
 
-class ImapSession final : public SessionEngine {
- public:
-  ImapSession(std::shared_ptr<const ImapService> service, const SessionContext& context, Instant now)
-      : service_(std::move(service)),
-        log_(context.log),
-        engine_(config_for(*service_, context), context.credentials, *service_->store, now) {}
+imap::ServerConfig imap_config(const ImapService& service, const SessionContext& context) {
+  imap::ServerConfig config = service.config;
+  config.implicit_tls = context.implicit_tls;
+  config.starttls_offered = context.tls_available && !context.implicit_tls;
+  config.unix_epoch_offset_s = 0;  // Instants are Unix microseconds here (net/io/wall_clock.hpp)
+  config.auth_failure_delay = Duration::zero();  // the driver's per-address penalty replaces it
+  config.auth_failure_delay_max = Duration::zero();
+  return config;
+}
 
-  void handle_bytes(Instant now, std::string_view bytes) override { engine_.handle_bytes(now, bytes); }
-  void handle_timeout(Instant now) override { engine_.handle_timeout(now); }
-  void handle_close(Instant now) override { engine_.handle_close(now); }
-  void handle_tls_established(Instant now) override { engine_.handle_tls_established(now); }
+class ImapSession final : public EngineAdapter<imap::ImapServer> {
+ public:
+  ImapSession(const ImapService& service, const SessionContext& context, Instant now)
+      : EngineAdapter(context, imap_config(service, context), context.credentials, *service.store, now) {}
+
   void handle_store_changed(Instant now) override {
     if (!stopping_) engine_.handle_store_changed(now);
   }
-  void shutdown(Instant now) override {
-    if (stopping_) return;
-    stopping_ = true;
-    goodbye_ = "* BYE Server shutting down\r\n";  // RFC 3501 §7.1.5
-    engine_.handle_close(now);
-  }
-  std::string poll_transmit() override {
-    std::string out = engine_.poll_transmit();
-    out += std::exchange(goodbye_, std::string());
-    return out;
-  }
-  Instant poll_timeout() const override { return stopping_ ? never : engine_.poll_timeout(); }
+  void shutdown(Instant now) override { end_with(now, "* BYE Server shutting down\r\n"); }  // RFC 3501 §7.1.5
 
   SessionRequests poll_requests(Instant /*now*/) override {
-    SessionRequests requests;
-    requests.close = stopping_;
-    while (auto event = engine_.poll_event()) {
-      requests.more = true;
-      bool stop = false;
-      std::visit(Overloaded{
-                     [&](StartTlsEvent&) {
-                       requests.start_tls = true;
-                       stop = true;
-                     },
-                     [&](CloseEvent&) { requests.close = true; },
-                     [&](imap::LoginEvent& login) {
-                       if (log_) log_("imap: " + login.user + (login.ok ? " logged in" : " login failed"));
-                     },
-                     [&](auto&) {},
-                 },
-                 *event);
-      if (stop) break;
-    }
-    return requests;
+    return drain(Overloaded{
+        [&](imap::LoginEvent& login) {
+          if (log_) log_("imap: " + login.user + (login.ok ? " logged in" : " login failed"));
+        },
+        [](auto&) {},
+    });
   }
-
- private:
-  static imap::ServerConfig config_for(const ImapService& service, const SessionContext& context) {
-    imap::ServerConfig config = service.config;
-    config.implicit_tls = context.implicit_tls;
-    config.starttls_offered = context.tls_available && !context.implicit_tls;
-    config.unix_epoch_offset_s = 0;  // Instants are Unix microseconds here (net/io/wall_clock.hpp)
-    config.auth_failure_delay = Duration::zero();  // the driver's per-address penalty replaces it
-    config.auth_failure_delay_max = Duration::zero();
-    return config;
-  }
-
-  std::shared_ptr<const ImapService> service_;
-  LogSink log_;
-  imap::ImapServer engine_;
-  std::string goodbye_;
-  bool stopping_ = false;
 };
 
 }  // namespace
@@ -269,16 +248,14 @@ SessionFactory smtp_session_factory(SmtpService service) {
 }
 
 SessionFactory pop3_session_factory(Pop3Service service) {
-  auto shared = std::make_shared<const Pop3Service>(std::move(service));
-  return [shared](const SessionContext& context, Instant now) -> std::unique_ptr<SessionEngine> {
-    return std::make_unique<Pop3Session>(shared, context, now);
+  return [service](const SessionContext& context, Instant now) -> std::unique_ptr<SessionEngine> {
+    return std::make_unique<Pop3Session>(service, context, now);
   };
 }
 
 SessionFactory imap_session_factory(ImapService service) {
-  auto shared = std::make_shared<const ImapService>(std::move(service));
-  return [shared](const SessionContext& context, Instant now) -> std::unique_ptr<SessionEngine> {
-    return std::make_unique<ImapSession>(shared, context, now);
+  return [service](const SessionContext& context, Instant now) -> std::unique_ptr<SessionEngine> {
+    return std::make_unique<ImapSession>(service, context, now);
   };
 }
 

@@ -15,6 +15,14 @@
 // close once the output is written.  Every session gets the driver's
 // per-connection CredentialChecker, which notes failed and successful logins
 // so that the driver can apply the per-address penalty (net/io/limits.hpp).
+//
+// Storing a message may take time (a group commit of fsyncs across sessions):
+// the MessageSink answers through a callback, on the io thread, when the
+// message is durable or refused.  Until then the SMTP engine reads no further
+// command and sends nothing (it waits for complete_message), and the session
+// wakes its driver once the answer is in.  Every protocol line the engines
+// report (LineEvent) goes to the server's SessionObserver, if one is set: that
+// is how `serve --trace` and the studio's live view see real clients.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +33,7 @@
 #include <utility>
 
 #include "net/core/credentials.hpp"
+#include "net/core/engine.hpp"
 #include "net/core/time.hpp"
 #include "net/imap/imap_server.hpp"
 #include "net/mail/mail_store.hpp"
@@ -42,6 +51,16 @@ struct PeerInfo {
 
 // One line for the server's log (stderr): "alice@lab.test logged in".
 using LogSink = std::function<void(std::string_view line)>;
+
+// What a live view hears of the real sessions (all calls on the io thread).
+// `connection` numbers connections from 1 in the order they were accepted.
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  virtual void opened(std::uint64_t connection, std::string_view service, const PeerInfo& peer, Instant now) = 0;
+  virtual void line(std::uint64_t connection, const LineEvent& line, Instant now) = 0;
+  virtual void closed(std::uint64_t connection, Instant now) = 0;
+};
 
 struct SessionRequests {
   bool start_tls = false;  // the go-ahead was the last plaintext: TLS starts now
@@ -87,17 +106,27 @@ struct SessionContext {
   bool tls_available = false;  // a certificate is loaded: STARTTLS may be offered
   const CredentialChecker& credentials;
   const LogSink& log;
+  // Every protocol line of this session (may be empty).
+  std::function<void(const LineEvent&)> on_line;
+  // Asks the driver to drain the engine again (after an asynchronous answer);
+  // safe to call after the connection has gone.
+  std::function<void()> wake;
 };
 
 using SessionFactory = std::function<std::unique_ptr<SessionEngine>(const SessionContext&, Instant now)>;
 
+// The answer of a MessageSink, called exactly once on the io thread (possibly
+// before store() returns).  `accepted` means durably stored (RFC 5321 §6.1).
+using StoreDone = std::function<void(smtp::StoreOutcome outcome)>;
+
 // Where the SMTP session stores an accepted message (Maildirs, a queue).  The
-// outcome is final: `accepted` means durably stored (RFC 5321 §6.1).
+// sink copies what it needs before store() returns: `message` does not outlive
+// the call.  A session that has gone when `done` runs simply ignores it.
 class MessageSink {
  public:
   virtual ~MessageSink() = default;
-  virtual smtp::StoreOutcome store(const smtp::MessageEvent& message, const PeerInfo& peer, bool submission,
-                                   Instant now) = 0;
+  virtual void store(const smtp::MessageEvent& message, const PeerInfo& peer, bool submission, Instant now,
+                     StoreDone done) = 0;
 };
 
 struct SmtpService {

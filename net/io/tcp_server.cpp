@@ -1,7 +1,6 @@
 #include "net/io/tcp_server.hpp"
 
 #include <algorithm>
-#include <array>
 #include <utility>
 
 #include <asio/co_spawn.hpp>
@@ -18,15 +17,15 @@ namespace maillab::net::io {
 
 namespace {
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t read_chunk_octets = 16 * 1024;
 constexpr int pump_rounds_max = 64;  // engine steps per wake-up; each one makes progress
 }  // namespace
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(TcpServer& server, const ServiceSpec& spec, asio::ip::tcp::socket socket,
-             ConnectionLimiter::Ticket ticket, PeerInfo peer)
-      : server_(server),
+             ConnectionLimiter::Ticket ticket, PeerInfo peer, std::uint64_t id)
+      : id_(id),
+        server_(server),
         spec_(spec),
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
@@ -38,8 +37,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     const Instant now = wall_now();
+    if (auto* observer = server_.observer()) observer->opened(id_, spec_.name, peer_, now);
     if (spec_.implicit_tls && !begin_tls(now)) return finish(now);
-    SessionContext context{peer_, spec_.implicit_tls, server_.tls().has_value(), credentials_, server_.log()};
+    SessionContext context{peer_, spec_.implicit_tls, server_.tls().has_value(), credentials_, server_.log(), {}, {}};
+    if (auto* observer = server_.observer())
+      context.on_line = [observer, id = id_](const LineEvent& line) { observer->line(id, line, wall_now()); };
+    // Later, not now: an answer may arrive while another connection is in its step.
+    context.wake = [weak = weak_from_this(), executor = socket_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->pump(wall_now());
+      });
+    };
     engine_ = spec_.factory(context, now);
     auto self = shared_from_this();
     asio::co_spawn(socket_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
@@ -52,9 +60,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     const Instant now = wall_now();
     held_until_ = Instant{};
+    set_hold(false);
     engine_->shutdown(now);
     pump(now);
     request_close(now);
+  }
+
+  [[nodiscard]] ConnectionView view() const {
+    return {id_, spec_.name, peer_, hold_, static_cast<std::size_t>(std::count(held_.begin(), held_.end(), '\n'))};
+  }
+  [[nodiscard]] std::uint64_t id() const { return id_; }
+
+  void set_hold(bool hold) {
+    hold_ = hold;
+    if (!hold) release(held_.size());
+  }
+
+  // Releases the next held line; false when there was none.
+  bool step() {
+    if (held_.empty()) return false;
+    const auto end = held_.find('\n');
+    release(end == std::string::npos ? held_.size() : end + 1);
+    return true;
   }
 
   void store_changed() {
@@ -69,6 +96,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     if (engine_) engine_->handle_close(now);
+    if (auto* observer = server_.observer()) observer->closed(id_, now);
     asio::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -81,7 +109,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   asio::awaitable<void> read_loop() {
     auto self = shared_from_this();
-    std::array<char, read_chunk_octets> buffer{};
+    asio::error_code ignored;
+    socket_.non_blocking(true, ignored);
     while (!closed_) {
       if (held_until_ > wall_now()) {
         hold_timer_.expires_at(to_steady(held_until_));
@@ -91,14 +120,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
         pump(wall_now());
         continue;
       }
-      if (wire_out_.size() + in_flight_ > server_.limits().pending_output_max) {
+      if (wire_out_.size() + in_flight_ + held_.size() > server_.limits().pending_output_max) {
         drained_.expires_at(std::chrono::steady_clock::time_point::max());
         co_await drained_.async_wait(use_tuple);
         continue;
       }
       if (close_requested_) break;
-      auto [error, octets] = co_await socket_.async_read_some(asio::buffer(buffer), use_tuple);
+      // Wait for bytes without a buffer of our own, then read them into the server's.
+      auto [waited] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
       if (closed_) break;
+      const std::span<char> buffer = server_.read_buffer();
+      asio::error_code error = waited;
+      std::size_t octets = 0;
+      if (!error) octets = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), error);
+      if (error == asio::error::would_block || error == asio::error::try_again) continue;
       const Instant now = wall_now();
       if (error) {
         finish(now);  // the peer closed or reset: an event, not an exception
@@ -196,6 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (held_until_ > now) break;
       if (requests.start_tls) {
         send_plain(engine_->poll_transmit());  // the go-ahead, in the clear
+        release(held_.size());                 // even when held: TLS starts right behind it
         if (!begin_tls(now)) return finish(now);
       }
       if (requests.close) {
@@ -230,6 +266,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void send_plain(std::string bytes) {
     if (bytes.empty()) return;
+    if (hold_) {
+      held_ += bytes;
+      return;
+    }
+    send_now(std::move(bytes));
+  }
+
+  // The first `octets` of the held output go out; a close that waited for them follows.
+  void release(std::size_t octets) {
+    if (octets == 0) return;
+    std::string out = held_.substr(0, octets);
+    held_.erase(0, octets);
+    send_now(std::move(out));
+    if (held_.empty() && close_after_release_) {
+      close_after_release_ = false;
+      request_close(wall_now());
+    }
+  }
+
+  void send_now(std::string bytes) {
     if (!tls_) return queue_wire(std::move(bytes));
     if (tls_->failed()) return;
     tls_->write_plaintext(bytes);
@@ -247,6 +303,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void request_close(Instant now) {
     if (close_requested_ || closed_) return;
+    if (!held_.empty()) {
+      close_after_release_ = true;  // the teacher has not stepped the last replies out yet
+      return;
+    }
     close_requested_ = true;
     if (tls_ && !tls_->failed()) {
       tls_->close();  // close_notify, RFC 8446 §6.1
@@ -259,6 +319,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (server_.log()) server_.log()(spec_.name + " " + peer_.address + ": " + what);
   }
 
+  std::uint64_t id_;
   TcpServer& server_;
   const ServiceSpec& spec_;
   asio::ip::tcp::socket socket_;
@@ -276,6 +337,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool close_requested_ = false;
   bool closed_ = false;
+  bool hold_ = false;
+  bool close_after_release_ = false;
+  std::string held_;  // output held back for live stepping
   Instant armed_ = never;
   Instant held_until_{};
   Instant tls_deadline_ = never;
@@ -357,7 +421,7 @@ void TcpServer::start() {
             }
             socket.set_option(asio::ip::tcp::no_delay(true), ignored);
             auto connection = std::make_shared<Connection>(*this, l->spec, std::move(socket), std::move(ticket),
-                                                           std::move(peer));
+                                                           std::move(peer), next_connection_id_++);
             connections_.push_back(connection);
             connection->start();
           }
@@ -378,6 +442,28 @@ void TcpServer::shutdown() {
     if (error) return;
     for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->finish(wall_now());
   });
+}
+
+std::vector<ConnectionView> TcpServer::connection_views() const {
+  std::vector<ConnectionView> views;
+  views.reserve(connections_.size());
+  for (const auto& connection : connections_) views.push_back(connection->view());
+  return views;
+}
+
+bool TcpServer::hold(std::uint64_t id, bool held) {
+  for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) {
+    if (connection->id() != id) continue;
+    connection->set_hold(held);
+    return true;
+  }
+  return false;
+}
+
+bool TcpServer::step(std::uint64_t id) {
+  for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_))
+    if (connection->id() == id) return connection->step();
+  return false;
 }
 
 void TcpServer::forget(Connection* connection) {

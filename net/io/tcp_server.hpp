@@ -25,6 +25,12 @@
 // dropped after 5 minutes of a stalled write (Dovecot's output timeout); a TLS
 // handshake gets 60 s.
 //
+// Live stepping (the studio): a held connection's output does not go out; the
+// engine's replies wait, line by line, and step() releases the next one.  A
+// STARTTLS go-ahead is released at once (TLS must start behind it), and a
+// close waits until every held line is out.  Input keeps being read so the
+// client's pipelined commands are answered in order.
+//
 // shutdown() stops the listeners, gives every session its protocol's goodbye
 // and closes each once its output is written; connections still open after
 // the grace period are closed hard.  When the last one is gone the io_context
@@ -37,7 +43,9 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -67,6 +75,15 @@ struct DriverLimits {
 
 class Connection;
 
+// One open connection, for a live view.
+struct ConnectionView {
+  std::uint64_t id = 0;
+  std::string service;
+  PeerInfo peer;
+  bool held = false;
+  std::size_t held_lines = 0;  // replies waiting for step()
+};
+
 class TcpServer {
  public:
   // `directory` answers every login (each connection wraps it to count outcomes).
@@ -85,6 +102,14 @@ class TcpServer {
 
   // The store whose change_counter() is watched for IMAP IDLE pushes.
   void watch_store(const mail::MailStore* store) { store_ = store; }
+  // Hears every session's open, lines and close; nullptr: nobody listens.
+  void set_observer(SessionObserver* observer) { observer_ = observer; }
+
+  // Live stepping (see the theory of operation).  False for an unknown id;
+  // step() is false too when nothing is held.  hold(id, false) releases all.
+  [[nodiscard]] std::vector<ConnectionView> connection_views() const;
+  bool hold(std::uint64_t id, bool held);
+  bool step(std::uint64_t id);
   // Called by connections after every engine step.
   void after_activity();
 
@@ -97,6 +122,10 @@ class TcpServer {
   [[nodiscard]] AuthPenalty& penalty() { return penalty_; }
   [[nodiscard]] const LogSink& log() const { return log_; }
   [[nodiscard]] const DriverLimits& limits() const { return limits_; }
+  [[nodiscard]] SessionObserver* observer() const { return observer_; }
+  // One read buffer for every connection: reads are handled to the end before
+  // the next one starts (one thread), and an idle connection then holds none.
+  [[nodiscard]] std::span<char> read_buffer() { return read_buffer_; }
   void forget(Connection* connection);
 
  private:
@@ -112,6 +141,9 @@ class TcpServer {
   std::list<std::unique_ptr<Listener>> listeners_;
   std::list<std::shared_ptr<Connection>> connections_;
   const mail::MailStore* store_ = nullptr;
+  SessionObserver* observer_ = nullptr;
+  std::vector<char> read_buffer_ = std::vector<char>(16 * 1024);
+  std::uint64_t next_connection_id_ = 1;
   std::uint64_t seen_changes_ = 0;
   bool notify_posted_ = false;
   bool stopping_ = false;

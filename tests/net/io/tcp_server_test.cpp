@@ -1,0 +1,239 @@
+// The TCP driver with real sockets on 127.0.0.1: asynchronous stores, the
+// session observer and live stepping.  The client is a plain socket in the
+// same io_context; the test turns the loop by hand until the bytes it waits
+// for have arrived (bounded: a few seconds at most).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
+
+#include "net/io/session.hpp"
+#include "net/io/tcp_server.hpp"
+
+using namespace maillab;
+using namespace maillab::net;
+using namespace maillab::net::io;
+using namespace std::chrono_literals;
+
+namespace {
+
+class NoLogins final : public CredentialChecker {
+ public:
+  bool verify_password(std::string_view, std::string_view) const override { return false; }
+  std::optional<std::string> shared_secret(std::string_view) const override { return std::nullopt; }
+};
+
+class AcceptAll final : public smtp::Policy {
+ public:
+  smtp::AuthOffer auth_offer(const smtp::SessionInfo&) const override { return smtp::AuthOffer::disabled; }
+  const CredentialChecker& credentials() const override { return logins_; }
+  bool sender_allowed(std::string_view, const mail::Address&) const override { return true; }
+  smtp::RecipientVerdict check_recipient(const smtp::SessionInfo&, const mail::Address&) const override {
+    return smtp::RecipientVerdict::accept;
+  }
+
+ private:
+  NoLogins logins_;
+};
+
+// Keeps every answer until the test gives it (a group commit in slow motion).
+class LaterSink final : public MessageSink {
+ public:
+  void store(const smtp::MessageEvent& message, const PeerInfo&, bool, Instant, StoreDone done) override {
+    data.push_back(message.data);
+    pending.push_back(std::move(done));
+  }
+  std::vector<std::string> data;
+  std::vector<StoreDone> pending;
+};
+
+class Recorder final : public SessionObserver {
+ public:
+  void opened(std::uint64_t connection, std::string_view service, const PeerInfo&, Instant) override {
+    events.push_back("open " + std::to_string(connection) + " " + std::string(service));
+  }
+  void line(std::uint64_t connection, const LineEvent& line, Instant) override {
+    events.push_back(std::to_string(connection) + (line.dir == Direction::client_to_server ? " C: " : " S: ") +
+                     line.text);
+  }
+  void closed(std::uint64_t connection, Instant) override { events.push_back("close " + std::to_string(connection)); }
+  std::vector<std::string> events;
+};
+
+struct Lab {
+  Lab() : server(io, logins, std::nullopt, {}, {}) {
+    smtp::ServerConfig config;
+    config.host_name = "mx.lab.test";
+    auto port = server.listen("127.0.0.1", {"smtp", 0, false, smtp_session_factory({config, &policy, &sink}), ""});
+    REQUIRE(port);
+    server.set_observer(&recorder);
+    server.start();
+    client.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port.value()));
+    client.non_blocking(true);
+  }
+  // Connections live in the io_context's handlers: end them before the server goes.
+  ~Lab() {
+    asio::error_code ignored;
+    client.close(ignored);
+    server.shutdown();
+    io.run_for(3s);
+  }
+
+  // Turns the loop until `wanted` has arrived (or 3 s have passed); returns all that arrived.
+  std::string read_until(std::string_view wanted) {
+    const auto give_up = std::chrono::steady_clock::now() + 3s;
+    while (received.find(wanted) == std::string::npos && std::chrono::steady_clock::now() < give_up) {
+      io.run_for(5ms);
+      drain();
+    }
+    return received;
+  }
+  // Turns the loop for a while and returns what arrived meanwhile.
+  std::string settle() {
+    for (int i = 0; i < 20; ++i) {
+      io.run_for(5ms);
+      drain();
+    }
+    return received;
+  }
+  void drain() {
+    char buffer[4096];
+    asio::error_code error;
+    while (true) {
+      const std::size_t octets = client.read_some(asio::buffer(buffer), error);
+      if (error) break;
+      received.append(buffer, octets);
+    }
+    if (error == asio::error::eof) eof = true;
+  }
+  void send(std::string_view text) {
+    asio::error_code error;
+    asio::write(client, asio::buffer(text), error);
+    REQUIRE_FALSE(error);
+  }
+  std::uint64_t only_connection() const {
+    const auto views = server.connection_views();
+    REQUIRE(views.size() == 1);
+    return views.front().id;
+  }
+
+  asio::io_context io;
+  NoLogins logins;
+  AcceptAll policy;
+  LaterSink sink;
+  Recorder recorder;
+  TcpServer server;
+  asio::ip::tcp::socket client{io};
+  std::string received;
+  bool eof = false;
+};
+
+constexpr std::string_view transaction =
+    "EHLO client.test\r\nMAIL FROM:<a@lab.test>\r\nRCPT TO:<b@lab.test>\r\nDATA\r\n";
+
+}  // namespace
+
+TEST_CASE("tcp server: the 250 after DATA waits for the sink's answer, which may come later") {
+  Lab lab;
+  lab.read_until("220 ");
+  lab.send(transaction);
+  lab.read_until("354 ");
+  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  const std::string before = lab.settle();
+  REQUIRE(lab.sink.pending.size() == 1);
+  CHECK(lab.sink.data.front().find("body") != std::string::npos);
+  CHECK(before.find("250 2.0.0") == std::string::npos);  // not durable yet: no acknowledgement
+
+  lab.sink.pending.front()({smtp::StoreResult::accepted, "Q1", ""});
+  CHECK(lab.read_until("Q1").find("250 2.0.0") != std::string::npos);
+}
+
+TEST_CASE("tcp server: a late refusal from the sink is the client's 452, and nothing was acknowledged") {
+  Lab lab;
+  lab.read_until("220 ");
+  lab.send(transaction);
+  lab.read_until("354 ");
+  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.settle();
+  REQUIRE(lab.sink.pending.size() == 1);
+  lab.sink.pending.front()({smtp::StoreResult::insufficient_storage, "", ""});
+  const std::string all = lab.read_until("452 ");
+  CHECK(all.find("452 4.3.1") != std::string::npos);
+  CHECK(all.find("250 2.0.0") == std::string::npos);
+}
+
+TEST_CASE("tcp server: an answer for a session that has gone is ignored") {
+  Lab lab;
+  lab.read_until("220 ");
+  lab.send(transaction);
+  lab.read_until("354 ");
+  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.settle();
+  REQUIRE(lab.sink.pending.size() == 1);
+  lab.client.close();
+  lab.settle();
+  CHECK(lab.server.open_connections() == 0);
+  lab.sink.pending.front()({smtp::StoreResult::accepted, "Q2", ""});  // must not touch the dead session
+  lab.settle();
+}
+
+TEST_CASE("tcp server: the observer hears the connection open, each line both ways, and the close") {
+  Lab lab;
+  lab.read_until("220 ");
+  lab.send("NOOP\r\nQUIT\r\n");
+  lab.read_until("221 ");
+  lab.settle();
+  const auto& events = lab.recorder.events;
+  REQUIRE(events.size() >= 6);
+  CHECK(events.front() == "open 1 smtp");
+  CHECK(events[1].rfind("1 S: 220 ", 0) == 0);
+  CHECK(std::find(events.begin(), events.end(), "1 C: NOOP") != events.end());
+  CHECK(std::find(events.begin(), events.end(), "1 C: QUIT") != events.end());
+  CHECK(events.back() == "close 1");
+}
+
+TEST_CASE("tcp server: a held connection's replies go out one line per step, and its close waits for them") {
+  Lab lab;
+  lab.read_until("220 ");
+  const std::uint64_t id = lab.only_connection();
+  REQUIRE(lab.server.hold(id, true));
+  const std::size_t greeting = lab.received.size();
+
+  lab.send("NOOP\r\nNOOP\r\nQUIT\r\n");
+  CHECK(lab.settle().size() == greeting);  // the replies exist but are held
+  REQUIRE(lab.server.connection_views().front().held_lines == 3);
+
+  REQUIRE(lab.server.step(id));
+  std::string now = lab.settle().substr(greeting);
+  CHECK(now == "250 2.0.0 Ok\r\n");
+  REQUIRE(lab.server.step(id));
+  REQUIRE(lab.server.step(id));
+  now = lab.read_until("221 ").substr(greeting);
+  CHECK(now.find("221 ") != std::string::npos);
+  lab.settle();
+  CHECK(lab.eof);  // the close followed the last released line
+  CHECK_FALSE(lab.server.step(id));
+  CHECK(lab.server.open_connections() == 0);
+}
+
+TEST_CASE("tcp server: releasing a hold sends everything that was waiting") {
+  Lab lab;
+  lab.read_until("220 ");
+  const std::uint64_t id = lab.only_connection();
+  REQUIRE(lab.server.hold(id, true));
+  lab.send("NOOP\r\nNOOP\r\n");
+  lab.settle();
+  CHECK(lab.server.connection_views().front().held_lines == 2);
+  REQUIRE(lab.server.hold(id, false));
+  const std::string all = lab.settle();
+  CHECK(all.find("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n") != std::string::npos);
+  CHECK_FALSE(lab.server.hold(id + 100, true));  // no such connection
+}

@@ -119,6 +119,13 @@ struct Lab {
     asio::write(client, asio::buffer(text), error);
     REQUIRE_FALSE(error);
   }
+  // One whole transaction up to the end of DATA; the sink now has it.
+  void send_message() {
+    read_until("220 ");
+    send("EHLO client.test\r\nMAIL FROM:<a@lab.test>\r\nRCPT TO:<b@lab.test>\r\nDATA\r\n");
+    read_until("354 ");
+    send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  }
   std::uint64_t only_connection() const {
     const auto views = server.connection_views();
     REQUIRE(views.size() == 1);
@@ -136,17 +143,11 @@ struct Lab {
   bool eof = false;
 };
 
-constexpr std::string_view transaction =
-    "EHLO client.test\r\nMAIL FROM:<a@lab.test>\r\nRCPT TO:<b@lab.test>\r\nDATA\r\n";
-
 }  // namespace
 
 TEST_CASE("tcp server: the 250 after DATA waits for the sink's answer, which may come later") {
   Lab lab;
-  lab.read_until("220 ");
-  lab.send(transaction);
-  lab.read_until("354 ");
-  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.send_message();
   const std::string before = lab.settle();
   REQUIRE(lab.sink.pending.size() == 1);
   CHECK(lab.sink.data.front().find("body") != std::string::npos);
@@ -158,10 +159,7 @@ TEST_CASE("tcp server: the 250 after DATA waits for the sink's answer, which may
 
 TEST_CASE("tcp server: a late refusal from the sink is the client's 452, and nothing was acknowledged") {
   Lab lab;
-  lab.read_until("220 ");
-  lab.send(transaction);
-  lab.read_until("354 ");
-  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.send_message();
   lab.settle();
   REQUIRE(lab.sink.pending.size() == 1);
   lab.sink.pending.front()({smtp::StoreResult::insufficient_storage, "", ""});
@@ -172,10 +170,7 @@ TEST_CASE("tcp server: a late refusal from the sink is the client's 452, and not
 
 TEST_CASE("tcp server: an answer for a session that has gone is ignored") {
   Lab lab;
-  lab.read_until("220 ");
-  lab.send(transaction);
-  lab.read_until("354 ");
-  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.send_message();
   lab.settle();
   REQUIRE(lab.sink.pending.size() == 1);
   lab.client.close();

@@ -303,6 +303,8 @@ std::string_view field_name(std::string_view line) {
 
 }  // namespace
 
+std::pair<std::string_view, std::string_view> split_message(std::string_view raw) { return split_header_body(raw); }
+
 bool MimeNode::is_multipart() const { return iequals(type, "multipart"); }
 
 std::string filter_header(std::string_view header, const std::vector<std::string>& fields, bool negate) {

@@ -69,6 +69,10 @@ class ParsedMessage {
   std::unique_ptr<MimeNode> root_;
 };
 
+// A message's header block (up to and including the empty line that ends it)
+// and body: what BODY[HEADER] and BODY[TEXT] return, without parsing MIME.
+std::pair<std::string_view, std::string_view> split_message(std::string_view raw);
+
 // Header lines of `header` whose names are (or, with `negate`, are not) in
 // `fields`, folded lines kept whole, followed by the empty line.
 std::string filter_header(std::string_view header, const std::vector<std::string>& fields, bool negate);

@@ -1,6 +1,7 @@
 #include "net/imap/imap_search.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "net/imap/imap_format.hpp"
 #include "net/imap/imap_message.hpp"
@@ -190,11 +191,38 @@ class SearchParser {
 
 char fold(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+char unfold(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+// Case-insensitive (ASCII) substring search: Boyer-Moore-Horspool on folded octets.
 bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.empty()) return true;
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                        [](char x, char y) { return fold(x) == fold(y); });
-  return it != hay.end();
+  const std::size_t n = needle.size();
+  if (n == 0) return true;
+  if (n > hay.size()) return false;
+  std::string folded(needle);
+  for (char& c : folded) c = fold(c);
+  std::array<std::size_t, 256> skip{};
+  skip.fill(n);
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    skip[static_cast<unsigned char>(folded[i])] = n - 1 - i;
+    skip[static_cast<unsigned char>(unfold(folded[i]))] = n - 1 - i;
+  }
+  const char last = folded[n - 1];
+  for (std::size_t pos = 0; pos + n <= hay.size();) {
+    const char tail = hay[pos + n - 1];
+    if (fold(tail) == last) {
+      std::size_t i = 0;
+      while (i + 1 < n && fold(hay[pos + i]) == folded[i]) ++i;
+      if (i + 1 >= n) return true;
+    }
+    pos += skip[static_cast<unsigned char>(tail)];
+  }
+  return false;
+}
+
+const std::string* raw_of(const SearchSubject& s) {
+  if (s.raw) return s.raw();
+  const ParsedMessage* m = s.message ? s.message() : nullptr;
+  return m == nullptr ? nullptr : &m->raw();
 }
 
 std::int64_t day_of(std::int64_t unix_s) { return unix_s >= 0 ? unix_s / 86400 : (unix_s - 86399) / 86400; }
@@ -253,12 +281,12 @@ bool search_matches(const SearchKey& key, const SearchSubject& s) {
       return std::any_of(values.begin(), values.end(), [&](const std::string& v) { return icontains(v, key.b); });
     }
     case Op::body: {
-      const ParsedMessage* m = s.message ? s.message() : nullptr;
-      return m != nullptr && icontains(m->root().body, key.b);
+      const std::string* raw = raw_of(s);
+      return raw != nullptr && icontains(split_message(*raw).second, key.b);
     }
     case Op::text: {
-      const ParsedMessage* m = s.message ? s.message() : nullptr;
-      return m != nullptr && icontains(m->raw(), key.b);
+      const std::string* raw = raw_of(s);
+      return raw != nullptr && icontains(*raw, key.b);
     }
   }
   return false;

@@ -7,8 +7,9 @@
 // TO, UID, UNANSWERED, UNDELETED, UNDRAFT, UNFLAGGED, UNKEYWORD, UNSEEN, a
 // sequence set and parenthesised lists.  NOT and OR chains and lists are
 // bounded by kSearchDepthMax (catalogue row 38).  String matching is a
-// case-insensitive substring match; header keys match the decoded (RFC 2047)
-// value, BODY and TEXT the raw octets.  This server keeps no \Recent state, so
+// case-insensitive substring match (ASCII case folding, a Boyer-Moore-Horspool
+// scan); header keys match the decoded (RFC 2047) value, BODY and TEXT the raw
+// octets, which need no MIME parse.  This server keeps no \Recent state, so
 // RECENT and NEW match nothing and OLD matches everything.  CHARSET accepts
 // UTF-8 and US-ASCII, anything else is NO [BADCHARSET].
 #pragma once
@@ -55,6 +56,8 @@ struct SearchSubject {
   std::uint32_t max_seq = 0;
   std::uint32_t max_uid = 0;
   std::function<const ParsedMessage*()> message;  // lazily read and parsed; null if unreadable
+  // The raw octets alone (BODY and TEXT need no MIME parse); when unset, message()->raw().
+  std::function<const std::string*()> raw;
 };
 
 bool search_matches(const SearchKey& key, const SearchSubject& subject);

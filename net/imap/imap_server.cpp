@@ -10,6 +10,7 @@
 #include "net/imap/imap_mutf7.hpp"
 #include "net/imap/imap_search.hpp"
 #include "net/imap/imap_sequence.hpp"
+#include "net/imap/imap_summary.hpp"
 
 namespace maillab::net::imap {
 namespace {
@@ -117,7 +118,6 @@ std::string_view special_use_attr(mail::SpecialUse u) {
   return {};
 }
 
-std::string literal_of(std::string_view data) { return "{" + std::to_string(data.size()) + "}\r\n" + std::string(data); }
 
 }  // namespace
 
@@ -155,6 +155,9 @@ struct ImapServer::Session {
   bool read_only = false;
   std::uint32_t uid_validity = 0;
   std::vector<MessageMeta> view;
+  // The store's status when `view` last matched it in full: while it stays the
+  // same, there is nothing to report and messages() need not be read.
+  std::optional<mail::MailboxStatus> view_status;
 
   Session(ServerConfig c, const CredentialChecker& cr, mail::MailStore& st, Instant now)
       : cfg(std::move(c)), creds(cr), store(st), reader(cfg.limits), tls(cfg.implicit_tls), last_activity(now) {
@@ -167,8 +170,16 @@ struct ImapServer::Session {
   // Sends one response (without its final CRLF); embedded literals are logged as
   // LiteralEvents, the lines around them as LineEvents.
   void emit(std::string_view wire) {
+    std::size_t start = out.size();
     out.append(wire);
     out.append("\r\n");
+    log_wire(start);
+  }
+
+  // The events for the responses written to `out` from `start` on (ending in CRLF).
+  void log_wire(std::size_t start) {
+    std::string_view wire(out);
+    wire = wire.substr(start, wire.size() - start - 2);
     std::size_t pos = 0;
     while (true) {
       auto crlf = wire.find("\r\n", pos);
@@ -521,6 +532,7 @@ struct ImapServer::Session {
     read_only = examine;
     uid_validity = st->uid_validity;
     view = std::move(*msgs);
+    view_status = *st;
     enter_state(ServerState::selected);
     std::vector<std::string> keywords;
     for (const auto& m : view) {
@@ -728,6 +740,7 @@ struct ImapServer::Session {
 
   void leave_selected() {
     view.clear();
+    view_status.reset();
     mailbox.clear();
     enter_state(ServerState::authenticated);
   }
@@ -812,18 +825,18 @@ struct ImapServer::Session {
     return picked;
   }
 
-  std::unique_ptr<ParsedMessage> read_message(std::uint32_t uid) {
-    auto raw = store.read(user, mailbox, uid);
-    if (!raw) return nullptr;
-    return std::make_unique<ParsedMessage>(std::move(*raw));
-  }
-
   void set_flags(std::size_t idx, mail::Flags flags) {
     normalise(flags);
     if (flags == view[idx].flags) return;
     if (store.set_flags(user, mailbox, view[idx].uid, flags)) view[idx].flags = std::move(flags);
   }
 
+  // FETCH (RFC 3501 §6.4.5).  Per message, only what the items need is done:
+  // FLAGS, UID, INTERNALDATE, RFC822.SIZE come from the view; ENVELOPE, BODY
+  // and BODYSTRUCTURE from the shared summary cache (imap_summary.hpp), which
+  // a miss fills by reading and parsing the message once; whole-message,
+  // HEADER and TEXT sections from the raw octets; only sections below the top
+  // level need the MIME tree.  Responses are written straight into the output.
   void cmd_fetch(const Command& c, bool uid) {
     if (c.args.size() != 2) return bad(c.tag, "FETCH needs a sequence set and items");
     auto parsed = parse_fetch_items(c.args[1]);
@@ -837,19 +850,47 @@ struct ImapServer::Session {
     auto targets = select_messages(c, c.args[0], uid);
     if (!targets) return;
     using K = FetchItem::Kind;
-    bool needs_text = std::any_of(items.begin(), items.end(), [](const FetchItem& i) {
-      return i.kind != K::uid && i.kind != K::flags && i.kind != K::internal_date && i.kind != K::rfc822_size;
+    auto top_level_section = [](const FetchItem& i) {
+      return i.part.empty() && (i.text_spec.empty() || i.text_spec == "HEADER" || i.text_spec == "TEXT" ||
+                                i.text_spec == "HEADER.FIELDS" || i.text_spec == "HEADER.FIELDS.NOT");
+    };
+    auto any = [&](auto pred) { return std::any_of(items.begin(), items.end(), pred); };
+    bool wants_summary = any([](const FetchItem& i) {
+      return i.kind == K::envelope || i.kind == K::body_structure || i.kind == K::body;
     });
-    bool sets_seen = !read_only && std::any_of(items.begin(), items.end(), [](const FetchItem& i) {
+    bool wants_tree = any([&](const FetchItem& i) { return i.kind == K::section && !top_level_section(i); });
+    bool wants_raw = wants_tree || any([](const FetchItem& i) {
+      return i.kind == K::rfc822 || i.kind == K::rfc822_header || i.kind == K::rfc822_text || i.kind == K::section;
+    });
+    bool sets_seen = !read_only && any([](const FetchItem& i) {
       return (i.kind == K::section && !i.peek) || i.kind == K::rfc822 || i.kind == K::rfc822_text;
     });
-    bool wants_flags = std::any_of(items.begin(), items.end(), [](const FetchItem& i) { return i.kind == K::flags; });
+    bool wants_flags = any([](const FetchItem& i) { return i.kind == K::flags; });
+    SummaryCache& cache = SummaryCache::of(store);
+    const SummaryCache::Table* table = wants_summary ? cache.table(user, mailbox, uid_validity) : nullptr;
     for (auto idx : *targets) {
-      std::unique_ptr<ParsedMessage> msg;
-      if (needs_text) {
-        msg = read_message(view[idx].uid);
-        if (!msg) continue;  // expunged by another session, not yet reported
+      const std::uint32_t message_uid = view[idx].uid;
+      const std::uint64_t message_size = view[idx].size;
+      const MessageSummary* summary = wants_summary ? SummaryCache::find(table, message_uid, message_size) : nullptr;
+      std::string raw;
+      std::unique_ptr<ParsedMessage> tree;
+      bool parse = wants_tree || (wants_summary && summary == nullptr);
+      if (wants_raw || parse) {
+        auto read = store.read(user, mailbox, message_uid);
+        if (!read) continue;  // expunged by another session, not yet reported
+        raw = std::move(*read);
       }
+      if (parse) {
+        tree = std::make_unique<ParsedMessage>(std::move(raw));
+        if (wants_summary && summary == nullptr) {
+          cache.add(user, mailbox, uid_validity, message_uid,
+                    MessageSummary{message_size, tree->envelope(), tree->body_structure(true),
+                                   tree->body_structure(false)});
+          table = cache.table(user, mailbox, uid_validity);
+          summary = SummaryCache::find(table, message_uid, message_size);
+        }
+      }
+      const std::string_view text = tree ? std::string_view(tree->raw()) : std::string_view(raw);
       bool flag_changed = false;
       if (sets_seen && !has_flag(view[idx].flags, "\\Seen")) {
         auto flags = view[idx].flags;
@@ -858,38 +899,61 @@ struct ImapServer::Session {
         flag_changed = true;
       }
       const MessageMeta& m = view[idx];
-      std::string line = "* " + std::to_string(idx + 1) + " FETCH (";
+      const std::size_t start = out.size();
+      out += "* ";
+      out += std::to_string(idx + 1);
+      out += " FETCH (";
       bool first = true;
-      auto add = [&](const std::string& s) {
-        if (!first) line += " ";
+      auto add = [&](std::string_view name, std::string_view value) {
+        if (!first) out += ' ';
         first = false;
-        line += s;
+        out += name;
+        out += ' ';
+        out += value;
+      };
+      auto add_literal = [&](std::string_view name, std::string_view data) {
+        add(name, "{");
+        out += std::to_string(data.size());
+        out += "}\r\n";
+        out += data;
       };
       for (const auto& it : items) {
         switch (it.kind) {
-          case K::uid: add("UID " + std::to_string(m.uid)); break;
-          case K::flags: add("FLAGS " + flag_list(m.flags)); break;
-          case K::internal_date: add("INTERNALDATE \"" + format_date_time(m.internal_date_s) + "\""); break;
-          case K::rfc822_size: add("RFC822.SIZE " + std::to_string(m.size)); break;
-          case K::envelope: add("ENVELOPE " + msg->envelope()); break;
-          case K::body_structure: add("BODYSTRUCTURE " + msg->body_structure(true)); break;
-          case K::body: add("BODY " + msg->body_structure(false)); break;
-          case K::rfc822: add("RFC822 " + literal_of(msg->raw())); break;
-          case K::rfc822_header: add("RFC822.HEADER " + literal_of(msg->root().header)); break;
-          case K::rfc822_text: add("RFC822.TEXT " + literal_of(msg->root().body)); break;
+          case K::uid: add("UID", std::to_string(m.uid)); break;
+          case K::flags: add("FLAGS", flag_list(m.flags)); break;
+          case K::internal_date: add("INTERNALDATE", "\"" + format_date_time(m.internal_date_s) + "\""); break;
+          case K::rfc822_size: add("RFC822.SIZE", std::to_string(m.size)); break;
+          case K::envelope: add("ENVELOPE", summary->envelope); break;
+          case K::body_structure: add("BODYSTRUCTURE", summary->body_structure); break;
+          case K::body: add("BODY", summary->body); break;
+          case K::rfc822: add_literal("RFC822", text); break;
+          case K::rfc822_header: add_literal("RFC822.HEADER", split_message(text).first); break;
+          case K::rfc822_text: add_literal("RFC822.TEXT", split_message(text).second); break;
           case K::section: {
-            std::string data = msg->section(it.part, it.text_spec, it.fields).value_or(std::string());
-            if (it.origin) {
-              std::size_t from = std::min<std::size_t>(*it.origin, data.size());
-              data = data.substr(from, it.count);
+            std::string owned;
+            std::string_view data;
+            if (!top_level_section(it)) {
+              owned = tree->section(it.part, it.text_spec, it.fields).value_or(std::string());
+              data = owned;
+            } else if (it.text_spec.empty()) {
+              data = text;
+            } else if (it.text_spec == "HEADER") {
+              data = split_message(text).first;
+            } else if (it.text_spec == "TEXT") {
+              data = split_message(text).second;
+            } else {
+              owned = filter_header(split_message(text).first, it.fields, it.text_spec == "HEADER.FIELDS.NOT");
+              data = owned;
             }
-            add(it.label + " " + literal_of(data));
+            if (it.origin) data = data.substr(std::min<std::size_t>(*it.origin, data.size()), it.count);
+            add_literal(it.label, data);
             break;
           }
         }
       }
-      if (flag_changed && !wants_flags) add("FLAGS " + flag_list(m.flags));
-      emit(line + ")");
+      if (flag_changed && !wants_flags) add("FLAGS", flag_list(m.flags));
+      out += ")\r\n";
+      log_wire(start);
     }
     tagged(c.tag, std::string("OK ") + (uid ? "UID " : "") + "FETCH completed");
   }
@@ -978,15 +1042,25 @@ struct ImapServer::Session {
     for (std::size_t i = 0; i < view.size(); ++i) {
       std::unique_ptr<ParsedMessage> msg;
       bool tried = false;
+      std::optional<std::string> raw;
+      bool raw_tried = false;
       SearchSubject subject;
       subject.seq = static_cast<std::uint32_t>(i + 1);
       subject.meta = &view[i];
       subject.max_seq = static_cast<std::uint32_t>(view.size());
       subject.max_uid = max_uid;
+      subject.raw = [&]() -> const std::string* {
+        if (!raw_tried) {
+          raw_tried = true;
+          auto read = store.read(user, mailbox, view[i].uid);
+          if (read) raw = std::move(*read);
+        }
+        return raw ? &*raw : nullptr;
+      };
       subject.message = [&]() -> const ParsedMessage* {
         if (!tried) {
           tried = true;
-          msg = read_message(view[i].uid);
+          if (const std::string* text = subject.raw()) msg = std::make_unique<ParsedMessage>(*text);
         }
         return msg.get();
       };
@@ -1001,8 +1075,11 @@ struct ImapServer::Session {
   // Brings the view up to date with the store: EXPUNGE (when allowed), FETCH
   // FLAGS for changed flags, EXISTS for new messages.
   void sync_view(bool expunges) {
+    auto st = store.status(user, mailbox);
+    if (st && view_status && *st == *view_status) return;
     auto r = store.messages(user, mailbox);
     if (!r) return;
+    view_status.reset();
     const auto& now_msgs = *r;
     auto find = [&](std::uint32_t uid) -> const MessageMeta* {
       auto it = std::lower_bound(now_msgs.begin(), now_msgs.end(), uid,
@@ -1042,6 +1119,8 @@ struct ImapServer::Session {
       if (m.uid > last) view.push_back(m);
     }
     if (view.size() != before) emit("* " + std::to_string(view.size()) + " EXISTS");
+    // Only a view that now holds exactly the store's messages may skip the next look.
+    if (st && view.size() == now_msgs.size()) view_status = *st;
   }
 };
 

@@ -17,9 +17,18 @@
 // Durability: append() returns only once the message is stored durably (the
 // Maildir implementation fsyncs file and directory).  The store never reads a
 // clock: callers pass the internal date.
+//
+// Reader caches: a protocol engine may keep what it derives from stored
+// messages (IMAP: ENVELOPE, BODYSTRUCTURE) with the store object, so that all
+// its sessions on that store share it.  (user, mailbox, UIDVALIDITY, UID)
+// never names two different messages (RFC 3501 §2.3.1.1), so such data never
+// goes stale; the cache only has to bound its size.  A copy of a store starts
+// with no reader caches.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +59,7 @@ struct MailboxStatus {
   std::uint32_t messages = 0;
   std::uint32_t unseen = 0;          // without \Seen
   std::uint64_t modseq = 0;          // bumps on every change to the mailbox
+  bool operator==(const MailboxStatus&) const = default;
 };
 
 struct MessageMeta {
@@ -63,9 +73,27 @@ struct StoreLimits {
   std::uint64_t quota_bytes = 0;     // per user, 0 = unlimited; append fails with `quota`
 };
 
+// Base of what a reader keeps in a store's reader caches.
+class ReaderCache {
+ public:
+  virtual ~ReaderCache() = default;
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
+
+  // The reader cache registered under `name`, made by `make()` on first use
+  // (T derives from ReaderCache; one type per name).
+  template <class T, class Make>
+  T& reader_cache(std::string_view name, Make make) const {
+    auto it = reader_caches_.caches.find(name);
+    if (it == reader_caches_.caches.end()) {
+      std::unique_ptr<ReaderCache> made = make();
+      it = reader_caches_.caches.emplace(std::string(name), std::move(made)).first;
+    }
+    return static_cast<T&>(*it->second);
+  }
 
   // Users.  ensure_user creates the user's INBOX and special-use mailboxes.
   virtual Result<void> ensure_user(std::string_view user) = 0;
@@ -105,6 +133,18 @@ class MailStore {
   // Bumps on every change anywhere in the store: drivers compare it to know
   // when to poke idle IMAP sessions (RFC 2177).
   virtual std::uint64_t change_counter() const = 0;
+
+ private:
+  // Not copied with the store: a copy may come to hold other messages under the same names.
+  struct ReaderCaches {
+    ReaderCaches() = default;
+    ReaderCaches(const ReaderCaches&) {}
+    ReaderCaches& operator=(const ReaderCaches&) { return *this; }
+    ReaderCaches(ReaderCaches&&) noexcept = default;
+    ReaderCaches& operator=(ReaderCaches&&) noexcept = default;
+    std::map<std::string, std::unique_ptr<ReaderCache>, std::less<>> caches;
+  };
+  mutable ReaderCaches reader_caches_;
 };
 
 }  // namespace maillab::net::mail

@@ -1,10 +1,16 @@
 #include "sim/store/maildir_store.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <set>
+#include <unordered_map>
 
 #include "net/mail/message.hpp"
 #include "sim/store/durable_file.hpp"
@@ -63,23 +69,109 @@ struct OnDisk {
   std::string name;
 };
 
+// readdir() with its d_type: one lstat only where the file system leaves the type unknown.
 Result<void> list_messages(const fs::path& dir, std::map<std::string, OnDisk>& out) {
   for (const char* sub : {"new", "cur"}) {
-    std::error_code ec;
-    fs::directory_iterator it(dir / sub, ec);
-    if (ec) return make_error(ErrorCategory::io, "list " + (dir / sub).string() + ": " + ec.message());
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      std::error_code status_ec;
-      if (name.empty() || name.front() == '.' || it->symlink_status(status_ec).type() != fs::file_type::regular) {
-        continue;
-      }
-      std::string base(maildir::split_file_name(name).base);
-      out.emplace(std::move(base), OnDisk{std::string_view(sub) == "new", std::move(name)});
+    fs::path path = dir / sub;
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return durable::errno_error("list", path, errno);
+    DIR* listing = ::fdopendir(fd);
+    if (listing == nullptr) {
+      int error = errno;
+      ::close(fd);
+      return durable::errno_error("list", path, error);
     }
-    if (ec) return make_error(ErrorCategory::io, "list " + (dir / sub).string() + ": " + ec.message());
+    bool in_new = std::string_view(sub) == "new";
+    while (true) {
+      errno = 0;
+      const dirent* entry = ::readdir(listing);
+      if (entry == nullptr) break;
+      std::string_view name(entry->d_name);
+      if (name.empty() || name.front() == '.') continue;
+      bool regular = entry->d_type == DT_REG;
+      if (entry->d_type == DT_UNKNOWN) {
+        struct stat st {};
+        regular = ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+      }
+      if (!regular) continue;
+      out.emplace(std::string(maildir::split_file_name(name).base), OnDisk{in_new, std::string(name)});
+    }
+    int error = errno;
+    ::closedir(listing);
+    if (error != 0) return durable::errno_error("list", path, error);
   }
   return {};
+}
+
+// Runs `f` when the scope ends, however it ends.
+template <class F>
+struct OnExit {
+  F f;
+  ~OnExit() { f(); }
+};
+
+std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+// The file system's time now: touch tmp/ (nobody reads its times) and read its ctime back.
+std::optional<std::int64_t> probe_fs_time(const fs::path& dir) {
+  fs::path tmp = dir / "tmp";
+  if (::utimensat(AT_FDCWD, tmp.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  struct stat st {};
+  if (::lstat(tmp.c_str(), &st) != 0) return std::nullopt;
+  return ns_of(st.st_ctim);
+}
+
+std::string folder_key(std::string_view user_key, std::string_view name) {
+  std::string key(user_key);
+  key += '\n';
+  key += name;
+  return key;
+}
+
+// LF (or mixed) text from disk -> CRLF, in one pass over memchr'd lines when there is no CR.
+std::string to_crlf(std::string_view text) {
+  if (std::memchr(text.data(), '\r', text.size()) != nullptr) return net::mail::normalize_crlf(text);
+  std::string out;
+  out.reserve(text.size() + static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')));
+  const char* at = text.data();
+  const char* end = at + text.size();
+  while (at < end) {
+    const void* found = std::memchr(at, '\n', static_cast<std::size_t>(end - at));
+    const char* nl = found == nullptr ? end : static_cast<const char*>(found);
+    out.append(at, static_cast<std::size_t>(nl - at));
+    if (nl == end) break;
+    out += "\r\n";
+    at = nl + 1;
+  }
+  return out;
+}
+
+// A message file in CRLF form: one read of the size fstat reports, no symlinks followed.
+Result<std::string> read_message_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return durable::errno_error("open", path, errno);
+  struct stat st {};
+  std::string content;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) content.reserve(static_cast<std::size_t>(st.st_size));
+  char buffer[65536];
+  while (true) {
+    std::size_t room = content.capacity() - content.size();
+    bool direct = room > 0;
+    std::size_t old_size = content.size();
+    if (direct) content.resize(content.capacity());
+    ssize_t got = direct ? ::read(fd, content.data() + old_size, room) : ::read(fd, buffer, sizeof buffer);
+    if (direct) content.resize(old_size + static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int error = errno;
+      ::close(fd);
+      return durable::errno_error("read", path, error);
+    }
+    if (got == 0) break;
+    if (!direct) content.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return to_crlf(content);
 }
 
 std::optional<std::int64_t> mtime_of(const fs::path& path) {
@@ -160,40 +252,129 @@ Result<fs::path> MaildirStore::mailbox_dir(std::string_view user, std::string_vi
   return where->dir;
 }
 
-Result<MaildirStore::Folder> MaildirStore::open_folder(std::string_view user, std::string_view mailbox) const {
-  auto where = locate(user, mailbox);
-  if (!where) return where.error();
-  if (!is_maildir(where->dir)) return not_found("no such mailbox " + where->name);
-  return sync(where->home, where->dir);
+MaildirStore::Stamp MaildirStore::stamp_at(const fs::path& path) {
+  Stamp out;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return out;
+  out.exists = true;
+  out.dev = static_cast<std::uint64_t>(st.st_dev);
+  out.ino = static_cast<std::uint64_t>(st.st_ino);
+  out.size = static_cast<std::uint64_t>(st.st_size);
+  out.mtime_ns = ns_of(st.st_mtim);
+  out.ctime_ns = ns_of(st.st_ctim);
+  return out;
 }
 
-Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::path& dir) const {
+std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const fs::path& dir) {
+  return {stamp_at(dir / "new"), stamp_at(dir / "cur"), stamp_at(dir / kUidList), stamp_at(dir / kKeywords)};
+}
+
+void MaildirStore::after_write(Folder& folder) const {
+  folder.stamps = stamps_of(folder.dir);
+  folder.trusted = false;
+}
+
+void MaildirStore::forget(std::string_view key_prefix) const {
+  for (auto it = folders_.lower_bound(key_prefix); it != folders_.end() && it->first.starts_with(key_prefix);) {
+    it = folders_.erase(it);
+  }
+}
+
+Result<std::int64_t> MaildirStore::date_of(Folder& folder, std::size_t index) const {
+  if (folder.dates[index] != kUnknownDate) return folder.dates[index];
+  auto date = mtime_of(folder.path_of(index));
+  if (!date) return not_found("message with UID " + std::to_string(folder.list.records[index].uid) + " vanished");
+  folder.dates[index] = *date;
+  return *date;
+}
+
+Result<MaildirStore::Folder*> MaildirStore::open_folder(std::string_view user, std::string_view mailbox) const {
+  auto where = locate(user, mailbox);
+  if (!where) return where.error();
+  std::string key = folder_key(where->user_key, where->name);
+  if (!is_maildir(where->dir)) {
+    folders_.erase(key);
+    return not_found("no such mailbox " + where->name);
+  }
+  return folder_at(key, where->home, where->dir);
+}
+
+Result<MaildirStore::Folder*> MaildirStore::folder_at(const std::string& key, const fs::path& home,
+                                                      const fs::path& dir) const {
+  auto older_than_probe = [&](const std::array<Stamp, 4>& stamps) {
+    return std::all_of(stamps.begin(), stamps.end(),
+                       [&](const Stamp& st) { return !st.exists || st.ctime_ns < fs_now_ns_; });
+  };
+  std::array<Stamp, 4> stamps = stamps_of(dir);
+  auto it = folders_.find(key);
+  Folder* previous = nullptr;
+  if (it != folders_.end() && it->second.dir == dir) {
+    if (it->second.trusted && it->second.stamps == stamps) return &it->second;
+    previous = &it->second;
+  }
+  if (!older_than_probe(stamps)) {
+    if (auto now = probe_fs_time(dir)) fs_now_ns_ = std::max(fs_now_ns_, *now);
+    stamps = stamps_of(dir);
+  }
+  bool wrote_list = false;
+  ++syncs_;
+  auto synced = sync(home, dir, previous, stamps, wrote_list);
+  if (!synced) {
+    folders_.erase(key);
+    return synced.error();
+  }
+  std::array<Stamp, 4> after = stamps_of(dir);
+  synced->trusted = older_than_probe(stamps) && after[0] == stamps[0] && after[1] == stamps[1] &&
+                    after[3] == stamps[3] && (wrote_list || after[2] == stamps[2]);
+  synced->stamps = after;
+  return &folders_.insert_or_assign(key, std::move(*synced)).first->second;
+}
+
+Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::path& dir, Folder* previous,
+                                                const std::array<Stamp, 4>& stamps, bool& wrote_list) const {
   Folder folder;
   folder.home = home;
   folder.dir = dir;
   bool dirty = false;
-  auto text = durable::read_file(dir / kUidList);
-  std::optional<maildir::UidList> parsed;
-  if (text) {
-    auto list = maildir::parse_uidlist(*text);
-    if (list) parsed = std::move(*list);
-  } else if (text.error().category != ErrorCategory::not_found) {
-    return text.error();
+  // What the previous index knew: its internal dates, and its uid list and keywords when their files did not change.
+  std::unordered_map<std::string, std::int64_t> known_dates;
+  if (previous != nullptr) {
+    for (std::size_t i = 0; i < previous->list.records.size(); ++i) {
+      if (previous->dates[i] == kUnknownDate) continue;
+      known_dates.emplace(std::string(maildir::split_file_name(previous->list.records[i].file_name).base),
+                          previous->dates[i]);
+    }
   }
-  if (parsed) {
-    folder.list = std::move(*parsed);
+  if (previous != nullptr && stamps[2].exists && previous->stamps[2] == stamps[2]) {
+    folder.list = std::move(previous->list);
   } else {
-    // No (or a broken) uid list: every file gets a new UID under a new UIDVALIDITY.
-    auto validity = allocate_uid_validity(home);
-    if (!validity) return validity.error();
-    folder.list.uid_validity = *validity;
-    dirty = true;
+    auto text = durable::read_file(dir / kUidList);
+    std::optional<maildir::UidList> parsed;
+    if (text) {
+      auto list = maildir::parse_uidlist(*text);
+      if (list) parsed = std::move(*list);
+    } else if (text.error().category != ErrorCategory::not_found) {
+      return text.error();
+    }
+    if (parsed) {
+      folder.list = std::move(*parsed);
+    } else {
+      // No (or a broken) uid list: every file gets a new UID under a new UIDVALIDITY.
+      auto validity = allocate_uid_validity(home);
+      if (!validity) return validity.error();
+      folder.list.uid_validity = *validity;
+      dirty = true;
+    }
   }
-  auto keywords = durable::read_file(dir / kKeywords);
-  if (keywords) {
-    folder.keywords = maildir::parse_keywords(*keywords);
-  } else if (keywords.error().category != ErrorCategory::not_found) {
-    return keywords.error();
+  if (previous != nullptr && previous->stamps[3] == stamps[3]) {
+    folder.keywords = std::move(previous->keywords);
+  } else {
+    auto keywords = durable::read_file(dir / kKeywords);
+    if (keywords) {
+      folder.keywords = maildir::parse_keywords(*keywords);
+    } else if (keywords.error().category != ErrorCategory::not_found) {
+      return keywords.error();
+    }
   }
 
   std::map<std::string, OnDisk> on_disk;
@@ -221,6 +402,8 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
       dirty = true;
     }
     folder.in_new.push_back(it->second.in_new);
+    auto date = known_dates.find(it->first);
+    folder.dates.push_back(date == known_dates.end() ? kUnknownDate : date->second);
     kept.push_back(std::move(record));
     on_disk.erase(it);
   }
@@ -234,11 +417,13 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
       record.fields.push_back("W" + std::to_string(net::mail::normalize_crlf(*content).size()));
     }
     folder.in_new.push_back(found.in_new);
+    folder.dates.push_back(kUnknownDate);
     kept.push_back(std::move(record));
     dirty = true;
   }
   folder.list.records = std::move(kept);
   if (dirty) {
+    wrote_list = true;
     if (auto saved = save(folder); !saved) return saved.error();
     ++change_counter_;
   }
@@ -338,6 +523,7 @@ Result<void> MaildirStore::write_subscriptions(const fs::path& home, const std::
 
 Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
                                             const Flags& flags, std::int64_t internal_date_s) {
+  OnExit restamp{[&] { after_write(folder); }};
   std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(flags, keywords, "");
   if (!letters) return letters.error();
@@ -367,12 +553,14 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   record.file_name = name;
   folder.list.records.push_back(std::move(record));
   folder.in_new.push_back(to_new);
+  folder.dates.push_back(internal_date_s);
   folder.list.uid_next = uid + 1;
   if (auto saved = save(folder); !saved) {
     fs::remove(target, ignored);
     (void)durable::fsync_dir(target.parent_path());
     folder.list.records.pop_back();
     folder.in_new.pop_back();
+    folder.dates.pop_back();
     folder.list.uid_next = uid;
     return saved.error();
   }
@@ -380,15 +568,16 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   return uid;
 }
 
-Result<std::uint64_t> MaildirStore::used_bytes_at(const fs::path& home) const {
-  std::vector<fs::path> dirs = {home};
-  for (const std::string& name : folder_names(home)) dirs.push_back(home / *maildir::folder_dir_name(name));
+Result<std::uint64_t> MaildirStore::used_bytes_at(const std::string& user_key, const fs::path& home) const {
+  std::vector<std::string> names = folder_names(home);
+  names.insert(names.begin(), std::string(kInbox));
   std::uint64_t total = 0;
-  for (const fs::path& dir : dirs) {
-    auto folder = sync(home, dir);
+  for (const std::string& name : names) {
+    fs::path dir = name == kInbox ? home : home / *maildir::folder_dir_name(name);
+    auto folder = folder_at(folder_key(user_key, name), home, dir);
     if (!folder) return folder.error();
-    for (std::size_t i = 0; i < folder->list.records.size(); ++i) {
-      auto size = size_of(*folder, i);
+    for (std::size_t i = 0; i < (*folder)->list.records.size(); ++i) {
+      auto size = size_of(**folder, i);
       if (size) total += *size;
     }
   }
@@ -398,7 +587,7 @@ Result<std::uint64_t> MaildirStore::used_bytes_at(const fs::path& home) const {
 Result<void> MaildirStore::check_quota(const std::string& user_key, const fs::path& home, std::uint64_t size) const {
   auto limits = limits_.find(user_key);
   if (limits == limits_.end() || limits->second.quota_bytes == 0) return {};
-  auto used = used_bytes_at(home);
+  auto used = used_bytes_at(user_key, home);
   if (!used) return used.error();
   if (*used + size > limits->second.quota_bytes) return make_error(ErrorCategory::quota, "mailbox quota exceeded");
   return {};
@@ -458,6 +647,7 @@ Result<void> MaildirStore::ensure_user(std::string_view user) {
   }
   remove_our_tmp_files(home);
   for (const std::string& name : folder_names(home)) remove_our_tmp_files(home / *maildir::folder_dir_name(name));
+  if (changed) forget(folder_key(parsed->key, ""));
   if (changed || subscriptions_changed) ++change_counter_;
   return {};
 }
@@ -474,7 +664,7 @@ Result<void> MaildirStore::set_limits(std::string_view user, StoreLimits limits)
 Result<std::uint64_t> MaildirStore::used_bytes(std::string_view user) const {
   auto home = home_of(user);
   if (!home) return home.error();
-  return used_bytes_at(*home);
+  return used_bytes_at(parse_user(user)->key, *home);
 }
 
 Result<std::vector<MailboxInfo>> MaildirStore::list_mailboxes(std::string_view user) const {
@@ -501,6 +691,7 @@ Result<std::vector<MailboxInfo>> MaildirStore::list_mailboxes(std::string_view u
 Result<void> MaildirStore::create_mailbox(std::string_view user, std::string_view name) {
   auto where = locate(user, name);
   if (!where) return where.error();
+  forget(folder_key(where->user_key, ""));
   if (where->name == kInbox || is_maildir(where->dir)) {
     return make_error(ErrorCategory::exists, "mailbox " + where->name + " already exists");
   }
@@ -519,6 +710,7 @@ Result<void> MaildirStore::create_mailbox(std::string_view user, std::string_vie
 Result<void> MaildirStore::delete_mailbox(std::string_view user, std::string_view name) {
   auto where = locate(user, name);
   if (!where) return where.error();
+  forget(folder_key(where->user_key, ""));
   if (where->name == kInbox) {
     return make_error(ErrorCategory::invalid_argument, "INBOX cannot be deleted (RFC 3501 §6.3.4)");
   }
@@ -543,6 +735,9 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
   auto target = locate(user, to);
   if (!target) return target.error();
   const fs::path& home = source->home;
+  std::string user_prefix = folder_key(source->user_key, "");
+  forget(user_prefix);
+  OnExit forget_all{[&] { forget(user_prefix); }};
   if (!is_maildir(source->dir)) return not_found("no such mailbox " + source->name);
   if (target->name == kInbox || is_maildir(target->dir)) {
     return make_error(ErrorCategory::exists, "mailbox " + target->name + " already exists");
@@ -572,10 +767,12 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
   if (source->name == kInbox) {
     // RFC 3501 §6.3.5: the messages move to the new mailbox, INBOX stays (empty).
     if (auto made = make_folder(home, target->name); !made) return made;
-    auto inbox = sync(home, home);
-    if (!inbox) return inbox.error();
-    auto moved = sync(home, target->dir);
-    if (!moved) return moved.error();
+    auto opened_inbox = folder_at(folder_key(source->user_key, kInbox), home, home);
+    if (!opened_inbox) return opened_inbox.error();
+    auto opened_moved = folder_at(folder_key(source->user_key, target->name), home, target->dir);
+    if (!opened_moved) return opened_moved.error();
+    Folder* inbox = *opened_inbox;
+    Folder* moved = *opened_moved;
     for (std::size_t i = 0; i < inbox->list.records.size(); ++i) {
       fs::path path = inbox->path_of(i);
       auto content = durable::read_file(path);
@@ -593,6 +790,7 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
     (void)durable::fsync_dir(home / "cur");
     inbox->list.records.clear();
     inbox->in_new.clear();
+    inbox->dates.clear();
     if (auto saved = save(*inbox); !saved) return saved;
     ++change_counter_;
     return {};
@@ -635,14 +833,15 @@ Result<void> MaildirStore::set_subscribed(std::string_view user, std::string_vie
 }
 
 Result<MailboxStatus> MaildirStore::status(std::string_view user, std::string_view mailbox) const {
-  auto folder = open_folder(user, mailbox);
-  if (!folder) return folder.error();
+  auto opened = open_folder(user, mailbox);
+  if (!opened) return opened.error();
+  const Folder& folder = **opened;
   MailboxStatus out;
-  out.uid_validity = folder->list.uid_validity;
-  out.uid_next = folder->list.uid_next;
-  out.modseq = folder->list.modseq;
-  out.messages = static_cast<std::uint32_t>(folder->list.records.size());
-  for (const maildir::UidRecord& record : folder->list.records) {
+  out.uid_validity = folder.list.uid_validity;
+  out.uid_next = folder.list.uid_next;
+  out.modseq = folder.list.modseq;
+  out.messages = static_cast<std::uint32_t>(folder.list.records.size());
+  for (const maildir::UidRecord& record : folder.list.records) {
     std::string_view letters = maildir::split_file_name(record.file_name).letters;
     if (letters.find('S') == std::string_view::npos) ++out.unseen;
   }
@@ -650,17 +849,19 @@ Result<MailboxStatus> MaildirStore::status(std::string_view user, std::string_vi
 }
 
 Result<std::vector<MessageMeta>> MaildirStore::messages(std::string_view user, std::string_view mailbox) const {
-  auto folder = open_folder(user, mailbox);
-  if (!folder) return folder.error();
+  auto opened = open_folder(user, mailbox);
+  if (!opened) return opened.error();
+  Folder& folder = **opened;
   std::vector<MessageMeta> out;
-  for (std::size_t i = 0; i < folder->list.records.size(); ++i) {
-    const maildir::UidRecord& record = folder->list.records[i];
-    auto date = mtime_of(folder->path_of(i));
-    auto size = size_of(*folder, i);
+  out.reserve(folder.list.records.size());
+  for (std::size_t i = 0; i < folder.list.records.size(); ++i) {
+    const maildir::UidRecord& record = folder.list.records[i];
+    auto date = date_of(folder, i);
+    auto size = size_of(folder, i);
     if (!date || !size) continue;  // removed by another program since the sync
     MessageMeta meta;
     meta.uid = record.uid;
-    meta.flags = maildir::letters_to_flags(maildir::split_file_name(record.file_name).letters, folder->keywords);
+    meta.flags = maildir::letters_to_flags(maildir::split_file_name(record.file_name).letters, folder.keywords);
     meta.internal_date_s = *date;
     meta.size = *size;
     out.push_back(std::move(meta));
@@ -669,15 +870,28 @@ Result<std::vector<MessageMeta>> MaildirStore::messages(std::string_view user, s
 }
 
 Result<std::string> MaildirStore::read(std::string_view user, std::string_view mailbox, std::uint32_t uid) const {
+  auto parsed = parse_user(user);
+  if (!parsed) return parsed.error();
+  auto name = canonical_mailbox_name(mailbox);
+  if (!name) return name.error();
+  // The index as it is, unchecked: a file name it knows holds that message, or is gone.
+  if (auto it = folders_.find(folder_key(parsed->key, *name)); it != folders_.end()) {
+    if (auto index = it->second.index_of(uid)) {
+      auto content = read_message_file(it->second.path_of(*index));
+      if (content || content.error().category != ErrorCategory::not_found) return content;
+    }
+    it->second.trusted = false;
+  }
   for (int attempt = 0;; ++attempt) {
     auto folder = open_folder(user, mailbox);
     if (!folder) return folder.error();
-    auto index = folder->index_of(uid);
+    auto index = (*folder)->index_of(uid);
     if (!index) return not_found("no message with UID " + std::to_string(uid));
-    auto content = durable::read_file(folder->path_of(*index));
-    if (content) return net::mail::normalize_crlf(*content);
+    auto content = read_message_file((*folder)->path_of(*index));
+    if (content) return content;
     // Renamed by another reader between the sync and the open: sync again.
     if (content.error().category != ErrorCategory::not_found || attempt == 1) return content.error();
+    (*folder)->trusted = false;
   }
 }
 
@@ -690,98 +904,108 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
   auto folder = open_folder(user, mailbox);
   if (!folder) return folder.error();
   std::string crlf = net::mail::normalize_crlf(data);
+  // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.
   if (auto allowed = check_quota(where->user_key, where->home, crlf.size()); !allowed) return allowed.error();
-  return deliver(*folder, maildir::crlf_to_lf(crlf), crlf.size(), *canonical, internal_date_s);
+  return deliver(**folder, maildir::crlf_to_lf(crlf), crlf.size(), *canonical, internal_date_s);
 }
 
 Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mailbox, std::uint32_t uid,
                                      const Flags& flags) {
   auto canonical = canonical_flags(flags);
   if (!canonical) return canonical.error();
-  auto folder = open_folder(user, mailbox);
-  if (!folder) return folder.error();
-  auto index = folder->index_of(uid);
+  auto opened = open_folder(user, mailbox);
+  if (!opened) return opened.error();
+  Folder& folder = **opened;
+  auto index = folder.index_of(uid);
   if (!index) return not_found("no message with UID " + std::to_string(uid));
-  maildir::UidRecord& record = folder->list.records[*index];
+  maildir::UidRecord& record = folder.list.records[*index];
   maildir::FileName parts = maildir::split_file_name(record.file_name);
-  if (maildir::letters_to_flags(parts.letters, folder->keywords) == *canonical) return {};
-  std::vector<std::string> keywords = folder->keywords;
+  if (maildir::letters_to_flags(parts.letters, folder.keywords) == *canonical) return {};
+  OnExit restamp{[&] { after_write(folder); }};
+  std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(*canonical, keywords, parts.letters);
   if (!letters) return letters.error();
-  if (keywords != folder->keywords) {
-    if (auto written = durable::replace_file(folder->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+  if (keywords != folder.keywords) {
+    if (auto written = durable::replace_file(folder.dir, kKeywords, maildir::format_keywords(keywords)); !written) {
       return written;
     }
-    folder->keywords = keywords;
+    folder.keywords = keywords;
   }
   std::string name = std::string(parts.base) + ":2," + *letters + std::string(parts.tail);
-  fs::path from = folder->path_of(*index);
-  fs::path to = folder->dir / "cur" / name;
+  fs::path from = folder.path_of(*index);
+  fs::path to = folder.dir / "cur" / name;
   if (auto moved = durable::rename_durably(from, to); !moved) return moved;
   record.file_name = name;
-  folder->in_new[*index] = false;
-  if (auto saved = save(*folder); !saved) return saved;
+  folder.in_new[*index] = false;
+  if (auto saved = save(folder); !saved) return saved;
   ++change_counter_;
   return {};
 }
 
 Result<void> MaildirStore::expunge(std::string_view user, std::string_view mailbox,
                                    std::span<const std::uint32_t> uids) {
-  auto folder = open_folder(user, mailbox);
-  if (!folder) return folder.error();
-  std::vector<bool> gone(folder->list.records.size(), false);
+  auto opened = open_folder(user, mailbox);
+  if (!opened) return opened.error();
+  Folder& folder = **opened;
+  std::vector<bool> gone(folder.list.records.size(), false);
   bool changed = false;
+  OnExit restamp{[&] {
+    if (changed) after_write(folder);
+  }};
   for (std::uint32_t uid : uids) {
-    auto index = folder->index_of(uid);
+    auto index = folder.index_of(uid);
     if (!index || gone[*index]) continue;
     std::error_code ec;
-    fs::remove(folder->path_of(*index), ec);
-    if (ec) return make_error(ErrorCategory::io, "remove " + folder->path_of(*index).string() + ": " + ec.message());
+    fs::remove(folder.path_of(*index), ec);
+    if (ec) return make_error(ErrorCategory::io, "remove " + folder.path_of(*index).string() + ": " + ec.message());
     gone[*index] = true;
     changed = true;
   }
   if (!changed) return {};
   for (const char* sub : {"new", "cur"}) {
-    if (auto synced = durable::fsync_dir(folder->dir / sub); !synced) return synced;
+    if (auto synced = durable::fsync_dir(folder.dir / sub); !synced) return synced;
   }
   std::vector<maildir::UidRecord> kept;
   std::vector<bool> in_new;
+  std::vector<std::int64_t> dates;
   for (std::size_t i = 0; i < gone.size(); ++i) {
     if (gone[i]) continue;
-    kept.push_back(std::move(folder->list.records[i]));
-    in_new.push_back(folder->in_new[i]);
+    kept.push_back(std::move(folder.list.records[i]));
+    in_new.push_back(folder.in_new[i]);
+    dates.push_back(folder.dates[i]);
   }
-  folder->list.records = std::move(kept);
-  folder->in_new = std::move(in_new);
-  if (auto saved = save(*folder); !saved) return saved;
+  folder.list.records = std::move(kept);
+  folder.in_new = std::move(in_new);
+  folder.dates = std::move(dates);
+  if (auto saved = save(folder); !saved) return saved;
   ++change_counter_;
   return {};
 }
 
 Result<std::uint32_t> MaildirStore::copy(std::string_view user, std::string_view from, std::uint32_t uid,
                                          std::string_view to) {
-  auto source = open_folder(user, from);
-  if (!source) return source.error();
+  auto opened = open_folder(user, from);
+  if (!opened) return opened.error();
   auto target_where = locate(user, to);
   if (!target_where) return target_where.error();
-  auto index = source->index_of(uid);
+  Folder& source = **opened;
+  auto index = source.index_of(uid);
   if (!index) return not_found("no message with UID " + std::to_string(uid));
-  fs::path path = source->path_of(*index);
+  fs::path path = source.path_of(*index);
   auto content = durable::read_file(path);
   if (!content) return content.error();
-  auto size = size_of(*source, *index);
+  auto size = size_of(source, *index);
   if (!size) return size.error();
   auto date = mtime_of(path);
   if (!date) return not_found("message with UID " + std::to_string(uid) + " vanished");
-  Flags flags =
-      maildir::letters_to_flags(maildir::split_file_name(source->list.records[*index].file_name).letters,
-                                source->keywords);
+  Flags flags = maildir::letters_to_flags(maildir::split_file_name(source.list.records[*index].file_name).letters,
+                                          source.keywords);
   auto target = open_folder(user, to);
   if (!target) return target.error();
   if (auto allowed = check_quota(target_where->user_key, target_where->home, *size); !allowed) {
     return allowed.error();
   }
-  return deliver(*target, *content, *size, flags, *date);
+  return deliver(**target, *content, *size, flags, *date);
 }
 
 }  // namespace maillab::sim

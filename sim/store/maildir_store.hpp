@@ -14,10 +14,26 @@
 // removes what was written and returns io (ENOSPC included) or quota.
 // Unique names carry the UID and UIDVALIDITY, never a clock or randomness.
 //
-// Every call re-reads the folder ("sync"): files that appeared in new/ or cur/
-// without a UID (another program delivered them) get the next UIDs in file
-// name order; files that vanished lose theirs; a changed name (mutt moved it
-// to cur/ or changed its flags) is picked up.  UIDVALIDITY comes from a
+// Index.  Each mailbox is read from disk ("sync") once and then kept in memory
+// (UID -> file name, flags, RFC822.SIZE, internal date), updated by the
+// store's own writes.  Every call but read() first compares a stamp of the
+// folder (lstat of new/, cur/, dovecot-uidlist, dovecot-keywords: inode, size,
+// mtime, ctime) with the one the index was built under, and syncs again only
+// when it differs, so another program's changes are still seen at the next
+// call.  Timestamps have a coarse tick: a change in the same tick as the
+// stamp would not move it ("racy", as in git's index).  So an index is
+// trusted only when every stamped ctime is older than a filesystem time taken
+// before the stamp (a probe: utimensat of tmp/, then lstat); an untrusted one
+// (after our own writes, or a change in this tick) is synced again at its next
+// use.  read() skips the stamp: a message file never changes its content, and
+// a name that has gone (moved or flagged by mutt, deleted) makes it sync and
+// look again.  A sync lists new/ and cur/ with readdir's d_type (lstat only
+// where the type is unknown) and keeps the internal dates it already had.
+//
+// A sync: files that appeared in new/ or cur/ without a UID (another program
+// delivered them) get the next UIDs in file name order; files that vanished
+// lose theirs; a changed name (mutt moved it to cur/ or changed its flags) is
+// picked up.  UIDVALIDITY comes from a
 // per-user counter file, maillab-uidvalidity (initialised past every
 // UIDVALIDITY found in the user's folders), so values never repeat for a user.
 // tmp/ is never read; ensure_user() removes our own leftovers from it.
@@ -33,6 +49,9 @@
 // not wait on Dovecot's dotlocks); more than 26 keywords in one mailbox.
 #pragma once
 
+#include <array>
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -78,17 +97,32 @@ class MaildirStore final : public net::mail::MailStore {
                              std::string_view to) override;
 
   std::uint64_t change_counter() const override { return change_counter_; }
+  // How many times a folder was read from disk (listed and reconciled): tests
+  // use it to check that the index is used.
+  std::uint64_t syncs() const { return syncs_; }
 
  private:
   explicit MaildirStore(std::filesystem::path root) : root_(std::move(root)) {}
 
-  // A mailbox as found on disk by the latest sync.
+  // What lstat says about one of the files a folder's index depends on.
+  struct Stamp {
+    bool exists = false;
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t mtime_ns = 0, ctime_ns = 0;
+    bool operator==(const Stamp&) const = default;
+  };
+  static constexpr std::int64_t kUnknownDate = INT64_MIN;
+
+  // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
     std::filesystem::path home;  // the user's Maildir
     std::filesystem::path dir;   // this mailbox's Maildir
     maildir::UidList list;
     std::vector<bool> in_new;    // per record: new/ (else cur/)
+    std::vector<std::int64_t> dates;  // per record: internal date, kUnknownDate until looked up
     std::vector<std::string> keywords;
+    std::array<Stamp, 4> stamps{};    // new/, cur/, dovecot-uidlist, dovecot-keywords
+    bool trusted = false;             // stamps taken safely after the last change (see above)
 
     std::filesystem::path path_of(std::size_t index) const;
     std::optional<std::size_t> index_of(std::uint32_t uid) const;
@@ -102,15 +136,28 @@ class MaildirStore final : public net::mail::MailStore {
 
   Result<std::filesystem::path> home_of(std::string_view user) const;
   Result<Location> locate(std::string_view user, std::string_view mailbox) const;
-  Result<Folder> open_folder(std::string_view user, std::string_view mailbox) const;
-  Result<Folder> sync(const std::filesystem::path& home, const std::filesystem::path& dir) const;
+  // The index of a mailbox, synced when its stamp moved or was not trusted.
+  // The pointer stays valid until the next call that may sync or forget.
+  Result<Folder*> open_folder(std::string_view user, std::string_view mailbox) const;
+  Result<Folder*> folder_at(const std::string& key, const std::filesystem::path& home,
+                            const std::filesystem::path& dir) const;
+  // `previous` (may be null) lends the dates it knew and its uid list when that did not change.
+  // `stamps` are the ones taken before; `wrote_list` tells whether the sync saved dovecot-uidlist.
+  Result<Folder> sync(const std::filesystem::path& home, const std::filesystem::path& dir, Folder* previous,
+                      const std::array<Stamp, 4>& stamps, bool& wrote_list) const;
+  static Stamp stamp_at(const std::filesystem::path& path);
+  static std::array<Stamp, 4> stamps_of(const std::filesystem::path& dir);
+  // Our own write changed the folder: its stamps now describe our change, not a check.
+  void after_write(Folder& folder) const;
+  void forget(std::string_view key_prefix) const;
+  Result<std::int64_t> date_of(Folder& folder, std::size_t index) const;
   Result<void> save(Folder& folder) const;
   Result<std::uint64_t> size_of(const Folder& folder, std::size_t index) const;
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;
   Result<std::uint32_t> deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
                                 const net::mail::Flags& flags, std::int64_t internal_date_s);
-  Result<std::uint64_t> used_bytes_at(const std::filesystem::path& home) const;
+  Result<std::uint64_t> used_bytes_at(const std::string& user_key, const std::filesystem::path& home) const;
   Result<void> check_quota(const std::string& user_key, const std::filesystem::path& home,
                            std::uint64_t size) const;
   std::vector<std::string> folder_names(const std::filesystem::path& home) const;
@@ -120,6 +167,10 @@ class MaildirStore final : public net::mail::MailStore {
   std::filesystem::path root_;
   std::map<std::string, net::mail::StoreLimits> limits_;  // by user key
   mutable std::uint64_t change_counter_ = 0;
+  // Indexes by "<user key>\n<canonical mailbox name>".
+  mutable std::map<std::string, Folder, std::less<>> folders_;
+  mutable std::int64_t fs_now_ns_ = INT64_MIN;
+  mutable std::uint64_t syncs_ = 0;  // the latest probe of the filesystem's time
 };
 
 }  // namespace maillab::sim

@@ -13,6 +13,9 @@
 #include <asio/signal_set.hpp>
 
 #include "app/serve_lab.hpp"
+#include "app/spool_committer.hpp"
+#include "app/spool_local_router.hpp"
+#include "app/spool_sink.hpp"
 #include "net/io/dns_responder.hpp"
 #include "net/io/tcp_server.hpp"
 #include "net/io/wall_clock.hpp"
@@ -162,6 +165,22 @@ int run_serve(const ServeOptions& options) {
                             {options.connections_max, options.connections_per_address_max}, log);
   server.watch_store(store.get());
 
+  // The queue (app/spool_sink.hpp): every message is durable there, group-committed, before its 250.
+  auto spool = sim::Spool::open(fs::path(options.state) / "queue");
+  if (!spool) {
+    std::cerr << "maillab serve: " << spool.error().to_string() << '\n';
+    return 1;
+  }
+  SpoolCommitter committer(io, *spool, log);
+  LocalRouter router(delivery, directory, *store, log);
+  SpoolSink queue(io, *spool, committer, router, log);
+  router.set_sink(&queue);
+  queue.set_after_route([&server] { server.after_activity(); });
+  if (auto recovered = queue.recover(net::io::wall_now()); !recovered) {
+    std::cerr << "maillab serve: queue: " << recovered.error().to_string() << '\n';
+    return 1;
+  }
+
   // The lab defaults of the security catalogue §3.
   net::smtp::ServerConfig smtp;
   smtp.host_name = host;
@@ -185,10 +204,10 @@ int run_serve(const ServeOptions& options) {
     std::string refusal;
   };
   const std::vector<Planned> services{
-      {"smtp", options.smtp, false, net::io::smtp_session_factory({smtp, &directory, &delivery}), smtp_busy},
-      {"submission", options.submission, false, net::io::smtp_session_factory({submission, &directory, &delivery}),
+      {"smtp", options.smtp, false, net::io::smtp_session_factory({smtp, &directory, &queue}), smtp_busy},
+      {"submission", options.submission, false, net::io::smtp_session_factory({submission, &directory, &queue}),
        smtp_busy},
-      {"smtps", options.smtps, true, net::io::smtp_session_factory({submission, &directory, &delivery}), ""},
+      {"smtps", options.smtps, true, net::io::smtp_session_factory({submission, &directory, &queue}), ""},
       {"pop3", options.pop3, false, net::io::pop3_session_factory({pop3, store.get(), &locks}),
        "-ERR [SYS/TEMP] Too many connections, try again later\r\n"},
       {"pop3s", options.pop3s, true, net::io::pop3_session_factory({pop3, store.get(), &locks}), ""},

@@ -26,6 +26,8 @@ std::string domain_of(std::string_view key) {
   return at == std::string_view::npos ? std::string() : std::string(key.substr(at + 1));
 }
 
+}  // namespace
+
 // Received: fields in the header section (RFC 5321 §6.3 hop count).
 std::size_t received_fields(std::string_view data) {
   std::size_t count = 0;
@@ -40,8 +42,6 @@ std::size_t received_fields(std::string_view data) {
   }
   return count;
 }
-
-}  // namespace
 
 std::string address_key(std::string_view address) {
   const auto at = address.rfind('@');
@@ -139,9 +139,10 @@ std::string LabDelivery::next_queue_id(Instant now) {
 }
 
 net::smtp::StoreOutcome LabDelivery::deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                             bool submission, Instant now) {
+                                             bool submission, Instant now, std::string queue_id,
+                                             const std::function<bool(const std::string&)>& stored_before) {
   using net::smtp::StoreResult;
-  const std::string id = next_queue_id(now);
+  const std::string id = queue_id.empty() ? next_queue_id(now) : std::move(queue_id);
   if (received_fields(message.data) >= 50)
     return {StoreResult::permanent_failure, "", "5.4.6 Too many hops: a mail loop?"};  // RFC 5321 §6.3
 
@@ -188,6 +189,10 @@ net::smtp::StoreOutcome LabDelivery::deliver(const net::smtp::MessageEvent& mess
   std::size_t stored = 0;
   std::size_t over_quota = 0;
   for (const auto& [user_key, to] : targets) {
+    if (stored_before && stored_before(user_key)) {
+      ++stored;
+      continue;
+    }
     std::string data = "Return-Path: " + message.reverse_path.to_path() + "\r\nDelivered-To: " + to + "\r\n" + trace;
     data += message.data;
     auto uid = store_.append(user_key, "INBOX", data, {}, net::io::unix_seconds(now));

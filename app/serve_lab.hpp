@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -91,10 +92,13 @@ class LabDelivery final : public net::io::MessageSink {
              net::io::StoreDone done) override {
     done(deliver(message, peer, submission, now));
   }
+  // Stores into the Maildirs now; `queue_id` (when given) names the queue entry in Received:,
+  // and a mailbox for which `stored_before(user key)` holds is skipped (a resumed delivery).
+  net::smtp::StoreOutcome deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
+                                  bool submission, Instant now, std::string queue_id = {},
+                                  const std::function<bool(const std::string&)>& stored_before = {});
 
  private:
-  net::smtp::StoreOutcome deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                  bool submission, Instant now);
   std::string next_queue_id(Instant now);
 
   const LabDirectory& directory_;
@@ -105,6 +109,9 @@ class LabDelivery final : public net::io::MessageSink {
 };
 
 net::io::DnsZone make_zone(const sim::Scenario& scenario);
+
+// Received: fields in the header section (RFC 5321 §6.3 hop count).
+std::size_t received_fields(std::string_view data);
 
 // The name the lab's services give themselves (greeting, Received: by): the
 // first domain's mailbox host, "mail.lab.test" in the built-in classroom.

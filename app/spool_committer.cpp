@@ -1,0 +1,113 @@
+#include "app/spool_committer.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <asio/post.hpp>
+
+namespace maillab::app {
+
+SpoolCommitter::SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
+                               std::size_t round_entries_max)
+    : io_(io), spool_(spool), log_(std::move(log)), round_entries_max_(std::max<std::size_t>(1, round_entries_max)) {
+  worker_ = std::thread([this] { run(); });
+}
+
+SpoolCommitter::~SpoolCommitter() { stop(); }
+
+void SpoolCommitter::commit(sim::StagedEntry staged, Committed done) {
+  if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
+  {
+    std::lock_guard lock(mutex_);
+    next_.staged.push_back(std::move(staged));
+    next_.done.push_back(std::move(done));
+  }
+  wake_.notify_one();
+}
+
+void SpoolCommitter::remove(std::string id) {
+  {
+    std::lock_guard lock(mutex_);
+    chores_.push_back({std::move(id), {}, 0});
+  }
+  wake_.notify_one();
+}
+
+void SpoolCommitter::update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts) {
+  if (recipients.empty()) return remove(std::move(id));
+  {
+    std::lock_guard lock(mutex_);
+    chores_.push_back({std::move(id), std::move(recipients), attempts});
+  }
+  wake_.notify_one();
+}
+
+void SpoolCommitter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (worker_.joinable()) worker_.join();
+}
+
+SpoolCommitter::Stats SpoolCommitter::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void SpoolCommitter::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !next_.staged.empty() || !chores_.empty(); });
+    if (next_.staged.empty() && chores_.empty()) return;  // stopping, nothing left
+    Round round;
+    if (next_.staged.size() <= round_entries_max_) {
+      round = std::exchange(next_, Round{});
+    } else {
+      const auto split = static_cast<std::ptrdiff_t>(round_entries_max_);
+      round.staged.assign(std::make_move_iterator(next_.staged.begin()),
+                          std::make_move_iterator(next_.staged.begin() + split));
+      round.done.assign(std::make_move_iterator(next_.done.begin()), std::make_move_iterator(next_.done.begin() + split));
+      next_.staged.erase(next_.staged.begin(), next_.staged.begin() + split);
+      next_.done.erase(next_.done.begin(), next_.done.begin() + split);
+    }
+    std::vector<Chore> chores = std::exchange(chores_, {});
+    if (!round.staged.empty()) {
+      ++stats_.rounds;
+      stats_.entries += round.staged.size();
+      stats_.largest_round = std::max<std::uint64_t>(stats_.largest_round, round.staged.size());
+    }
+    lock.unlock();
+
+    std::vector<std::string> removed;
+    for (auto& chore : chores) {
+      if (chore.recipients.empty()) {
+        removed.push_back(std::move(chore.id));
+        continue;
+      }
+      if (auto updated = spool_.update(chore.id, chore.recipients, chore.attempts); !updated && log_)
+        log_("queue: cannot update " + chore.id + ": " + updated.error().message);
+    }
+    if (!removed.empty()) {
+      if (auto gone = spool_.remove(removed); !gone && log_)
+        log_("queue: cannot remove a finished entry: " + gone.error().message);
+    }
+    if (!round.staged.empty()) {
+      Result<void> durable = spool_.commit(round.staged);
+      asio::post(io_, [this, done = std::move(round.done), durable = std::move(durable)]() mutable {
+        finished(std::move(done), std::move(durable));
+      });
+    }
+    lock.lock();
+  }
+}
+
+void SpoolCommitter::finished(std::vector<Committed> done, Result<void> durable) {
+  if (!durable && log_) log_("queue: " + durable.error().message + " (" + std::to_string(done.size()) + " refused)");
+  for (auto& callback : done) callback(durable);
+  in_flight_ -= done.size();
+  if (in_flight_ == 0) hold_.reset();
+}
+
+}  // namespace maillab::app

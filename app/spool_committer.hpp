@@ -1,0 +1,102 @@
+// SpoolCommitter: group commit of the spool's fsyncs across SMTP sessions.
+//
+// Theory of operation.  Sessions stage their messages on the io thread
+// (sim::Spool::stage: written to tmp/, not yet durable) and hand the handle
+// here.  One worker thread takes everything handed over since its last round
+// and runs one sim::Spool::commit for it (write-back started for all, one
+// fdatasync each, renames into queue/, one fsync of queue/), while the io
+// thread goes on staging the next messages.  When a round is durable (or has
+// failed) its callbacks run on the io thread, posted to the io_context: a
+// session's pending 250 (RFC 5321 §6.1) or 452 4.3.1 (RFC 3463 X.3.1; the
+// batch's files are gone again, so nothing unacknowledged is queued and the
+// client retries).  The more sessions wait, the larger a round, so the cost
+// of the fsyncs is shared: Postfix's cleanup pays one fsync per message,
+// databases call this group commit.
+//
+// Chores run on the same worker, in the order given, before the round's
+// commit: removing a finished entry (unlink; the round's directory fsync, or
+// its own, makes it durable) and rewriting its pending recipients.
+//
+// While a round is in flight the committer holds work on the io_context, so
+// io.run() does not return before every callback has run; stop() drains the
+// queue and joins the worker.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+
+#include "net/core/result.hpp"
+#include "net/io/session.hpp"
+#include "sim/store/spool.hpp"
+
+namespace maillab::app {
+
+class SpoolCommitter {
+ public:
+  // Runs on the io thread once the entry is durable (ok) or not (error).
+  using Committed = std::function<void(const Result<void>& durable)>;
+
+  struct Stats {
+    std::uint64_t rounds = 0;
+    std::uint64_t entries = 0;
+    std::uint64_t largest_round = 0;
+  };
+
+  SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
+                 std::size_t round_entries_max = 512);
+  ~SpoolCommitter();
+  SpoolCommitter(const SpoolCommitter&) = delete;
+  SpoolCommitter& operator=(const SpoolCommitter&) = delete;
+
+  // io thread.
+  void commit(sim::StagedEntry staged, Committed done);
+  void remove(std::string id);
+  void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
+  // Commits what was handed over, then ends the worker (any thread but the worker).
+  void stop();
+
+  [[nodiscard]] Stats stats() const;
+
+ private:
+  struct Chore {
+    std::string id;
+    std::vector<std::string> recipients;  // empty: remove the entry
+    std::uint32_t attempts = 0;
+  };
+  struct Round {
+    std::vector<sim::StagedEntry> staged;
+    std::vector<Committed> done;
+  };
+
+  void run();
+  void finished(std::vector<Committed> done, Result<void> durable);
+
+  asio::io_context& io_;
+  const sim::Spool& spool_;
+  net::io::LogSink log_;
+  const std::size_t round_entries_max_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  Round next_;
+  std::vector<Chore> chores_;
+  bool stopping_ = false;
+  Stats stats_;
+
+  // io thread only.
+  std::size_t in_flight_ = 0;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> hold_;
+
+  std::thread worker_;
+};
+
+}  // namespace maillab::app

@@ -1,0 +1,103 @@
+#include "app/spool_sink.hpp"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <asio/post.hpp>
+
+namespace maillab::app {
+
+SpoolSink::SpoolSink(asio::io_context& io, sim::Spool& spool, SpoolCommitter& committer, QueueRouter& router,
+                     net::io::LogSink log)
+    : io_(io), spool_(spool), committer_(committer), router_(router), log_(std::move(log)) {}
+
+Result<sim::SpoolRecovery> SpoolSink::recover(Instant now) {
+  auto recovered = spool_.recover();
+  if (!recovered) return recovered;
+  if (log_) {
+    for (const auto& damaged : recovered->damaged)
+      log_("queue: " + damaged.name + " is damaged (" + damaged.reason + "), moved to " + damaged.moved_to.string());
+    if (recovered->tmp_discarded > 0)
+      log_("queue: discarded " + std::to_string(recovered->tmp_discarded) + " incomplete file(s) in tmp/");
+    if (!recovered->entries.empty())
+      log_("queue: resuming " + std::to_string(recovered->entries.size()) + " queued message(s)");
+  }
+  for (const auto& entry : recovered->entries) track_and_route(entry, now, true);
+  return recovered;
+}
+
+void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer, bool submission,
+                      Instant now, net::io::StoreDone done) {
+  using net::smtp::StoreResult;
+  if (auto refusal = router_.admit(message, submission)) {
+    done(*refusal);
+    return;
+  }
+  sim::SpoolEntry entry;
+  entry.id = spool_.make_id(now);
+  entry.sender = message.reverse_path.to_string();
+  for (const auto& path : message.forward_paths) entry.recipients.push_back(path.to_string());
+  entry.arrival = now;
+  entry.message_id = sim::find_message_id(message.data);
+  entry.attributes.emplace_back(kHelo, message.helo_name);
+  entry.attributes.emplace_back(kClientAddress, peer.address);
+  if (message.tls) entry.attributes.emplace_back(kTls, "1");
+  if (!message.authenticated_user.empty()) entry.attributes.emplace_back(kAuthUser, message.authenticated_user);
+  if (submission) entry.attributes.emplace_back(kSubmission, "1");
+  entry.data = message.data;
+
+  auto staged = spool_.stage(entry);
+  if (!staged) {
+    if (log_) log_("queue: " + staged.error().message);
+    done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1: nothing queued
+    return;
+  }
+  auto shared = std::make_shared<sim::SpoolEntry>(std::move(entry));
+  committer_.commit(std::move(staged).value(), [this, shared, done = std::move(done), now](const Result<void>& durable) {
+    if (!durable) {
+      done({StoreResult::insufficient_storage, "", ""});
+      return;
+    }
+    done({StoreResult::accepted, shared->id, ""});
+    // After every reply of this round has been handed to its session.
+    asio::post(io_, [this, shared, now] { track_and_route(std::move(*shared), now, false); });
+  });
+}
+
+void SpoolSink::track_and_route(sim::SpoolEntry entry, Instant now, bool resumed) {
+  Pending& pending = pending_[entry.id];
+  pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
+  pending.attempts = entry.attempts + 1;
+  router_.route(entry, now, resumed);
+  if (after_route_) after_route_();
+}
+
+void SpoolSink::recipient_final(const std::string& id, const std::string& recipient) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto one = it->second.recipients.find(recipient);
+  if (one == it->second.recipients.end()) return;
+  it->second.recipients.erase(one);
+  // Several finals of one entry usually come together: write the outcome once.
+  changed_.insert(id);
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] { flush(); });
+}
+
+void SpoolSink::flush() {
+  flush_posted_ = false;
+  for (const auto& id : std::exchange(changed_, {})) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    if (it->second.recipients.empty()) {
+      committer_.remove(id);
+      pending_.erase(it);
+    } else {
+      committer_.update(id, {it->second.recipients.begin(), it->second.recipients.end()}, it->second.attempts);
+    }
+  }
+}
+
+}  // namespace maillab::app

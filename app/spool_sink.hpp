@@ -1,0 +1,101 @@
+// SpoolSink: the lab server's MessageSink over the on-disk queue.
+//
+// Theory of operation.  An SMTP transaction that reaches end of DATA is
+//   1. offered to the router's admit() (a refusal such as a mail loop is
+//      answered at once and nothing is queued);
+//   2. staged as a queue entry (sim/store/spool.hpp): envelope, the client's
+//      HELO name, address, TLS and login as attributes, the data untouched;
+//      a write error is 452 4.3.1 (RFC 3463 X.3.1) at once;
+//   3. handed to the SpoolCommitter, whose next group commit makes it durable;
+//      then the session gets its 250 with the queue id (RFC 5321 §4.2.2,
+//      §6.1), or 452 4.3.1 when the commit failed (the entry is gone);
+//   4. routed (posted to the io thread after the round's replies): the router
+//      delivers or injects it and reports every recipient that is final,
+//      delivered or failed for good, through recipient_final().  When no
+//      recipient of an entry is left, the entry is removed from the queue; a
+//      partial outcome rewrites the entry's pending recipients, so a restart
+//      never repeats a delivery that was reported final.
+// On start, recover() loads the queue (tmp/ leftovers discarded, damaged
+// files moved aside and logged by name) and routes every entry again:
+// acknowledged mail is resumed, never lost.  A recipient the router leaves
+// pending stays queued until it is reported final (or the next start).
+//
+// Everything here runs on the io thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <asio/io_context.hpp>
+
+#include "app/spool_committer.hpp"
+#include "net/io/session.hpp"
+#include "sim/store/spool.hpp"
+
+namespace maillab::app {
+
+// What becomes of a durable queue entry: delivered into the Maildirs, or
+// injected into the scenario's world.
+class QueueRouter {
+ public:
+  virtual ~QueueRouter() = default;
+  // A refusal before anything is queued (554 5.4.6 for a loop ...), or nullopt.
+  virtual std::optional<net::smtp::StoreOutcome> admit(const net::smtp::MessageEvent& message, bool submission) = 0;
+  // Called once per entry per start, after it is durable.  `resumed`: the
+  // entry was found in the queue at start, so a crash may have come between
+  // a delivery and its report: the router must not deliver twice.
+  virtual void route(const sim::SpoolEntry& entry, Instant now, bool resumed) = 0;
+};
+
+class SpoolSink final : public net::io::MessageSink {
+ public:
+  // Attribute names in queue entries.
+  static constexpr const char* kHelo = "helo";
+  static constexpr const char* kClientAddress = "client-address";
+  static constexpr const char* kTls = "tls";              // "1" when the session was encrypted
+  static constexpr const char* kAuthUser = "auth-user";  // the login, absent when none
+  static constexpr const char* kSubmission = "submission";  // "1" for the submission ports
+
+  SpoolSink(asio::io_context& io, sim::Spool& spool, SpoolCommitter& committer, QueueRouter& router,
+            net::io::LogSink log);
+
+  // Loads the queue and routes every entry in it; the counts go to the log.
+  Result<sim::SpoolRecovery> recover(Instant now);
+
+  void store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer, bool submission, Instant now,
+             net::io::StoreDone done) override;
+
+  // The router's report: `recipient` of entry `id` is delivered or failed for good.
+  void recipient_final(const std::string& id, const std::string& recipient);
+
+  // Runs after every route(): the server looks for store changes to push (IMAP IDLE).
+  void set_after_route(std::function<void()> hook) { after_route_ = std::move(hook); }
+
+  // Entries queued and not yet finished.
+  [[nodiscard]] std::size_t queued() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    std::multiset<std::string> recipients;
+    std::uint32_t attempts = 0;
+  };
+
+  void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
+  void flush();
+
+  asio::io_context& io_;
+  sim::Spool& spool_;
+  SpoolCommitter& committer_;
+  QueueRouter& router_;
+  net::io::LogSink log_;
+  std::map<std::string, Pending> pending_;  // by queue id
+  std::set<std::string> changed_;           // finals not yet written to the queue
+  bool flush_posted_ = false;
+  std::function<void()> after_route_;
+};
+
+}  // namespace maillab::app

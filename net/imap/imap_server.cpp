@@ -33,6 +33,9 @@ constexpr std::uint8_t kAuth = bit(ServerState::authenticated) | bit(ServerState
 constexpr std::uint8_t kSelected = bit(ServerState::selected);
 constexpr std::uint8_t kAnyState = kNotAuth | kAuth;
 
+// A FETCH writes at most about this much before it lets the driver take the output.
+constexpr std::size_t kFetchSliceBytes = 256 * 1024;
+
 constexpr std::string_view kPermanentFlags = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)";
 constexpr std::string_view kSystemFlags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -158,6 +161,16 @@ struct ImapServer::Session {
   // The store's status when `view` last matched it in full: while it stays the
   // same, there is nothing to report and messages() need not be read.
   std::optional<mail::MailboxStatus> view_status;
+  // A FETCH whose responses do not fit one slice: what is left to write.
+  struct PendingFetch {
+    std::string tag;
+    bool uid = false;
+    std::vector<FetchItem> items;
+    std::vector<std::size_t> targets;  // indices into view
+    std::size_t next = 0;
+    bool wants_summary = false, wants_tree = false, wants_raw = false, sets_seen = false, wants_flags = false;
+  };
+  std::optional<PendingFetch> fetch;
 
   Session(ServerConfig c, const CredentialChecker& cr, mail::MailStore& st, Instant now)
       : cfg(std::move(c)), creds(cr), store(st), reader(cfg.limits), tls(cfg.implicit_tls), last_activity(now) {
@@ -297,7 +310,7 @@ struct ImapServer::Session {
   }
 
   void process(Instant now) {
-    while (!closed && wait != Wait::tls && !delayed) {
+    while (!closed && wait != Wait::tls && !delayed && !fetch) {
       auto next = reader.next();
       if (std::holds_alternative<std::monostate>(next)) break;
       if (auto* lit = std::get_if<LiteralAnnounced>(&next)) {
@@ -831,12 +844,23 @@ struct ImapServer::Session {
     if (store.set_flags(user, mailbox, view[idx].uid, flags)) view[idx].flags = std::move(flags);
   }
 
+  // A section of the message itself, not of a part: raw octets answer it.
+  static bool top_level_section(const FetchItem& i) {
+    return i.part.empty() && (i.text_spec.empty() || i.text_spec == "HEADER" || i.text_spec == "TEXT" ||
+                              i.text_spec == "HEADER.FIELDS" || i.text_spec == "HEADER.FIELDS.NOT");
+  }
+
   // FETCH (RFC 3501 §6.4.5).  Per message, only what the items need is done:
   // FLAGS, UID, INTERNALDATE, RFC822.SIZE come from the view; ENVELOPE, BODY
   // and BODYSTRUCTURE from the shared summary cache (imap_summary.hpp), which
   // a miss fills by reading and parsing the message once; whole-message,
   // HEADER and TEXT sections from the raw octets; only sections below the top
-  // level need the MIME tree.  Responses are written straight into the output.
+  // level need the MIME tree.  Responses are written straight into the output,
+  // at most kFetchSliceBytes per step: a longer FETCH goes on when the driver
+  // has taken the output (poll_transmit) or at its timeout (poll_timeout says
+  // "now"), and commands behind it wait, so one large FETCH neither holds the
+  // whole response in memory nor keeps a single-threaded driver from its other
+  // sessions.
   void cmd_fetch(const Command& c, bool uid) {
     if (c.args.size() != 2) return bad(c.tag, "FETCH needs a sequence set and items");
     auto parsed = parse_fetch_items(c.args[1]);
@@ -850,25 +874,48 @@ struct ImapServer::Session {
     auto targets = select_messages(c, c.args[0], uid);
     if (!targets) return;
     using K = FetchItem::Kind;
-    auto top_level_section = [](const FetchItem& i) {
-      return i.part.empty() && (i.text_spec.empty() || i.text_spec == "HEADER" || i.text_spec == "TEXT" ||
-                                i.text_spec == "HEADER.FIELDS" || i.text_spec == "HEADER.FIELDS.NOT");
-    };
     auto any = [&](auto pred) { return std::any_of(items.begin(), items.end(), pred); };
-    bool wants_summary = any([](const FetchItem& i) {
+    PendingFetch f;
+    f.tag = c.tag;
+    f.uid = uid;
+    f.targets = std::move(*targets);
+    f.wants_summary = any([](const FetchItem& i) {
       return i.kind == K::envelope || i.kind == K::body_structure || i.kind == K::body;
     });
-    bool wants_tree = any([&](const FetchItem& i) { return i.kind == K::section && !top_level_section(i); });
-    bool wants_raw = wants_tree || any([](const FetchItem& i) {
+    f.wants_tree = any([](const FetchItem& i) { return i.kind == K::section && !top_level_section(i); });
+    f.wants_raw = f.wants_tree || any([](const FetchItem& i) {
       return i.kind == K::rfc822 || i.kind == K::rfc822_header || i.kind == K::rfc822_text || i.kind == K::section;
     });
-    bool sets_seen = !read_only && any([](const FetchItem& i) {
+    f.sets_seen = !read_only && any([](const FetchItem& i) {
       return (i.kind == K::section && !i.peek) || i.kind == K::rfc822 || i.kind == K::rfc822_text;
     });
-    bool wants_flags = any([](const FetchItem& i) { return i.kind == K::flags; });
+    f.wants_flags = any([](const FetchItem& i) { return i.kind == K::flags; });
+    f.items = std::move(items);
+    fetch = std::move(f);
+    continue_fetch();
+  }
+
+  // Goes on with a pending FETCH; once it is done, with the commands that waited behind it.
+  void resume(Instant now) {
+    if (!fetch || closed) return;
+    now_ = now;
+    continue_fetch();
+    if (!fetch) process(now);
+  }
+
+  // Writes the responses of the pending FETCH until a slice is full or it is done.
+  void continue_fetch() {
+    using K = FetchItem::Kind;
+    PendingFetch& f = *fetch;
+    const auto& items = f.items;
+    const bool wants_summary = f.wants_summary, wants_tree = f.wants_tree, wants_raw = f.wants_raw;
+    const bool sets_seen = f.sets_seen, wants_flags = f.wants_flags;
     SummaryCache& cache = SummaryCache::of(store);
     const SummaryCache::Table* table = wants_summary ? cache.table(user, mailbox, uid_validity) : nullptr;
-    for (auto idx : *targets) {
+    const std::size_t slice_start = out.size();
+    for (; f.next < f.targets.size() && out.size() - slice_start < kFetchSliceBytes; ++f.next) {
+      const std::size_t idx = f.targets[f.next];
+      if (idx >= view.size()) continue;
       const std::uint32_t message_uid = view[idx].uid;
       const std::uint64_t message_size = view[idx].size;
       const MessageSummary* summary = wants_summary ? SummaryCache::find(table, message_uid, message_size) : nullptr;
@@ -955,7 +1002,14 @@ struct ImapServer::Session {
       out += ")\r\n";
       log_wire(start);
     }
-    tagged(c.tag, std::string("OK ") + (uid ? "UID " : "") + "FETCH completed");
+    if (f.next < f.targets.size()) return;
+    std::string tag = std::move(f.tag);
+    bool uid = f.uid;
+    fetch.reset();
+    bool expunges_allowed = allow_expunge;
+    allow_expunge = false;  // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH
+    tagged(tag, std::string("OK ") + (uid ? "UID " : "") + "FETCH completed");
+    allow_expunge = expunges_allowed;
   }
 
   void cmd_store(const Command& c, bool uid) {
@@ -1182,6 +1236,10 @@ void ImapServer::handle_bytes(Instant now, std::string_view bytes) {
 void ImapServer::handle_timeout(Instant now) {
   if (s_->closed) return;
   s_->now_ = now;
+  if (s_->fetch) {
+    if (s_->out.size() < kFetchSliceBytes) s_->resume(now);
+    return;
+  }
   if (s_->delayed && now >= s_->delayed->first) {
     s_->emit(s_->delayed->second);
     s_->delayed.reset();
@@ -1217,14 +1275,17 @@ void ImapServer::handle_tls_established(Instant now) {
 
 void ImapServer::handle_store_changed(Instant now) {
   s_->now_ = now;
-  if (s_->closed || s_->state != ServerState::selected || s_->delayed) return;
+  if (s_->closed || s_->state != ServerState::selected || s_->delayed || s_->fetch) return;
   // RFC 3501 §7: EXISTS and FETCH may come at any time; EXPUNGE only while a
   // command (IDLE counts) is in progress (§7.4.1).
   if (s_->wait == Session::Wait::idle) s_->sync_view(true);
   else if (s_->wait == Session::Wait::none) s_->sync_view(false);
 }
 
-std::string ImapServer::poll_transmit() { return std::exchange(s_->out, std::string()); }
+std::string ImapServer::poll_transmit() {
+  if (s_->out.empty()) s_->resume(s_->now_);
+  return std::exchange(s_->out, std::string());
+}
 
 std::optional<ServerEvent> ImapServer::poll_event() {
   if (s_->events.empty()) return std::nullopt;
@@ -1235,6 +1296,7 @@ std::optional<ServerEvent> ImapServer::poll_event() {
 
 Instant ImapServer::poll_timeout() const {
   if (s_->closed) return never;
+  if (s_->fetch) return s_->now_;  // more FETCH responses to write: due at once
   if (s_->delayed) return s_->delayed->first;
   Duration limit = s_->state == ServerState::not_authenticated ? s_->cfg.preauth_timeout : s_->cfg.autologout;
   Instant logout = s_->last_activity + limit;

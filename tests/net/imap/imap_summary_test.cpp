@@ -191,3 +191,38 @@ TEST_CASE("imap summaries: an entry made from a message of another size is not u
   CHECK(SummaryCache::find(table, 1, 10) == nullptr);  // emptied to make room
   CHECK(SummaryCache::find(table, 2, 10) != nullptr);
 }
+
+TEST_CASE("imap summaries: a large FETCH comes out in slices, and a pipelined command waits behind it") {
+  World w;
+  std::string big = "Subject: big\r\n\r\n";
+  for (int line = 0; line < 300; ++line) big += std::string(70, static_cast<char>('a' + line % 26)) + "\r\n";
+  for (int i = 0; i < 40; ++i) w.deliver("alice@lab.test", big);
+  Session s(w);
+  s.login();
+  s.cmd("S SELECT INBOX");
+  std::string first = s.send("F FETCH 1:* BODY.PEEK[]\r\nN NOOP\r\n");
+  CHECK(first.size() < 40 * big.size() / 2);
+  CHECK_FALSE(has(first, "F OK"));
+  CHECK(s.server->poll_timeout() <= s.now);  // more to write: due at once
+  std::string all = first;
+  int steps = 1;
+  for (int odd = 0;; ++odd) {
+    std::string more;
+    if (odd % 2 == 0) {
+      more = s.server->poll_transmit();
+    } else {
+      s.server->handle_timeout(s.now);
+      more = s.server->poll_transmit();
+    }
+    if (more.empty()) break;
+    all += more;
+    ++steps;
+  }
+  CHECK(steps > 2);
+  CHECK(count_of(all, "BODY[] {" + std::to_string(big.size()) + "}\r\n" + big + ")\r\n") == 40);
+  auto done = all.find("F OK FETCH completed");
+  REQUIRE(done != std::string::npos);
+  CHECK(all.find("N OK") > done);
+  CHECK(all.rfind("* 40 FETCH") < done);
+  CHECK(s.server->poll_timeout() > s.now);
+}

@@ -99,10 +99,15 @@ std::optional<smtp::Reply> MtaPolicy::inject(smtp::PolicyStage stage, const smtp
 // --- MTA -----------------------------------------------------------------------------
 
 Mta::Mta(World::Impl& world, const HostSpec& spec, HostId host)
-    : world_(world), spec_(spec), host_(host), name_(spec.name), resolver_(world, host) {
+    : world_(world),
+      spec_(spec),
+      host_(host),
+      name_(spec.name),
+      store_(world.shared_store ? *world.shared_store : static_cast<net::mail::MailStore&>(own_store_)),
+      resolver_(world, host) {
   net::tls::CertificateRequest request;
   request.dns_names = {spec.name};
-  request.not_before_unix_s = world.scenario.start_unix_s - 86400;
+  request.not_before_unix_s = world.start_unix_s - 86400;
   if (auto cert = net::tls::make_self_signed_certificate(request)) {
     if (auto context = net::tls::TlsContext::server(cert->cert_pem, cert->key_pem)) tls_ = std::move(context).value();
   }
@@ -266,7 +271,7 @@ void Mta::accept_imap(ConnectionId id) {
   net::imap::ServerConfig config;
   config.hostname = name_;
   config.starttls_offered = tls_.has_value();
-  config.unix_epoch_offset_s = world_.scenario.start_unix_s;
+  config.unix_epoch_offset_s = world_.start_unix_s;
   imap_.emplace(id, session);
   session->start(config, world_.credentials, store_, world_.now());
 }
@@ -325,25 +330,36 @@ void Mta::on_message(ConnectionId id, std::uint16_t port, smtp::MessageEvent& ev
   if (!remote.empty()) enqueue(sender, remote, data, msg);
 }
 
-void Mta::deliver_local(const std::string& sender, const std::string& recipient, const std::string& data,
-                        const std::string& msg) {
-  const std::string user = local_user(recipient);
-  if (user.empty()) {
+std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, const std::string& recipient,
+                                                  const std::string& data, const std::string& msg,
+                                                  bool keep_transient) {
+  auto fail = [&](RecipientResult result) -> std::optional<RecipientResult> {
+    if (result.delivery == smtp::Delivery::transient) {
+      world_.event(TraceKind::deliver, name_, "", "local",
+                   fmt::format("<{}> not stored for {} yet: {} {}", msg, recipient, result.status, result.diagnostic),
+                   msg);
+      world_.finalize(msg, recipient, FateState::rejected, result.status + " " + result.diagnostic);
+      return result;
+    }
     QueueEntry entry{"", msg, sender, data, {}, {}, world_.now(), 0, false, {}};
-    return bounce(entry, {{recipient, local_result(smtp::Delivery::permanent, "5.1.1",
-                                                   "x-local; user unknown (RFC 3463 X.1.1)")}});
-  }
+    bounce(entry, {{recipient, result}});
+    return std::nullopt;
+  };
+  const std::string user = local_user(recipient);
+  if (user.empty())
+    return fail(local_result(smtp::Delivery::permanent, "5.1.1", "x-local; user unknown (RFC 3463 X.1.1)"));
   const auto* spec = world_.scenario.find_user(user);
   for (const auto& target : spec->forward) {
     // Handed on, not stored here: a queue step of the MDA, not a delivery.
     world_.event(TraceKind::queue, name_, "", "local", recipient + " forwards to " + target, msg);
     world_.track(msg).fates.try_emplace(target);
+    world_.fate_opened(msg, recipient, target);
     if (is_final_for(domain_of(target))) deliver_local(sender, target, data, msg);
     else enqueue(sender, {target}, data, msg);
   }
   if (!spec->forward.empty() && !spec->keep) {
     world_.finalize(msg, recipient, FateState::delivered, "forwarded by " + name_);
-    return;
+    return std::nullopt;
   }
   auto parsed = net::mail::Message::parse(data);
   (void)parsed.prepend("Delivered-To", recipient);
@@ -352,10 +368,12 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
   auto uid = store_.append(user, "INBOX", stored, {}, world_.unix_now());
   if (!uid) {
     const bool quota = uid.error().category == ErrorCategory::quota;
-    QueueEntry entry{"", msg, sender, data, {}, {}, world_.now(), 0, false, {}};
-    return bounce(entry, {{recipient, local_result(smtp::Delivery::permanent, quota ? "5.2.2" : "5.3.0",
-                                                   quota ? "x-local; mailbox full: quota exceeded (RFC 3463 X.2.2)"
-                                                         : "x-local; " + uid.error().message)}});
+    // A store that failed for another reason (a full disk) may work later:
+    // with `keep_transient` the caller keeps the message (RFC 3463 X.3.1).
+    return fail(local_result(quota || !keep_transient ? smtp::Delivery::permanent : smtp::Delivery::transient,
+                             quota ? "5.2.2" : (keep_transient ? "4.3.1" : "5.3.0"),
+                             quota ? "x-local; mailbox full: quota exceeded (RFC 3463 X.2.2)"
+                                   : "x-local; " + uid.error().message));
   }
   auto delivered = world_.make_event(TraceKind::deliver, name_, "", "local",
                                      fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
@@ -364,6 +382,35 @@ void Mta::deliver_local(const std::string& sender, const std::string& recipient,
   world_.trace.add(std::move(delivered));
   store_changed();
   world_.finalize(msg, recipient, FateState::delivered, user + " INBOX on " + name_);
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection& injection) {
+  const std::string& msg = injection.msg;
+  MessageTrack& track = world_.track(msg);
+  if (track.subject.empty()) track.subject = subject_of(injection.data);
+  if (track.from.empty()) track.from = injection.sender;
+  if (track.label.empty()) track.label = injection.client;
+  for (const auto& r : injection.recipients) track.fates.try_emplace(r);
+  world_.note_hop(msg, injection.client);
+  world_.note_hop(msg, name_);
+  std::vector<std::string> local, remote;
+  std::string list;
+  for (const auto& rcpt : injection.recipients) {
+    (is_final_for(domain_of(rcpt)) ? local : remote).push_back(rcpt);
+    list += (list.empty() ? "" : ", ") + rcpt;
+  }
+  auto accepted = world_.make_event(TraceKind::queue, name_, "", injection.proto,
+                                    fmt::format("accepted <{}> from <{}> for {} from the real client {} ({} octets)",
+                                                msg, injection.sender, list, injection.client, injection.data.size()),
+                                    msg);
+  world_.trace.add(std::move(accepted));
+  std::vector<std::pair<std::string, RecipientResult>> refused;
+  for (const auto& rcpt : local)
+    if (auto failed = deliver_local(injection.sender, rcpt, injection.data, msg, true))
+      refused.emplace_back(rcpt, *failed);
+  if (!remote.empty()) enqueue(injection.sender, remote, injection.data, msg);
+  return refused;
 }
 
 void Mta::enqueue(const std::string& sender, std::vector<std::string> recipients, std::string data,
@@ -617,7 +664,7 @@ void Mta::bounce(const QueueEntry& entry, const std::map<std::string, RecipientR
   input.reporting_mta = name_;
   input.original_envelope_sender = entry.sender;
   input.original_message = entry.data;
-  input.arrival_date_s = world_.scenario.start_unix_s + entry.arrived.us / 1'000'000;
+  input.arrival_date_s = world_.start_unix_s + entry.arrived.us / 1'000'000;
   input.now_s = world_.unix_now();
   const std::string dsn_id = "dsn." + new_queue_id() + "@" + name_;
   input.message_id = "<" + dsn_id + ">";

@@ -32,7 +32,9 @@ World::Impl::Impl(World& w)
       network(w.network_),
       trace(w.trace_),
       prng(w.prng_),
-      credentials(w.scenario_) {}
+      credentials(w.scenario_),
+      start_unix_s(w.options_.start_unix_s.value_or(w.scenario_.start_unix_s)),
+      shared_store(w.options_.store) {}
 
 void World::Impl::event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
                         std::string text, const std::string& msg, char dir) {
@@ -66,6 +68,28 @@ void World::Impl::finalize(const std::string& msg, const std::string& recipient,
   fate.state = state;
   fate.where = std::move(where);
   fate.at = now();
+  auto watching = watches.find(msg);
+  if (watching == watches.end()) return;
+  auto& list = watching->second;
+  auto watch = std::find_if(list.begin(), list.end(), [&](const auto& w) { return w->remaining.contains(recipient); });
+  if (watch == list.end()) return;
+  std::shared_ptr<InjectionWatch> settled = *watch;
+  settled->remaining.erase(recipient);
+  settled->fates[recipient] = fate;
+  if (!settled->remaining.empty()) return;
+  list.erase(watch);
+  if (list.empty()) watches.erase(watching);
+  if (settled->on_settled) settled->on_settled(settled->fates);
+}
+
+void World::Impl::fate_opened(const std::string& msg, const std::string& from, const std::string& target) {
+  auto watching = watches.find(msg);
+  if (watching == watches.end()) return;
+  for (auto& watch : watching->second) {
+    if (!watch->remaining.contains(from)) continue;
+    watch->remaining.insert(target);
+    return;
+  }
 }
 
 Mta* World::Impl::mta(const std::string& host) {
@@ -278,9 +302,16 @@ void Resolver::query(const std::string& name, dns::RecordType type, const std::s
 
 // --- World ------------------------------------------------------------------------
 
-World::World(const Scenario& scenario, std::uint64_t seed)
-    : scenario_(scenario), prng_(seed), impl_(std::make_unique<Impl>(*this)) {
+World::World(const Scenario& scenario, std::uint64_t seed, WorldOptions options)
+    : scenario_(scenario),
+      options_(options),
+      clock_(options.clock ? *options.clock : own_clock_),
+      prng_(seed),
+      impl_(std::make_unique<Impl>(*this)) {
   network_.set_default_link(scenario.default_link);
+  // [[expect]] kind = "transcript" counts as the lines go by: no kept events needed.
+  for (const auto& e : scenario.expects)
+    if (e.kind == ExpectKind::transcript) trace_.watch(e.contains);
   auto client = net::tls::TlsContext::client_without_verification();
   if (client) impl_->client_tls = std::move(client).value();
   for (const auto& host : scenario.hosts) {
@@ -297,7 +328,7 @@ World::World(const Scenario& scenario, std::uint64_t seed)
   for (const auto& mua : scenario.muas)
     impl_->muas.emplace(mua.name, std::make_unique<Mua>(*impl_, mua, *network_.find_host(mua.host)));
   for (const auto& user : scenario.users) {
-    Mta* box = impl_->mailbox_host_of(user.address);
+    Mta* box = impl_->mailbox_host_of(user.address);  // the world's store when it was given one
     if (!box) continue;
     (void)box->store_.ensure_user(user.address);
     if (user.quota_bytes > 0) (void)box->store_.set_limits(user.address, net::mail::StoreLimits{user.quota_bytes});
@@ -315,9 +346,24 @@ void World::set_key_log(net::tls::KeyLogSink sink) {
 
 void World::run(std::optional<Duration> until) {
   const Instant end = Instant{} + until.value_or(scenario_.until);
+  start(end);
+  scheduler_.run_until(end);
+}
+
+void World::start() { start(Instant{} + scenario_.until); }
+
+void World::advance(Instant now) {
+  start();
+  scheduler_.run_until(now);
+}
+
+void World::start(Instant end) {
+  if (started_) return;
+  started_ = true;
   impl_->dns->start();
   for (auto& [name, mta] : impl_->mtas) mta->start();
   impl_->apply_faults();
+  if (!options_.scripted) return;
   for (const auto& message : scenario_.messages) {
     const MessageSpec* m = &message;
     scheduler_.at(Instant{} + m->at, [this, m] {
@@ -350,7 +396,57 @@ void World::run(std::optional<Duration> until) {
       for (Instant t = Instant{} + spec.fetch_every; t <= end; t = t + spec.fetch_every)
         scheduler_.at(t, [mua] { mua->fetch(); });
   }
-  scheduler_.run_until(end);
+}
+
+InjectReport World::inject(const Injection& injection, SettledCallback on_settled) {
+  InjectReport report;
+  Mta* mta = impl_->mta(injection.host);
+  if (!mta || injection.msg.empty()) return report;
+  start();
+  report.known_host = true;
+  auto watch = std::make_shared<InjectionWatch>();
+  watch->remaining.insert(injection.recipients.begin(), injection.recipients.end());
+  if (watch->remaining.empty()) return report;
+  auto& list = impl_->watches[injection.msg];
+  list.push_back(watch);
+  for (auto& [recipient, result] : mta->inject(injection))
+    report.refused.push_back(InjectReport::Refusal{recipient, result.status, result.diagnostic});
+  for (const auto& [recipient, fate] : watch->fates)
+    if (fate.state == FateState::delivered) report.delivered.push_back(recipient);
+  report.pending.assign(watch->remaining.begin(), watch->remaining.end());
+  if (report.pending.empty()) {
+    return report;  // settled at once: the watch is already gone
+  }
+  watch->on_settled = std::move(on_settled);
+  return report;
+}
+
+std::string World::submission_host(std::string_view domain) const {
+  for (const auto& mua : scenario_.muas) {
+    const auto at = mua.user.rfind('@');
+    if (at == std::string::npos || !impl_->mta(mua.server)) continue;
+    const DomainSpec* own = scenario_.find_domain(mua.user.substr(at + 1));
+    if (own && own == scenario_.find_domain(domain)) return mua.server;
+  }
+  if (const DomainSpec* d = scenario_.find_domain(domain)) {
+    if (impl_->mta(d->submission_host)) return d->submission_host;
+    if (impl_->mta(d->mailbox_host)) return d->mailbox_host;
+  }
+  return impl_->mtas.empty() ? std::string() : impl_->mtas.begin()->first;
+}
+
+std::string World::mx_host(std::string_view domain) const {
+  const DomainSpec* d = scenario_.find_domain(domain);
+  if (!d) return submission_host(domain);
+  std::vector<MxSpec> mx = d->mx;
+  std::stable_sort(mx.begin(), mx.end(), [](const auto& a, const auto& b) { return a.preference < b.preference; });
+  for (const auto& m : mx) {
+    const auto id = network_.find_host(m.host);
+    if (impl_->mta(m.host) && id && network_.host_up(*id)) return m.host;
+  }
+  if (impl_->mta(d->mailbox_host)) return d->mailbox_host;
+  if (!mx.empty() && impl_->mta(mx.front().host)) return mx.front().host;
+  return submission_host(domain);
 }
 
 const MessageTrack* World::track(const std::string& id) const {
@@ -479,9 +575,7 @@ std::vector<ExpectationResult> World::check_expectations() const {
         break;
       }
       case ExpectKind::transcript: {
-        std::size_t hits = 0;
-        for (const auto& ev : trace_.events())
-          if (Trace::transcript_line(ev).find(e.contains) != std::string::npos) ++hits;
+        const std::size_t hits = trace_.matches(e.contains);
         results.push_back(ExpectationResult{&e, e.negate ? hits == 0 : hits > 0,
                                             std::to_string(hits) + " transcript line(s) contain \"" + e.contains +
                                                 "\""});

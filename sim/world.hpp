@@ -20,6 +20,20 @@
 //           for a message whose sender is <> (RFC 5321 §6.1, RFC 3464 §2).
 //   client  an MUA: composes, submits with AUTH over STARTTLS, fetches by
 //           POP3 (keeps or deletes) or IMAP (keeps, sets \Seen).
+//   inject  mail that real clients handed to `maillab serve` enters the world
+//           at one MTA as if that MTA had just accepted it over SMTP: local
+//           recipients go to its MDA at once (a full mailbox bounces; a store
+//           error that may pass is handed back to the caller, whose on-disk
+//           queue keeps the message), the others to its queue and from there
+//           through DNS and SMTP hops.
+//           A watcher hears when every recipient still in the world's hands
+//           (forward targets included) has a final fate.
+// The world runs on any sim::Clock (WorldOptions): `maillab run` on its own
+// VirtualClock from Instant{0} to the end; `maillab serve` calls advance()
+// with the time elapsed since it started, so the world keeps pace with the
+// wall clock, and arms a timer at next_deadline().  Mailbox hosts keep their
+// users in a MemoryStore each, or all in one given store (users are keyed by
+// full address, so one store holds every domain).
 // Faults switch on and off at their times.  Every hop, DNS query, queue and
 // delivery decision is a trace event.  Each message is tracked by Message-ID
 // with one fate per envelope recipient: that is what the summary prints and
@@ -27,8 +41,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -69,6 +85,44 @@ struct MessageTrack {
   Duration queued{0};                             // summed time in MTA queues
 };
 
+// How a World is built; the defaults are `maillab run`.
+struct WorldOptions {
+  Clock* clock = nullptr;                 // nullptr: the world's own VirtualClock, from Instant{0}
+  net::mail::MailStore* store = nullptr;  // nullptr: a MemoryStore per mailbox host
+  bool scripted = true;                   // the scenario's [[message]]s and fetches run (false: real clients)
+  std::optional<std::int64_t> start_unix_s;  // Unix time at Instant{0}; nullopt: the scenario's start
+};
+
+// A message a real client handed over, as the world MTA `host` accepted it.
+struct Injection {
+  std::string host;                     // a world MTA
+  std::string sender;                   // envelope sender; "" for <>
+  std::vector<std::string> recipients;  // envelope recipients (local@domain)
+  std::string data;                     // the client's bytes behind the Received: of `host`
+  std::string msg;                      // Message-ID without angle brackets (never empty)
+  std::string client;                   // "127.0.0.1:51234": the trace's name for the client
+  std::string proto = "smtp";           // "smtp" or "submission": the port it came in on
+};
+
+// What inject() did at once.
+struct InjectReport {
+  bool known_host = false;              // false: `host` is no MTA of the world, nothing was done
+  std::vector<std::string> delivered;   // stored in a mailbox of `host` already
+  // Not stored by the MDA of `host` for a reason that may pass (a full disk):
+  // the caller keeps them and tries again.  Bounced ones are settled instead.
+  struct Refusal {
+    std::string recipient;
+    std::string status;                 // RFC 3463 "4.3.1"
+    std::string reason;
+  };
+  std::vector<Refusal> refused;
+  std::vector<std::string> pending;     // in the world's hands (queue, forwards): the watcher hears of them
+};
+
+// Every pending recipient of an injection reached a final fate (delivered,
+// bounced or discarded): recipient -> its fate.
+using SettledCallback = std::function<void(const std::map<std::string, Fate>&)>;
+
 struct ExpectationResult {
   const ExpectSpec* spec = nullptr;
   bool held = false;
@@ -77,7 +131,7 @@ struct ExpectationResult {
 
 class World {
  public:
-  World(const Scenario& scenario, std::uint64_t seed);
+  World(const Scenario& scenario, std::uint64_t seed, WorldOptions options = {});
   ~World();
   World(const World&) = delete;
   World& operator=(const World&) = delete;
@@ -90,7 +144,27 @@ class World {
   // Runs until `until` (default: the scenario's) or until nothing is pending.
   void run(std::optional<Duration> until = std::nullopt);
 
+  // Real time (`maillab serve`).  start() brings the hosts up and schedules
+  // the faults (once; advance() and inject() start the world if needed).
+  void start();
+  // Runs every event due at or before `now` and moves the clock there.
+  void advance(Instant now);
+  // When the next event is due (`never` when there is none).
+  [[nodiscard]] Instant next_deadline() const { return scheduler_.next_deadline(); }
+  // Hands a real client's message to `injection.host` at the clock's present;
+  // `on_settled` is called (from a later advance()) once every recipient in
+  // the report's `pending` has a final fate; never when `pending` is empty.
+  InjectReport inject(const Injection& injection, SettledCallback on_settled = {});
+  // Where a real client's mail enters: the MTA that the scenario's MUAs of
+  // `domain` submit to (else the domain's submission host, else the first MTA);
+  // and the most preferred MX of `domain` that is up (else its mailbox host).
+  // "" when the world has no MTA.
+  [[nodiscard]] std::string submission_host(std::string_view domain) const;
+  [[nodiscard]] std::string mx_host(std::string_view domain) const;
+
   [[nodiscard]] const Trace& trace() const { return trace_; }
+  // Listeners and set_keep(false) (`maillab run` streams and keeps nothing).
+  Trace& trace() { return trace_; }
   [[nodiscard]] const Scenario& scenario() const { return scenario_; }
   [[nodiscard]] Instant now() const { return clock_.now(); }
   [[nodiscard]] const std::vector<std::string>& message_order() const { return order_; }
@@ -107,8 +181,12 @@ class World {
   struct Impl;
 
  private:
+  void start(Instant end);
+
   const Scenario& scenario_;
-  VirtualClock clock_;
+  WorldOptions options_;
+  VirtualClock own_clock_;
+  Clock& clock_;
   Scheduler scheduler_{clock_};
   Prng prng_;
   Network network_{scheduler_, prng_};
@@ -116,6 +194,7 @@ class World {
   std::map<std::string, MessageTrack> tracks_;
   std::vector<std::string> order_;
   std::unique_ptr<Impl> impl_;
+  bool started_ = false;
 };
 
 }  // namespace maillab::sim

@@ -113,7 +113,8 @@ class Mta {
   const HostSpec& spec_;
   HostId host_;
   std::string name_;
-  MemoryStore store_;
+  MemoryStore own_store_;          // unused when the world was given one store for all
+  net::mail::MailStore& store_;
   net::pop3::MaildropLocks locks_;
   Resolver resolver_;
   std::optional<net::tls::TlsContext> tls_;
@@ -132,6 +133,11 @@ class Mta {
   // The store moved (a delivery, a POP3 UPDATE, an IMAP session's flags):
   // selected IMAP sessions hear of it at once (EXISTS, FETCH, RFC 3501 §7).
   void store_changed();
+  // A real client's message, accepted by this host (World::inject): local
+  // recipients are stored at once, the others queued.  Returns the local
+  // recipients whose store failed for a reason that may pass (kept by the
+  // caller, not bounced).
+  std::vector<std::pair<std::string, RecipientResult>> inject(const Injection& injection);
 
  private:
   struct Inbound {
@@ -143,8 +149,13 @@ class Mta {
   void accept_imap(ConnectionId id);
   void on_message(ConnectionId id, std::uint16_t port, net::smtp::MessageEvent& message);
   std::string new_queue_id();
-  void deliver_local(const std::string& sender, const std::string& recipient, const std::string& data,
-                     const std::string& msg);
+  // Stores into the local mailbox (aliases, forwarding, quota).  A failure
+  // is bounced; with `keep_transient` a store error that may pass (a full
+  // disk) is returned instead, for the caller to keep the message.  nullopt
+  // when it was stored, forwarded or bounced.
+  std::optional<RecipientResult> deliver_local(const std::string& sender, const std::string& recipient,
+                                               const std::string& data, const std::string& msg,
+                                               bool keep_transient = false);
   void enqueue(const std::string& sender, std::vector<std::string> recipients, std::string data,
                const std::string& msg);
   // A queue event with the studio's fields: action, and the next attempt's time.
@@ -219,6 +230,13 @@ class DnsServer {
   HostId host_;
 };
 
+// One injection waiting for its recipients' final fates (World::inject).
+struct InjectionWatch {
+  std::set<std::string> remaining;
+  std::map<std::string, Fate> fates;
+  SettledCallback on_settled;
+};
+
 struct World::Impl {
   Impl(World& world);
 
@@ -235,9 +253,13 @@ struct World::Impl {
   HostId dns_host = 0;
   std::map<std::string, std::unique_ptr<Mta>> mtas;
   std::map<std::string, std::unique_ptr<Mua>> muas;
+  std::int64_t start_unix_s = 0;                // Unix time at Instant{0}
+  net::mail::MailStore* shared_store = nullptr;  // WorldOptions::store
+  // Injections not yet settled, by Message-ID (oldest first).
+  std::map<std::string, std::vector<std::shared_ptr<InjectionWatch>>> watches;
 
   [[nodiscard]] Instant now() const { return scheduler.now(); }
-  [[nodiscard]] std::int64_t unix_now() const { return scenario.start_unix_s + scheduler.now().us / 1'000'000; }
+  [[nodiscard]] std::int64_t unix_now() const { return start_unix_s + scheduler.now().us / 1'000'000; }
   void event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
              std::string text, const std::string& msg = {}, char dir = 0);
   // An event to complete with the studio's optional fields before trace.add().
@@ -246,6 +268,9 @@ struct World::Impl {
   MessageTrack& track(const std::string& msg);
   void note_hop(const std::string& msg, const std::string& host);
   void finalize(const std::string& msg, const std::string& recipient, FateState state, std::string where);
+  // `target` now shares `from`'s journey (a forward): an injection waiting
+  // for `from` waits for `target` too.
+  void fate_opened(const std::string& msg, const std::string& from, const std::string& target);
   Mta* mta(const std::string& host);
   Mta* mailbox_host_of(const std::string& user);
   bool fault_active(const FaultSpec& fault) const;

@@ -54,18 +54,29 @@ int run(const std::string& path, const std::string& until_text, const std::strin
     keys.open(pcap_path + ".keys", std::ios::binary | std::ios::trunc);
     world.set_key_log([&keys](std::string_view line) { keys << line << '\n'; });
   }
+  // Nothing here reads kept events: the transcript, the --trace file and the
+  // [[expect]] checks all hear each event as it happens, so memory stays flat.
+  world.trace().set_keep(false);
+  std::ofstream trace_out;
+  if (!trace_path.empty()) {
+    trace_out.open(trace_path, std::ios::binary | std::ios::trunc);
+    if (!trace_out) {
+      std::cerr << "maillab: --trace: cannot write " << trace_path << '\n';
+      return 2;
+    }
+    world.trace().add_listener([&trace_out](const TraceEvent& event) { trace_out << Trace::json_line(event) << '\n'; });
+  }
   if (!quiet) {
     std::cout << "# " << scenario->title << "\n";
     world.set_transcript(&std::cout);
   }
   world.run(until);
-  if (!trace_path.empty()) {
-    std::ofstream out(trace_path, std::ios::binary | std::ios::trunc);
-    if (!out) {
+  if (trace_out.is_open()) {
+    trace_out.close();
+    if (!trace_out) {
       std::cerr << "maillab: --trace: cannot write " << trace_path << '\n';
       return 2;
     }
-    for (const auto& event : world.trace().events()) out << Trace::json_line(event) << '\n';
   }
   std::cout << world.summary();
   int status = 0;

@@ -1,31 +1,72 @@
 #include "sim/scheduler.hpp"
 
+#include <algorithm>
+
 namespace maillab::sim {
 
 EventId Scheduler::at(Instant when, Callback callback) {
-  const EventId id{when < now() ? now() : when, next_sequence_++};
-  events_.emplace(id, std::move(callback));
-  return id;
+  const Instant due = when < now() ? now() : when;
+  const std::uint64_t sequence = next_sequence_++;
+  std::uint32_t slot = 0;
+  if (free_slots_.empty()) {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.push_back(Slot{sequence, std::move(callback)});
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[slot] = Slot{sequence, std::move(callback)};
+  }
+  heap_.push_back(Key{due, sequence, slot});
+  std::push_heap(heap_.begin(), heap_.end(), later);
+  ++live_;
+  return EventId{due, sequence, slot};
 }
 
-bool Scheduler::cancel(EventId id) { return events_.erase(id) > 0; }
-
-Instant Scheduler::next_deadline() const {
-  return events_.empty() ? never : events_.begin()->first.at;
+bool Scheduler::cancel(EventId id) {
+  if (!id.valid() || id.slot >= slots_.size() || slots_[id.slot].sequence != id.sequence) return false;
+  // Destroyed last: what the callback held may cancel or schedule in turn.
+  const Callback doomed = std::move(slots_[id.slot].callback);
+  slots_[id.slot] = Slot{};
+  free_slots_.push_back(id.slot);
+  --live_;
+  drop_dead_top();
+  if (heap_.size() > 64 && heap_.size() > 3 * live_) compact();
+  return true;
 }
+
+void Scheduler::drop_dead_top() {
+  while (!heap_.empty() && !is_live(heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    heap_.pop_back();
+  }
+}
+
+void Scheduler::compact() {
+  std::erase_if(heap_, [this](const Key& key) { return !is_live(key); });
+  std::make_heap(heap_.begin(), heap_.end(), later);
+}
+
+Instant Scheduler::next_deadline() const { return heap_.empty() ? never : heap_.front().at; }
 
 bool Scheduler::step() {
-  if (events_.empty()) return false;
-  auto node = events_.extract(events_.begin());
-  clock_.wait_until(node.key().at);
+  if (heap_.empty()) return false;
+  std::pop_heap(heap_.begin(), heap_.end(), later);
+  const Key key = heap_.back();
+  heap_.pop_back();
+  Callback callback = std::move(slots_[key.slot].callback);
+  slots_[key.slot] = Slot{};
+  free_slots_.push_back(key.slot);
+  --live_;
+  drop_dead_top();
+  clock_.wait_until(key.at);
   ++events_run_;
-  node.mapped()();
+  callback();
   return true;
 }
 
 std::size_t Scheduler::run_until(Instant limit) {
   std::size_t ran = 0;
-  while (!events_.empty() && events_.begin()->first.at <= limit) {
+  while (!heap_.empty() && heap_.front().at <= limit) {
     step();
     ++ran;
   }

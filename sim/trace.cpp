@@ -1,6 +1,6 @@
 #include "sim/trace.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 #include <nlohmann/json.hpp>
 
@@ -22,39 +22,73 @@ std::string_view to_string(TraceKind kind) {
   return "?";
 }
 
-std::string format_clock(Instant t) {
-  const std::int64_t ms = t.us / 1000;
-  return fmt::format("{:02}:{:02}:{:02}.{:03}", ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
-}
-
 namespace {
 
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
+// Appends `value` with at least two digits (three when `width` is 3).
+void append_padded(std::string& out, std::int64_t value, int width) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  (void)ec;
+  for (auto n = end - digits; n < width; ++n) out += '0';
+  out.append(digits, end);
 }
 
-std::string label(const TraceEvent& event) {
+void append_clock(std::string& out, Instant t) {
+  const std::int64_t ms = t.us / 1000;
+  append_padded(out, ms / 3'600'000, 2);
+  out += ':';
+  append_padded(out, ms / 60'000 % 60, 2);
+  out += ':';
+  append_padded(out, ms / 1000 % 60, 2);
+  out += '.';
+  append_padded(out, ms % 1000, 3);
+}
+
+void append_upper(std::string& out, std::string_view text) {
+  for (char c : text) out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+void append_label(std::string& out, const TraceEvent& event) {
   if (event.kind == TraceKind::line || event.kind == TraceKind::dns) {
-    std::string proto = event.proto == "submission" ? "SMTP" : upper(event.proto);
-    return event.tls ? proto + "/TLS" : proto;
+    if (event.proto == "submission") out += "SMTP";
+    else append_upper(out, event.proto);
+    if (event.tls) out += "/TLS";
+    return;
   }
-  return upper(to_string(event.kind));
+  append_upper(out, to_string(event.kind));
 }
 
 }  // namespace
 
-std::string Trace::transcript_line(const TraceEvent& event) {
-  std::string out = "[" + format_clock(event.t) + "] " + event.src;
-  if (!event.dst.empty()) out += " -> " + event.dst;
-  out += "  " + label(event) + "  ";
+std::string format_clock(Instant t) {
+  std::string out;
+  append_clock(out, t);
+  return out;
+}
+
+void Trace::append_transcript_line(std::string& out, const TraceEvent& event) {
+  out += '[';
+  append_clock(out, event.t);
+  out += "] ";
+  out += event.src;
+  if (!event.dst.empty()) {
+    out += " -> ";
+    out += event.dst;
+  }
+  out += "  ";
+  append_label(out, event);
+  out += "  ";
   if (event.dir != 0) {
     out += event.dir;
     out += ": ";
   }
   out += event.text;
+}
+
+std::string Trace::transcript_line(const TraceEvent& event) {
+  std::string out;
+  out.reserve(64 + event.src.size() + event.dst.size() + event.text.size());
+  append_transcript_line(out, event);
   return out;
 }
 
@@ -76,9 +110,30 @@ std::string Trace::json_line(const TraceEvent& event) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void Trace::watch(std::string needle) {
+  for (const auto& [watched, hits] : watches_)
+    if (watched == needle) return;
+  watches_.emplace_back(std::move(needle), 0);
+}
+
+std::size_t Trace::matches(std::string_view needle) const {
+  for (const auto& [watched, hits] : watches_)
+    if (watched == needle) return hits;
+  return 0;
+}
+
 void Trace::add(TraceEvent event) {
   if (event.kind == TraceKind::line) ++protocol_lines_;
-  if (transcript_) *transcript_ << transcript_line(event) << '\n';
+  if (transcript_ || !watches_.empty()) {
+    line_.clear();
+    append_transcript_line(line_, event);
+    for (auto& [needle, hits] : watches_)
+      if (line_.find(needle) != std::string::npos) ++hits;
+    if (transcript_) {
+      line_ += '\n';
+      transcript_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    }
+  }
   for (const auto& listener : listeners_) listener(event);
   if (keep_) events_.push_back(std::move(event));
 }

@@ -1,8 +1,12 @@
 // The trace: every observable thing that happens in the world, in order.
 //
 // Theory of operation.  Roles append TraceEvents as they happen; the trace
-// keeps them (expectations, the studio and the golden tests read them) and
-// prints each one at once as a transcript line when a transcript stream is set.
+// prints each one at once as a transcript line when a transcript stream is set,
+// hands it to every listener (a JSON Lines file written as the run goes, the
+// studio's live view), counts the transcript lines that contain each watched
+// text (the [[expect]] kind = "transcript" checks) and, unless set_keep(false),
+// keeps it (the studio and the golden tests read the kept events).  With
+// set_keep(false) memory stays flat however long the run.
 // The two renderings are fixed by CONTRACT.md:
 //   transcript   [HH:MM:SS.mmm] src -> dst  PROTO  C: line
 //                (PROTO/TLS for lines that travelled inside TLS: shown in clear,
@@ -19,6 +23,7 @@
 // `t` counts simulated seconds from the start of the scenario.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -79,16 +84,25 @@ class Trace {
   // false: events go to the transcript and the listeners only, so memory stays
   // flat however long the run (`maillab run --quiet`, `maillab serve`).
   void set_keep(bool keep) { keep_ = keep; }
+  // From now on, counts the transcript lines that contain `needle`.
+  void watch(std::string needle);
+  // How many transcript lines contained `needle` since watch(needle); 0 when
+  // it is not watched.
+  [[nodiscard]] std::size_t matches(std::string_view needle) const;
   void add(TraceEvent event);
   [[nodiscard]] const std::vector<TraceEvent>& events() const { return events_; }
   [[nodiscard]] std::uint64_t protocol_lines() const { return protocol_lines_; }
 
   static std::string transcript_line(const TraceEvent& event);
+  // Appends the transcript line (without a line end) to `out`.
+  static void append_transcript_line(std::string& out, const TraceEvent& event);
   static std::string json_line(const TraceEvent& event);
 
  private:
   std::vector<TraceEvent> events_;
   std::vector<Listener> listeners_;
+  std::vector<std::pair<std::string, std::size_t>> watches_;  // needle, lines that contained it
+  std::string line_;  // the transcript line being written, reused
   std::ostream* transcript_ = nullptr;
   bool keep_ = true;
   std::uint64_t protocol_lines_ = 0;

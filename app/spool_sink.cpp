@@ -1,10 +1,11 @@
 #include "app/spool_sink.hpp"
 
-#include <memory>
 #include <utility>
 #include <vector>
 
 #include <asio/post.hpp>
+
+#include "net/io/wall_clock.hpp"
 
 namespace maillab::app {
 
@@ -53,16 +54,37 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
     done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1: nothing queued
     return;
   }
-  auto shared = std::make_shared<sim::SpoolEntry>(std::move(entry));
-  committer_.commit(std::move(staged).value(), [this, shared, done = std::move(done), now](const Result<void>& durable) {
+  committer_.commit(std::move(staged).value(), [this, id = entry.id, done = std::move(done)](const Result<void>& durable) {
     if (!durable) {
       done({StoreResult::insufficient_storage, "", ""});
       return;
     }
-    done({StoreResult::accepted, shared->id, ""});
-    // After every reply of this round has been handed to its session.
-    asio::post(io_, [this, shared, now] { track_and_route(std::move(*shared), now, false); });
+    done({StoreResult::accepted, id, ""});
+    to_route_.push_back(id);
+    if (!route_posted_) {
+      route_posted_ = true;
+      asio::post(io_, [this] { route_next(); });
+    }
   });
+}
+
+void SpoolSink::route_next() {
+  route_posted_ = false;
+  if (to_route_.empty()) return;
+  const std::string id = std::move(to_route_.front());
+  to_route_.pop_front();
+  // One entry per turn of the event loop: the sessions' replies and reads go
+  // in between, so a delivery backlog never holds back a 250.
+  if (!to_route_.empty()) {
+    route_posted_ = true;
+    asio::post(io_, [this] { route_next(); });
+  }
+  auto entry = spool_.load(id);
+  if (!entry) {
+    if (log_) log_("queue: " + entry.error().message + " (it stays for the next start)");
+    return;
+  }
+  track_and_route(std::move(entry).value(), net::io::wall_now(), false);
 }
 
 void SpoolSink::track_and_route(sim::SpoolEntry entry, Instant now, bool resumed) {

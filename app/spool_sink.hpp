@@ -9,7 +9,9 @@
 //   3. handed to the SpoolCommitter, whose next group commit makes it durable;
 //      then the session gets its 250 with the queue id (RFC 5321 §4.2.2,
 //      §6.1), or 452 4.3.1 when the commit failed (the entry is gone);
-//   4. routed (posted to the io thread after the round's replies): the router
+//   4. routed, one entry per turn of the event loop in the order of the
+//      replies (a backlog is read back from the queue, not kept in memory, and
+//      never holds back the sessions' replies): the router
 //      delivers or injects it and reports every recipient that is final,
 //      delivered or failed for good, through recipient_final().  When no
 //      recipient of an entry is left, the entry is removed from the queue; a
@@ -24,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -85,6 +88,7 @@ class SpoolSink final : public net::io::MessageSink {
   };
 
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
+  void route_next();
   void flush();
 
   asio::io_context& io_;
@@ -96,6 +100,8 @@ class SpoolSink final : public net::io::MessageSink {
   std::set<std::string> changed_;           // finals not yet written to the queue
   bool flush_posted_ = false;
   std::function<void()> after_route_;
+  std::deque<std::string> to_route_;  // durable, acknowledged, not yet routed
+  bool route_posted_ = false;
 };
 
 }  // namespace maillab::app

@@ -120,7 +120,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         pump(wall_now());
         continue;
       }
-      if (wire_out_.size() + in_flight_ + held_.size() > server_.limits().pending_output_max) {
+      if (output_full()) {
         drained_.expires_at(std::chrono::steady_clock::time_point::max());
         co_await drained_.async_wait(use_tuple);
         continue;
@@ -156,7 +156,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         finish(now);
         break;
       }
-      if (now >= engine_->poll_timeout()) {
+      if (!output_full() && now >= engine_->poll_timeout()) {
         engine_->handle_timeout(now);
         pump(now);
       }
@@ -166,11 +166,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> write_loop() {
     auto self = shared_from_this();
     while (!wire_out_.empty() && !closed_) {
-      std::string chunk = std::exchange(wire_out_, std::string());
-      in_flight_ = chunk.size();
+      // Two buffers that trade places: their capacity is kept, so a long FETCH
+      // does not allocate and copy a fresh string for every write.
+      in_writing_.clear();
+      in_writing_.swap(wire_out_);
+      in_flight_ = in_writing_.size();
       write_deadline_ = wall_now() + server_.limits().write_stall;
       rearm();
-      auto [error, octets] = co_await asio::async_write(socket_, asio::buffer(chunk), use_tuple);
+      auto [error, octets] = co_await asio::async_write(socket_, asio::buffer(in_writing_), use_tuple);
       (void)octets;
       in_flight_ = 0;
       write_deadline_ = never;
@@ -178,15 +181,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
         finish(wall_now());
         break;
       }
+      rearm();  // below the output limit again: the engine's own deadline counts again
     }
     writing_ = false;
     drained_.cancel();
-    if (!closed_ && close_requested_ && wire_out_.empty()) finish(wall_now());
+    if (!closed_ && std::exchange(pump_cut_, false)) pump(wall_now());
+    if (!closed_ && close_requested_ && wire_out_.empty() && !writing_) finish(wall_now());
+  }
+
+  // The client has not taken what it was sent: no more input is read and the
+  // engine is not asked for more output (a long FETCH waits) until it drains.
+  [[nodiscard]] bool output_full() const {
+    return wire_out_.size() + in_flight_ + held_.size() > server_.limits().pending_output_max;
   }
 
   [[nodiscard]] Instant deadline() const {
     Instant next = std::min(tls_deadline_, write_deadline_);
-    if (engine_) next = std::min(next, engine_->poll_timeout());
+    if (engine_ && !output_full()) next = std::min(next, engine_->poll_timeout());
     return next;
   }
 
@@ -225,6 +236,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     note_logins(now);
     if (held_until_ > now) return rearm();
     for (int round = 0; round < pump_rounds_max; ++round) {
+      if (output_full()) {
+        pump_cut_ = true;  // the rest when the output has drained (write_loop)
+        break;
+      }
       send_plain(engine_->poll_transmit());
       const SessionRequests requests = engine_->poll_requests(now);
       note_logins(now);
@@ -333,11 +348,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<tls::TlsEngine> tls_;
   bool tls_ready_ = false;
   std::string wire_out_;
+  std::string in_writing_;  // what the current async_write sends
   std::size_t in_flight_ = 0;
   bool writing_ = false;
   bool close_requested_ = false;
   bool closed_ = false;
   bool hold_ = false;
+  bool pump_cut_ = false;  // pump() stopped at the output limit with work left
   bool close_after_release_ = false;
   std::string held_;  // output held back for live stepping
   Instant armed_ = never;

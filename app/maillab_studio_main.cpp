@@ -51,6 +51,13 @@ int main(int argc, char** argv) {
   app.add_option("--select", select, "Message-ID to select");
   app.add_option("--size", size, "Window size WxH (default 1600x900)");
   app.add_option("--scenarios", options.scenarios_dir, "Directory of built-in lessons");
+  app.add_option("--panel", options.panel,
+                 "With --screenshot: only this panel (topology, transcript, timeline, sequence, message, dns, queues, "
+                 "mailboxes, routes, lesson, presenter), or 'all' to write DIR/<panel>-<lang>.png for each");
+  app.add_option("--bench-frames", options.bench_frames, "Play N frames off-screen from --at and print frame times")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--bench-speed", options.bench_speed, "Playback speed for --bench-frames (default 1)")
+      ->check(CLI::Range(0.1, 1000.0));
   CLI11_PARSE(app, argc, argv);
 
   options.lang = language_from_environment();

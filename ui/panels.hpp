@@ -21,7 +21,12 @@ void draw_transcript(Frame& frame);
 void draw_timeline(Frame& frame);
 void draw_sequence(Frame& frame);
 void draw_message(Frame& frame);
-void draw_side_panels(Frame& frame);
+void draw_side_panels(Frame& frame);  // the tabs below
+void draw_lesson_tab(Frame& frame);
+void draw_dns(Frame& frame);
+void draw_queues(Frame& frame);
+void draw_mailboxes(Frame& frame);
+void draw_routes(Frame& frame);
 
 // Shared look: one colour per message, client vs server line colours.
 unsigned int message_colour(std::size_t message_index);

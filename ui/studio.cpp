@@ -5,6 +5,7 @@
 #include "ui/studio.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -61,6 +62,7 @@ struct Studio {
   StudioOptions options;
   Lesson lesson;
   ViewState view;
+  SnapshotCache playback;
   std::vector<LessonEntry> lessons;
   std::string open_path;
   bool quit = false;
@@ -68,6 +70,7 @@ struct Studio {
 
   void load(const std::string& path) {
     lesson = load_lesson(path, view.lang);
+    playback.clear();
     const auto lang = view.lang;
     const auto presenter = view.presenter;
     view = ViewState{};
@@ -133,8 +136,35 @@ struct Studio {
     ImGui::EndMainMenuBar();
   }
 
+  // One panel alone, filling the window (--panel NAME screenshots).
+  void solo_panel(const std::string& name) {
+    const auto& snapshot = playback.at(lesson.trace, view.cursor);
+    Frame frame{lesson, snapshot, view};
+    struct Solo {
+      const char* name;
+      Text title;
+      void (*draw)(Frame&);
+    };
+    static constexpr Solo solos[] = {
+        {"topology", Text::panel_topology, draw_topology},    {"transcript", Text::panel_transcript, draw_transcript},
+        {"timeline", Text::panel_timeline, draw_timeline},    {"sequence", Text::panel_sequence, draw_sequence},
+        {"message", Text::panel_message, draw_message},       {"dns", Text::panel_dns, draw_dns},
+        {"queues", Text::panel_queues, draw_queues},          {"mailboxes", Text::panel_mailboxes, draw_mailboxes},
+        {"routes", Text::panel_routes, draw_routes},          {"lesson", Text::panel_lessons, draw_lesson_tab}};
+    const auto* viewport = ImGui::GetMainViewport();
+    ImGui::SetNextWindowPos(viewport->WorkPos);
+    ImGui::SetNextWindowSize(viewport->WorkSize);
+    for (const auto& solo : solos) {
+      if (name != solo.name) continue;
+      ImGui::Begin((std::string(tr(view.lang, solo.title)) + "###solo").c_str(), nullptr,
+                   ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse);
+      solo.draw(frame);
+      ImGui::End();
+    }
+  }
+
   void panels() {
-    const auto snapshot = snapshot_at(lesson.trace, view.cursor);
+    const auto& snapshot = playback.at(lesson.trace, view.cursor);
     Frame frame{lesson, snapshot, view};
     const auto* viewport = ImGui::GetMainViewport();
     const ImVec2 pos = viewport->WorkPos;
@@ -179,6 +209,25 @@ struct Studio {
   }
 };
 
+constexpr int bench_warmup_frames = 5;
+constexpr int frames_before_screenshot = 4;  // ImGui sizes windows and fonts on the first frames
+
+// Frame times: whole frame, and the part spent building the ImGui frame (our
+// panels and the view model) before OpenGL draws it.
+void report_frames(std::vector<double> ms, std::vector<double> build_ms, const Studio& studio, std::size_t in_flight,
+                   int vertices) {
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  std::sort(build_ms.begin(), build_ms.end());
+  const auto pick = [](const std::vector<double>& v, double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  std::printf("frames %zu  median %.2f ms  p95 %.2f ms  max %.2f ms  build median %.2f p95 %.2f ms  %d vertices  "
+              "(%zu events, %zu lines, %zu in flight at start, playhead %.3f s)\n",
+              ms.size(), pick(ms, 0.5), pick(ms, 0.95), ms.back(), pick(build_ms, 0.5), pick(build_ms, 0.95),
+              vertices, studio.lesson.trace.events.size(), studio.lesson.lines.size(), in_flight, studio.view.time);
+}
+
 bool write_png(const std::string& path, int width, int height) {
   std::vector<unsigned char> pixels(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
@@ -186,12 +235,30 @@ bool write_png(const std::string& path, int width, int height) {
   glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
   // OpenGL's rows start at the bottom; PNG's at the top.
   stbi_flip_vertically_on_write(1);
+  stbi_write_force_png_filter = 0;  // unfiltered rows: the screenshot test reads them without decoding filters
   return stbi_write_png(path.c_str(), width, height, 4, pixels.data(), width * 4) != 0;
 }
 
 }  // namespace
 
+const std::vector<std::string>& studio_panels() {
+  static const std::vector<std::string> names{"topology", "transcript", "timeline", "sequence",  "message", "dns",
+                                              "queues",   "mailboxes",  "routes",   "lesson",    "presenter"};
+  return names;
+}
+
 int run_studio(const StudioOptions& options) {
+  std::vector<std::string> shots;  // panels still to photograph, in order
+  if (options.panel == "all") {
+    shots = studio_panels();
+  } else if (!options.panel.empty()) {
+    const auto& names = studio_panels();
+    if (std::find(names.begin(), names.end(), options.panel) == names.end()) {
+      std::fprintf(stderr, "maillab-studio: unknown --panel '%s'\n", options.panel.c_str());
+      return 2;
+    }
+    shots.push_back(options.panel);
+  }
   Studio studio;
   studio.options = options;
   studio.view.lang = options.lang;
@@ -211,6 +278,16 @@ int run_studio(const StudioOptions& options) {
   if (options.at_s) seek(studio.view, studio.lesson.trace, *options.at_s);
   else if (options.screenshot) seek(studio.view, studio.lesson.trace, studio.lesson.trace.end_time());
   if (options.select) studio.view.selected_message = *options.select;
+  if (!shots.empty() && shots.front() == "presenter") studio.view.presenter = true;
+  if (!shots.empty() && shots.front() == "message" && studio.view.selected_message.empty() &&
+      !studio.lesson.trace.messages.empty()) {
+    studio.view.selected_message = studio.lesson.trace.messages.front();
+  }
+  const bool offscreen = options.screenshot || options.bench_frames > 0;
+  if (options.bench_frames > 0) {
+    studio.view.playing = true;
+    studio.view.speed = options.bench_speed;
+  }
 
   glfwSetErrorCallback([](int code, const char* text) { std::fprintf(stderr, "glfw error %d: %s\n", code, text); });
   if (!glfwInit()) {
@@ -220,7 +297,7 @@ int run_studio(const StudioOptions& options) {
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
   glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
-  if (options.screenshot) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
+  if (offscreen) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
   GLFWwindow* window = glfwCreateWindow(options.width, options.height, "maillab studio", nullptr, nullptr);
   if (window == nullptr) {
     glfwTerminate();
@@ -228,7 +305,7 @@ int run_studio(const StudioOptions& options) {
     return 1;
   }
   glfwMakeContextCurrent(window);
-  glfwSwapInterval(options.screenshot ? 0 : 1);
+  glfwSwapInterval(offscreen ? 0 : 1);
 
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
@@ -240,10 +317,16 @@ int run_studio(const StudioOptions& options) {
   int status = 0;
   int frames = 0;
   double last = glfwGetTime();
+  std::vector<double> frame_ms;
+  std::vector<double> build_ms;
+  int last_vertices = 0;
+  const std::size_t in_flight_at_start = studio.playback.at(studio.lesson.trace, studio.view.cursor).open_links.size();
   while (!glfwWindowShouldClose(window) && !studio.quit) {
+    const auto frame_start = std::chrono::steady_clock::now();
     glfwPollEvents();
     const double now = glfwGetTime();
-    advance(studio.view, studio.lesson.trace, now - last);
+    const bool benching = options.bench_frames > 0 && frames >= bench_warmup_frames;
+    advance(studio.view, studio.lesson.trace, benching ? 1.0 / 60.0 : options.bench_frames > 0 ? 0.0 : now - last);
     last = now;
     if (studio.view.presenter != studio.applied_presenter || frames == 0) {
       apply_style(studio.view.presenter);
@@ -253,10 +336,16 @@ int run_studio(const StudioOptions& options) {
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
     ImGui::PushFont(studio.view.presenter ? fonts.presenter : fonts.normal);
-    studio.menu();
-    studio.panels();
+    if (!shots.empty() && shots.front() != "presenter") {
+      studio.solo_panel(shots.front());
+    } else {
+      studio.menu();
+      studio.panels();
+    }
     ImGui::PopFont();
     ImGui::Render();
+    const auto built = std::chrono::steady_clock::now();
+    last_vertices = ImGui::GetDrawData()->TotalVtxCount;
     int width = 0;
     int height = 0;
     glfwGetFramebufferSize(window, &width, &height);
@@ -265,17 +354,38 @@ int run_studio(const StudioOptions& options) {
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     ++frames;
-    // A few frames first: ImGui sizes windows and fonts on the first ones.
-    if (options.screenshot && frames == 4) {
+    if (options.screenshot && frames % frames_before_screenshot == 0) {
       glFinish();
-      if (!write_png(*options.screenshot, width, height)) {
-        std::fprintf(stderr, "maillab-studio: cannot write %s\n", options.screenshot->c_str());
-        status = 1;
+      std::string png = *options.screenshot;
+      if (options.panel == "all") {
+        png = (std::filesystem::path(png) / (shots.front() + "-" + std::string(lang_code(studio.view.lang)) + ".png")).string();
       }
-      break;
+      if (!write_png(png, width, height)) {
+        std::fprintf(stderr, "maillab-studio: cannot write %s\n", png.c_str());
+        status = 1;
+        break;
+      }
+      if (!shots.empty()) shots.erase(shots.begin());
+      if (shots.empty()) break;
+      // The next panel; the presenter shot turns presenter mode on.
+      studio.view.presenter = options.presenter || shots.front() == "presenter";
+      if (shots.front() == "message" && studio.view.selected_message.empty() && !studio.lesson.trace.messages.empty()) {
+        studio.view.selected_message = studio.lesson.trace.messages.front();
+      }
     }
     glfwSwapBuffers(window);
+    if (options.bench_frames > 0) {
+      glFinish();
+      const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - frame_start;
+      const std::chrono::duration<double, std::milli> building = built - frame_start;
+      if (benching) {
+        frame_ms.push_back(took.count());
+        build_ms.push_back(building.count());
+      }
+      if (static_cast<int>(frame_ms.size()) >= options.bench_frames) break;
+    }
   }
+  if (options.bench_frames > 0) report_frames(frame_ms, build_ms, studio, in_flight_at_start, last_vertices);
 
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();

@@ -22,7 +22,21 @@ struct StudioOptions {
   std::optional<std::string> select;      // Message-ID to select
   int width = 1600;
   int height = 900;
+  // --bench-frames N: play N frames from the playhead at bench_speed, advancing
+  // the playhead by exactly 1/60 s of wall time per frame (so runs compare),
+  // and print the frame times (build + render + glFinish) instead of a PNG.
+  int bench_frames = 0;
+  // --panel NAME: the screenshot shows only that panel, filling the window;
+  // "all": --screenshot names a directory that gets <panel>-<lang>.png for
+  // every name in studio_panels().
+  std::string panel;
+  double bench_speed = 1.0;
 };
+
+// The panels --panel knows: topology, transcript, timeline, sequence, message,
+// dns, queues, mailboxes, routes, lesson, presenter (the whole studio in
+// presenter mode).
+const std::vector<std::string>& studio_panels();
 
 // Returns the process exit status (0 ok, 1 runtime failure, 2 bad scenario).
 int run_studio(const StudioOptions& options);

@@ -1,7 +1,9 @@
 // Message inspector: the envelope (MAIL FROM / RCPT TO) beside the headers
 // (From / To / Cc), the Received: chain growing hop by hop, the MIME tree and
 // the raw source of the selected message, as known at the playhead.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <imgui.h>
 
@@ -17,7 +19,23 @@ void draw_message(Frame& frame) {
     ImGui::TextDisabled("%s", label(Text::no_selection).c_str());
     return;
   }
-  const auto message = message_view(frame.lesson.trace, view.selected_message, view.cursor);
+  // Rebuilt (GMime parse included) only when the selection or what is known
+  // about the message by the playhead changes, not every frame.
+  static MessageView message;
+  static std::string cached_msg;
+  static std::size_t cached_known = static_cast<std::size_t>(-1);
+  static const Lesson* cached_lesson = nullptr;
+  static const std::vector<std::size_t> none;
+  const auto events = frame.lesson.events_by_message.find(view.selected_message);
+  const auto& of_msg = events == frame.lesson.events_by_message.end() ? none : events->second;
+  const auto known = static_cast<std::size_t>(std::lower_bound(of_msg.begin(), of_msg.end(), view.cursor) - of_msg.begin());
+  if (cached_lesson != &frame.lesson || cached_msg != view.selected_message || cached_known != known ||
+      frame.lesson.indexed != frame.lesson.trace.events.size()) {
+    message = message_view(frame.lesson.trace, view.selected_message, view.cursor, of_msg);
+    cached_lesson = &frame.lesson;
+    cached_msg = view.selected_message;
+    cached_known = known;
+  }
   ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(message_colour(frame.lesson.trace.message_index(message.msg))), "%s",
                      message.msg.c_str());
 

@@ -28,11 +28,16 @@ void draw_sequence(Frame& frame) {
   // Lifeline heads.
   const ImVec2 head = ImGui::GetCursorScreenPos();
   auto* draw = ImGui::GetWindowDrawList();
+  // Heads that would overlap the previous one are left out (hundreds of hosts
+  // in a bench world); the arrows still land on their lifelines.
+  float free_from = head.x;
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const float x = head.x + column * (static_cast<float>(i) + 0.5f);
     const auto& name = hosts[i].name;
     const float text_width = ImGui::CalcTextSize(name.c_str()).x;
+    if (x - text_width / 2 < free_from) continue;
     draw->AddText(ImVec2(x - text_width / 2, head.y), IM_COL32(255, 255, 255, 255), name.c_str());
+    free_from = x + text_width / 2 + font * 0.5f;
   }
   ImGui::Dummy(ImVec2(width, font * 1.4f));
 
@@ -41,6 +46,16 @@ void draw_sequence(Frame& frame) {
   const float row_height = font * 1.5f;
   ImGui::BeginChild("sequence-rows");
   draw = ImGui::GetWindowDrawList();
+  {
+    // Lifelines: one line per host down the visible part, not one per row.
+    const ImVec2 clip_min = ImGui::GetWindowPos();
+    const float clip_bottom = clip_min.y + ImGui::GetWindowHeight();
+    const float left = ImGui::GetCursorScreenPos().x;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      const float x = left + column * (static_cast<float>(i) + 0.5f);
+      draw->AddLine(ImVec2(x, clip_min.y), ImVec2(x, clip_bottom), IM_COL32(90, 90, 90, 255));
+    }
+  }
   ImGuiListClipper clipper;
   clipper.Begin(visible, row_height);
   while (clipper.Step()) {
@@ -48,11 +63,6 @@ void draw_sequence(Frame& frame) {
       const auto index = lesson.lines[static_cast<std::size_t>(row)];
       const auto& event = trace.events[index];
       const ImVec2 p = ImGui::GetCursorScreenPos();
-      // Lifelines for this row.
-      for (std::size_t i = 0; i < hosts.size(); ++i) {
-        const float x = p.x + column * (static_cast<float>(i) + 0.5f);
-        draw->AddLine(ImVec2(x, p.y), ImVec2(x, p.y + row_height), IM_COL32(90, 90, 90, 255));
-      }
       const float x1 = x_of(event.src, p.x);
       const float x2 = x_of(event.dst, p.x);
       const float y = p.y + row_height * 0.75f;

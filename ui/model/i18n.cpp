@@ -75,6 +75,16 @@ constexpr std::array<Row, static_cast<std::size_t>(Text::count_)> table{{
     {Text::all_connections, "All connections", "Semua koneksi"},
     {Text::message_label, "Message", "Pesan"},
     {Text::filter_label, "Filter", "Saring"},
+    {Text::hosts_label, "hosts", "host"},
+    {Text::file_browser, "Open a scenario file", "Buka berkas skenario"},
+    {Text::parent_directory, "Up one folder", "Naik satu folder"},
+    {Text::toml_only, "Scenario files (.toml) and folders", "Berkas skenario (.toml) dan folder"},
+    {Text::cannot_list, "Cannot list this folder", "Folder ini tidak dapat dibaca"},
+    {Text::live_sessions, "Live sessions", "Sesi langsung"},
+    {Text::live_hold, "Hold replies", "Tahan balasan"},
+    {Text::live_step, "Step: release one reply line", "Langkah: lepaskan satu baris balasan"},
+    {Text::live_held_replies, "reply lines held", "baris balasan ditahan"},
+    {Text::live_waiting, "Waiting for clients to connect...", "Menunggu klien terhubung..."},
 }};
 
 constexpr bool table_is_in_enum_order() {

@@ -22,7 +22,10 @@ enum class Text : unsigned short {
   mail_from, rcpt_to, client_line, server_line, encrypted_line,
   dns_zone, dns_answers, route_summary, delivered, bounced, in_queue, in_flight,
   lesson_errors, open_file, live_mode, presenter_mode, all_connections,
-  message_label, filter_label, count_  // count_ must stay last
+  message_label, filter_label,
+  hosts_label, file_browser, parent_directory, toml_only, cannot_list,
+  live_sessions, live_hold, live_step, live_held_replies, live_waiting,
+  count_  // count_ must stay last
 };
 
 std::string_view tr(Lang lang, Text text);

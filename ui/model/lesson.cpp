@@ -11,14 +11,14 @@
 namespace maillab::ui {
 
 void index_lesson(Lesson& lesson) {
-  lesson.lines.clear();
-  lesson.lines_by_message.clear();
   const auto& events = lesson.trace.events;
-  for (std::size_t i = 0; i < events.size(); ++i) {
+  for (std::size_t i = lesson.indexed; i < events.size(); ++i) {
+    if (!events[i].msg.empty()) lesson.events_by_message[events[i].msg].push_back(i);
     if (events[i].kind != EventKind::line && events[i].kind != EventKind::dns) continue;
     lesson.lines.push_back(i);
     if (!events[i].msg.empty()) lesson.lines_by_message[events[i].msg].push_back(i);
   }
+  lesson.indexed = events.size();
 }
 
 Lesson load_lesson(const std::string& path, Lang lang) {

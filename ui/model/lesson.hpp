@@ -18,12 +18,15 @@ struct Lesson {
   std::string description;
   std::vector<std::string> errors;  // "FILE:LINE:COL: message"; empty when the lesson loaded
   Trace trace;
-  // Derived once at load so that no frame walks the whole trace.
+  // Derived once at load (and as a live trace grows) so that no frame walks
+  // the whole trace.
   std::vector<std::size_t> lines;  // indexes of line and DNS events
   std::map<std::string, std::vector<std::size_t>> lines_by_message;
+  std::map<std::string, std::vector<std::size_t>> events_by_message;  // every event carrying the Message-ID
+  std::size_t indexed = 0;  // events [0, indexed) are in the indexes above
 };
 
-// Fills the derived indexes from the trace.
+// Brings the derived indexes up to the end of the trace (only new events).
 void index_lesson(Lesson& lesson);
 
 struct LessonEntry {

@@ -77,25 +77,23 @@ std::vector<MimeNode> mime_outline(const std::string& raw) {
   return out;
 }
 
-MessageView message_view(const Trace& trace, const std::string& msg, std::size_t cursor) {
-  MessageView view;
-  view.msg = msg;
-  cursor = std::min(cursor, trace.events.size());
-  for (std::size_t i = 0; i < cursor; ++i) {
-    const auto& event = trace.events[i];
-    if (event.msg != msg) continue;
-    if (event.kind == EventKind::line && event.dir == 'C') {
-      if (starts_with_nocase(event.text, "MAIL FROM:") && view.mail_from.empty()) {
-        view.mail_from = path_argument(event.text);
-      } else if (starts_with_nocase(event.text, "RCPT TO:")) {
-        auto rcpt = path_argument(event.text);
-        if (std::find(view.rcpt_to.begin(), view.rcpt_to.end(), rcpt) == view.rcpt_to.end()) view.rcpt_to.push_back(rcpt);
-      }
-    }
-    if (const auto data = event.extra.find("data"); data != event.extra.end() && data->is_string()) {
-      view.raw = data->get<std::string>();
+namespace {
+
+void read_event(MessageView& view, const TraceEvent& event) {
+  if (event.kind == EventKind::line && event.dir == 'C') {
+    if (starts_with_nocase(event.text, "MAIL FROM:") && view.mail_from.empty()) {
+      view.mail_from = path_argument(event.text);
+    } else if (starts_with_nocase(event.text, "RCPT TO:")) {
+      auto rcpt = path_argument(event.text);
+      if (std::find(view.rcpt_to.begin(), view.rcpt_to.end(), rcpt) == view.rcpt_to.end()) view.rcpt_to.push_back(rcpt);
     }
   }
+  if (const auto data = event.extra.find("data"); data != event.extra.end() && data->is_string()) {
+    view.raw = data->get<std::string>();
+  }
+}
+
+void read_source(MessageView& view) {
   if (!view.raw.empty()) {
     const auto parsed = net::mail::Message::parse(view.raw);
     for (const auto& field : parsed.fields()) {
@@ -105,6 +103,30 @@ MessageView message_view(const Trace& trace, const std::string& msg, std::size_t
     for (const auto* received : parsed.all("Received")) view.received.push_back(received->value);
     view.mime = mime_outline(view.raw);
   }
+}
+
+}  // namespace
+
+MessageView message_view(const Trace& trace, const std::string& msg, std::size_t cursor) {
+  MessageView view;
+  view.msg = msg;
+  cursor = std::min(cursor, trace.events.size());
+  for (std::size_t i = 0; i < cursor; ++i) {
+    if (trace.events[i].msg == msg) read_event(view, trace.events[i]);
+  }
+  read_source(view);
+  return view;
+}
+
+MessageView message_view(const Trace& trace, const std::string& msg, std::size_t cursor,
+                         const std::vector<std::size_t>& events_of_msg) {
+  MessageView view;
+  view.msg = msg;
+  for (const auto i : events_of_msg) {
+    if (i >= cursor || i >= trace.events.size()) break;
+    read_event(view, trace.events[i]);
+  }
+  read_source(view);
   return view;
 }
 

@@ -31,6 +31,10 @@ struct MessageView {
 
 // What is known about a message by the cursor: the latest source seen.
 MessageView message_view(const Trace& trace, const std::string& msg, std::size_t cursor);
+// The same, walking only `events_of_msg` (the sorted indexes of the events that
+// carry the Message-ID, Lesson::events_by_message) instead of the whole trace.
+MessageView message_view(const Trace& trace, const std::string& msg, std::size_t cursor,
+                         const std::vector<std::size_t>& events_of_msg);
 
 // The MIME tree of a raw message (GMime).
 std::vector<MimeNode> mime_outline(const std::string& raw);

@@ -15,9 +15,10 @@ std::string string_field(const nlohmann::json& object, const char* key) {
   return it->get<std::string>();
 }
 
-void remember(std::vector<std::string>& list, const std::string& value) {
+void remember(std::vector<std::string>& list, std::unordered_map<std::string, std::size_t>& ids,
+              const std::string& value) {
   if (value.empty()) return;
-  if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+  if (ids.try_emplace(value, list.size()).second) list.push_back(value);
 }
 
 }  // namespace
@@ -38,16 +39,57 @@ std::size_t Trace::index_at(double t) const {
 }
 
 std::size_t Trace::host_index(std::string_view host) const {
-  return static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), host) - hosts.begin());
+  const auto it = host_ids_.find(std::string(host));
+  return it == host_ids_.end() ? hosts.size() : it->second;
 }
 
 std::size_t Trace::message_index(std::string_view msg) const {
-  return static_cast<std::size_t>(std::find(messages.begin(), messages.end(), msg) - messages.begin());
+  const auto it = message_ids_.find(std::string(msg));
+  return it == message_ids_.end() ? messages.size() : it->second;
+}
+
+bool Trace::append(TraceEvent event) {
+  if (!events.empty() && event.t < events.back().t) return false;
+  // Deliveries and fetches name a mailbox as their destination, not a host.
+  remember(hosts, host_ids_, event.src);
+  if (event.kind == EventKind::line || event.kind == EventKind::dns || event.kind == EventKind::connect ||
+      event.kind == EventKind::close || event.kind == EventKind::tls) {
+    remember(hosts, host_ids_, event.dst);
+  }
+  remember(messages, message_ids_, event.msg);
+  events.push_back(std::move(event));
+  return true;
+}
+
+Result<TraceEvent> parse_event(std::string_view line, std::uint32_t line_number) {
+  auto object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded() || !object.is_object()) {
+    return Error{ErrorCategory::parse, "not a JSON object", {"trace", line_number, 1}};
+  }
+  const auto t = object.find("t");
+  const auto kind = object.find("kind");
+  if (t == object.end() || !t->is_number() || kind == object.end() || !kind->is_string()) {
+    return Error{ErrorCategory::parse, "an event needs a numeric \"t\" and a string \"kind\"", {"trace", line_number, 1}};
+  }
+  TraceEvent event;
+  event.t = t->get<double>();
+  event.kind = parse_kind(kind->get<std::string>());
+  event.src = string_field(object, "src");
+  event.dst = string_field(object, "dst");
+  event.proto = string_field(object, "proto");
+  const auto dir = string_field(object, "dir");
+  event.dir = dir.empty() ? '\0' : dir.front();
+  event.text = string_field(object, "text");
+  event.msg = string_field(object, "msg");
+  if (const auto tls = object.find("tls"); tls != object.end() && tls->is_boolean()) event.tls = tls->get<bool>();
+  for (const char* known : {"t", "kind", "src", "dst", "proto", "dir", "text", "msg", "tls"}) object.erase(known);
+  event.extra = std::move(object);
+  return event;
 }
 
 Result<Trace> parse_trace(std::string_view jsonl) {
   Trace trace;
-  std::size_t line_number = 0;
+  std::uint32_t line_number = 0;
   while (!jsonl.empty()) {
     ++line_number;
     const auto newline = jsonl.find('\n');
@@ -55,42 +97,11 @@ Result<Trace> parse_trace(std::string_view jsonl) {
     jsonl = newline == std::string_view::npos ? std::string_view{} : jsonl.substr(newline + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
-
-    auto object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (object.is_discarded() || !object.is_object()) {
-      return Error{ErrorCategory::parse, "not a JSON object", {"trace", static_cast<std::uint32_t>(line_number), 1}};
+    auto event = parse_event(line, line_number);
+    if (!event) return event.error();
+    if (!trace.append(std::move(event).value())) {
+      return Error{ErrorCategory::parse, "time goes backwards", {"trace", line_number, 1}};
     }
-    const auto t = object.find("t");
-    const auto kind = object.find("kind");
-    if (t == object.end() || !t->is_number() || kind == object.end() || !kind->is_string()) {
-      return Error{ErrorCategory::parse, "an event needs a numeric \"t\" and a string \"kind\"",
-                   {"trace", static_cast<std::uint32_t>(line_number), 1}};
-    }
-    TraceEvent event;
-    event.t = t->get<double>();
-    if (!trace.events.empty() && event.t < trace.events.back().t) {
-      return Error{ErrorCategory::parse, "time goes backwards", {"trace", static_cast<std::uint32_t>(line_number), 1}};
-    }
-    event.kind = parse_kind(kind->get<std::string>());
-    event.src = string_field(object, "src");
-    event.dst = string_field(object, "dst");
-    event.proto = string_field(object, "proto");
-    const auto dir = string_field(object, "dir");
-    event.dir = dir.empty() ? '\0' : dir.front();
-    event.text = string_field(object, "text");
-    event.msg = string_field(object, "msg");
-    if (const auto tls = object.find("tls"); tls != object.end() && tls->is_boolean()) event.tls = tls->get<bool>();
-    for (const char* known : {"t", "kind", "src", "dst", "proto", "dir", "text", "msg", "tls"}) object.erase(known);
-    event.extra = std::move(object);
-
-    // Deliveries and fetches name a mailbox as their destination, not a host.
-    remember(trace.hosts, event.src);
-    if (event.kind == EventKind::line || event.kind == EventKind::dns || event.kind == EventKind::connect ||
-        event.kind == EventKind::close || event.kind == EventKind::tls) {
-      remember(trace.hosts, event.dst);
-    }
-    remember(trace.messages, event.msg);
-    trace.events.push_back(std::move(event));
   }
   return trace;
 }

@@ -12,6 +12,8 @@
 
 namespace maillab::ui {
 
+enum class SidePanel : unsigned char { none, lesson, message, dns, queues, mailboxes, routes };
+
 struct ViewState {
   Lang lang = Lang::en;
   // Events [0, cursor) have happened; the playhead time is at least the last one's.
@@ -23,6 +25,7 @@ struct ViewState {
   std::string selected_message;  // Message-ID, empty for all
   std::string connection_filter; // "src>dst/proto", empty for all
   bool presenter = false;
+  SidePanel show_side = SidePanel::none;  // a side tab to bring forward on the next frame
 };
 
 inline constexpr double speed_min = 0.1;

@@ -1,5 +1,6 @@
 #include "app/serve_command.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -127,6 +128,9 @@ int run_serve(const ServeOptions& options) {
   }
   auto scenario = load(options);
   if (!scenario) return 2;
+  // Under a file size limit (ulimit -f) a write past it fails with EFBIG and is
+  // answered 452 4.3.1 like a full disk (catalogue row 57); SIGXFSZ must not end us.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   std::error_code fs_error;
   fs::create_directories(options.state, fs_error);
@@ -160,9 +164,16 @@ int run_serve(const ServeOptions& options) {
   LabDelivery delivery(directory, *store, host, log);
   net::pop3::MaildropLocks locks;
 
+  // The scenario's [limits] (scenarios/README.md); --max-connections* win.
+  const sim::LimitsSpec& limits = scenario->limits;
+  net::io::UserSessionLimiter imap_sessions(limits.imap_sessions_per_user_max);
+  net::io::StorageCheckedPolicy smtp_policy(directory, limits.message_bytes_max, net::io::free_space_of(options.state));
+
   asio::io_context io;
-  net::io::TcpServer server(io, directory, std::move(tls).value(),
-                            {options.connections_max, options.connections_per_address_max}, log);
+  const net::io::ConnectionCaps caps{
+      options.connections_max != 0 ? options.connections_max : limits.connections_max,
+      options.connections_per_address_max != 0 ? options.connections_per_address_max : limits.connections_per_ip_max};
+  net::io::TcpServer server(io, directory, std::move(tls).value(), caps, log);
   server.watch_store(store.get());
 
   // The queue (app/spool_sink.hpp): every message is durable there, group-committed, before its 250.
@@ -181,19 +192,28 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
 
-  // The lab defaults of the security catalogue §3.
   net::smtp::ServerConfig smtp;
   smtp.host_name = host;
-  smtp.command_line_octets_max = 4096;
-  smtp.recipients_max = 100;
-  smtp.message_octets_max = 25ull * 1024 * 1024;
+  smtp.command_line_octets_max = limits.smtp_line_bytes_max;
+  smtp.recipients_max = limits.recipients_max;
+  smtp.message_octets_max = limits.message_bytes_max;
+  smtp.errors_max = limits.smtp_errors_max;
+  smtp.command_timeout = limits.smtp_idle_timeout;
+  smtp.data_block_timeout = limits.smtp_data_timeout;
   net::smtp::ServerConfig submission = smtp;
   submission.submission = true;
   net::pop3::ServerConfig pop3;
   pop3.host_name = host;
+  pop3.idle_timeout = limits.pop3_idle_timeout;
   net::imap::ServerConfig imap;
   imap.hostname = host;
-  imap.append_bytes_max = 25ull * 1024 * 1024;
+  imap.append_bytes_max = limits.imap_literal_bytes_max;
+  imap.limits.line_bytes_max = limits.imap_line_bytes_max;
+  imap.limits.command_bytes_max = std::max(imap.limits.command_bytes_max, limits.imap_line_bytes_max);
+  imap.limits.depth_max = limits.imap_depth_max;
+  imap.autologout = limits.imap_autologout;
+  imap.preauth_timeout = limits.imap_login_timeout;
+  imap.user_sessions = &imap_sessions;
 
   const std::string smtp_busy = "421 4.7.0 " + host + " Too many connections, try again later\r\n";
   struct Planned {
@@ -204,10 +224,10 @@ int run_serve(const ServeOptions& options) {
     std::string refusal;
   };
   const std::vector<Planned> services{
-      {"smtp", options.smtp, false, net::io::smtp_session_factory({smtp, &directory, &queue}), smtp_busy},
-      {"submission", options.submission, false, net::io::smtp_session_factory({submission, &directory, &queue}),
+      {"smtp", options.smtp, false, net::io::smtp_session_factory({smtp, &smtp_policy, &queue}), smtp_busy},
+      {"submission", options.submission, false, net::io::smtp_session_factory({submission, &smtp_policy, &queue}),
        smtp_busy},
-      {"smtps", options.smtps, true, net::io::smtp_session_factory({submission, &directory, &queue}), ""},
+      {"smtps", options.smtps, true, net::io::smtp_session_factory({submission, &smtp_policy, &queue}), ""},
       {"pop3", options.pop3, false, net::io::pop3_session_factory({pop3, store.get(), &locks}),
        "-ERR [SYS/TEMP] Too many connections, try again later\r\n"},
       {"pop3s", options.pop3s, true, net::io::pop3_session_factory({pop3, store.get(), &locks}), ""},
@@ -253,7 +273,8 @@ int run_serve(const ServeOptions& options) {
 CLI::App* add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto* serve = app.add_subcommand("serve", "run the lab server for real mail clients (SMTP, POP3, IMAP, DNS)");
-  serve->add_option("SCENARIO", options->scenario, "scenario file (TOML); default: the built-in classroom");
+  serve->add_option("SCENARIO", options->scenario,
+                    "scenario file (TOML; its [limits] table sets the server's limits); default: the built-in classroom");
   serve->add_option("--bind", options->bind, "address to listen on (a classroom passes 0.0.0.0)")
       ->capture_default_str();
   serve->add_option("--state", options->state, "Maildirs, TLS key and certificate")->capture_default_str();
@@ -268,11 +289,12 @@ CLI::App* add_serve_command(CLI::App& app) {
   serve->add_option("--dns", options->dns, "UDP port of the lab zone (MX and A records)")->capture_default_str();
   serve->add_option("--tls-cert", options->tls_cert, "certificate chain (PEM); default: self-signed in the state dir");
   serve->add_option("--tls-key", options->tls_key, "private key (PEM) of --tls-cert");
-  serve->add_option("--max-connections", options->connections_max, "open connections in total")
-      ->capture_default_str();
+  serve->add_option("--max-connections", options->connections_max,
+                    "open connections in total; wins over the scenario's [limits] connections_max (default 1000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   serve->add_option("--max-connections-per-ip", options->connections_per_address_max,
-                    "open connections from one client address")
-      ->capture_default_str();
+                    "open connections from one client address; wins over [limits] connections_per_ip_max (default 10)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   serve->callback([options]() {
     int status = 2;
     try {

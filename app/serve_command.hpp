@@ -16,8 +16,9 @@ struct ServeOptions {
   std::uint16_t smtp = 2525, submission = 2587, smtps = 2465;
   std::uint16_t pop3 = 2110, pop3s = 2995, imap = 2143, imaps = 2993, dns = 2053;
   std::string tls_cert, tls_key;
-  std::size_t connections_max = 1000;
-  std::size_t connections_per_address_max = 10;
+  // 0: the scenario's [limits] connections_max / connections_per_ip_max.
+  std::size_t connections_max = 0;
+  std::size_t connections_per_address_max = 0;
 };
 
 // Runs the server until SIGINT/SIGTERM; 0 after a clean stop, 2 for a bad

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <toml++/toml.h>
 
@@ -313,7 +314,7 @@ class Loader {
   // --- sections -------------------------------------------------------------------
   void read_root(const toml::table& root) {
     check_keys(root, "the scenario", {"title", "description", "title_id", "description_id", "start", "seed", "until",
-                                      "network", "queue", "starttls", "dns_host", "domain", "user", "host", "mua",
+                                      "network", "queue", "limits", "starttls", "dns_host", "domain", "user", "host", "mua",
                                       "message", "fault", "expect"});
     if (auto s = string_at(root, "title", true, "the scenario")) scenario_.title = *s;
     if (auto s = string_at(root, "description", true, "the scenario")) scenario_.description = *s;
@@ -340,6 +341,7 @@ class Loader {
     }
     if (const toml::node* network = root.get("network")) read_network(*network);
     if (const toml::node* queue = root.get("queue")) read_queue(*queue);
+    if (const toml::node* limits = root.get("limits")) read_limits(*limits);
     tables_of(root, "domain", [&](const toml::table& t) { read_domain(t); });
     tables_of(root, "host", [&](const toml::table& t) { read_host(t); });
     tables_of(root, "user", [&](const toml::table& t) { read_user(t); });
@@ -407,6 +409,99 @@ class Loader {
       if (d->count() <= 0) fail(*t->get("lifetime"), "'lifetime' must be longer than 0s");
       else scenario_.queue.lifetime = *d;
     }
+  }
+
+  // [limits] (scenarios/README.md): every value between its minimum (an RFC's
+  // where there is one) and a sanity maximum; below the minimum is an error,
+  // never a silent clamp.
+  void read_limits(const toml::node& node) {
+    const auto* t = node.as_table();
+    if (!t) return fail(node, "'limits' must be a table: write [limits]");
+    check_keys(*t, "[limits]",
+               {"connections_max", "connections_per_ip_max", "imap_sessions_per_user_max", "smtp_idle_timeout",
+                "smtp_data_timeout", "imap_autologout", "imap_login_timeout", "pop3_idle_timeout",
+                "smtp_line_bytes_max", "message_bytes_max", "recipients_max", "smtp_errors_max",
+                "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
+    LimitsSpec& l = scenario_.limits;
+    constexpr std::uint64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
+    auto count = [&](std::string_view key, auto& into, std::uint64_t lo, std::uint64_t hi, std::string_view why) {
+      if (auto v = limit_value(*t, key, lo, hi, why, false)) into = static_cast<std::decay_t<decltype(into)>>(*v);
+    };
+    auto bytes = [&](std::string_view key, auto& into, std::uint64_t lo, std::uint64_t hi, std::string_view why) {
+      if (auto v = limit_value(*t, key, lo, hi, why, true)) into = static_cast<std::decay_t<decltype(into)>>(*v);
+    };
+    auto timeout = [&](std::string_view key, Duration& into, Duration lo, std::string_view why) {
+      auto d = duration_at(*t, key, false, "");
+      if (!d) return;
+      const Duration hi = std::chrono::hours(24);
+      if (*d < lo)
+        fail(*t->get(key), "'" + std::string(key) + "' = " + format_duration(*d) + " is below " +
+                               std::string(why) + " minimum of " + format_duration(lo));
+      else if (*d > hi)
+        fail(*t->get(key), "'" + std::string(key) + "' = " + format_duration(*d) + " is longer than " +
+                               format_duration(hi));
+      else
+        into = *d;
+    };
+    count("connections_max", l.connections_max, 1, 100'000, "");
+    count("connections_per_ip_max", l.connections_per_ip_max, 1, 100'000, "");
+    count("imap_sessions_per_user_max", l.imap_sessions_per_user_max, 1, 100'000, "");
+    timeout("smtp_idle_timeout", l.smtp_idle_timeout, std::chrono::minutes(5), "the RFC 5321 §4.5.3.2.7");
+    timeout("smtp_data_timeout", l.smtp_data_timeout, std::chrono::minutes(3), "the RFC 5321 §4.5.3.2.5");
+    timeout("imap_autologout", l.imap_autologout, std::chrono::minutes(30), "the RFC 9051 §5.4");
+    timeout("imap_login_timeout", l.imap_login_timeout, std::chrono::seconds(30), "the lab's");
+    timeout("pop3_idle_timeout", l.pop3_idle_timeout, std::chrono::minutes(10), "the RFC 1939 §3");
+    count("smtp_line_bytes_max", l.smtp_line_bytes_max, 512, mib, "RFC 5321 §4.5.3.1.4");
+    bytes("message_bytes_max", l.message_bytes_max, 64 * kib, gib, "RFC 5321 §4.5.3.1.7");
+    count("recipients_max", l.recipients_max, 100, 100'000, "RFC 5321 §4.5.3.1.8");
+    count("smtp_errors_max", l.smtp_errors_max, 1, 1000, "");
+    bytes("imap_line_bytes_max", l.imap_line_bytes_max, 8 * kib, 16 * mib, "RFC 7162 §4");
+    bytes("imap_literal_bytes_max", l.imap_literal_bytes_max, 4 * kib, gib, "RFC 7888 §5");
+    count("imap_depth_max", l.imap_depth_max, 4, 100, "real clients nest FETCH and SEARCH lists");
+  }
+
+  // An integer in [lo, hi]; with `sized` also a string like "64KiB", "25MiB", "10MB".
+  std::optional<std::uint64_t> limit_value(const toml::table& t, std::string_view key, std::uint64_t lo,
+                                           std::uint64_t hi, std::string_view why, bool sized) {
+    const toml::node* node = t.get(key);
+    if (!node) return std::nullopt;
+    const std::string name = "'" + std::string(key) + "'";
+    std::optional<std::uint64_t> value;
+    if (node->is_integer()) {
+      value = static_cast<std::uint64_t>(std::max<std::int64_t>(*node->value<std::int64_t>(), 0));
+    } else if (sized && node->is_string()) {
+      value = parse_size(*node->value<std::string>());
+    }
+    if (!value) {
+      fail(*node, name + (sized ? " must be a size: bytes, or a string like \"64KiB\", \"25MiB\" or \"10MB\""
+                                : " must be a whole number"));
+      return std::nullopt;
+    }
+    if (*value < lo) {
+      fail(*node, name + " must be at least " + std::to_string(lo) + (why.empty() ? "" : " (" + std::string(why) + ")"));
+      return std::nullopt;
+    }
+    if (*value > hi) {
+      fail(*node, name + " must be at most " + std::to_string(hi));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  static std::optional<std::uint64_t> parse_size(std::string_view text) {
+    static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
+        {"B", 1},           {"kB", 1'000},        {"KiB", 1ull << 10}, {"MB", 1'000'000},
+        {"MiB", 1ull << 20}, {"GB", 1'000'000'000}, {"GiB", 1ull << 30}};
+    std::uint64_t value = 0;
+    auto [next, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || next == text.data()) return std::nullopt;
+    const std::string_view suffix(next, static_cast<std::size_t>(text.data() + text.size() - next));
+    for (const auto& [name, scale] : units)
+      if (suffix == name) {
+        if (value > UINT64_MAX / scale) return std::nullopt;
+        return value * scale;
+      }
+    return std::nullopt;
   }
 
   void read_domain(const toml::table& t) {

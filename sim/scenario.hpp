@@ -12,6 +12,7 @@
 // none are made explicit, addresses are assigned, so the world only reads it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -136,6 +137,28 @@ struct QueueSpec {
   Duration lifetime{std::chrono::hours(24)};
 };
 
+// [limits]: the lab server's limits (`maillab serve`; the simulated world
+// keeps the engines' own defaults).  The defaults are the lab column of the
+// security catalogue §3; timeouts below an RFC minimum are refused, never
+// clamped.
+struct LimitsSpec {
+  std::size_t connections_max = 1000;             // catalogue row 19 (Dovecot default_client_limit)
+  std::size_t connections_per_ip_max = 10;        // row 19
+  std::size_t imap_sessions_per_user_max = 10;    // row 43 (Dovecot mail_max_userip_connections)
+  Duration smtp_idle_timeout{std::chrono::minutes(5)};     // RFC 5321 §4.5.3.2.7: at least 5 min
+  Duration smtp_data_timeout{std::chrono::minutes(3)};     // RFC 5321 §4.5.3.2.5: at least 3 min
+  Duration imap_autologout{std::chrono::minutes(30)};      // RFC 9051 §5.4: at least 30 min
+  Duration imap_login_timeout{std::chrono::minutes(3)};    // before login (Dovecot)
+  Duration pop3_idle_timeout{std::chrono::minutes(10)};    // RFC 1939 §3: at least 10 min
+  std::size_t smtp_line_bytes_max = 4096;         // row 11; RFC 5321 §4.5.3.1.4: at least 512
+  std::uint64_t message_bytes_max = 25ull * 1024 * 1024;  // rows 15-17; RFC 5321 §4.5.3.1.7: at least 64K
+  std::size_t recipients_max = 100;               // row 14; RFC 5321 §4.5.3.1.8: at least 100
+  std::size_t smtp_errors_max = 20;               // row 20 (Postfix hard_error_limit)
+  std::size_t imap_line_bytes_max = 64 * 1024;    // row 37; RFC 7162 §4: at least 8192
+  std::uint64_t imap_literal_bytes_max = 25ull * 1024 * 1024;  // rows 33-34: APPEND
+  std::size_t imap_depth_max = 8;                 // row 38: nested lists in one command
+};
+
 struct Scenario {
   std::string file;
   std::string title;
@@ -148,6 +171,7 @@ struct Scenario {
   LinkOptions default_link{};
   bool starttls = true;  // MTA-to-MTA hops use STARTTLS when offered
   QueueSpec queue;
+  LimitsSpec limits;
   std::vector<DomainSpec> domains;
   std::vector<UserSpec> users;
   std::vector<HostSpec> hosts;

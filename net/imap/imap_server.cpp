@@ -177,6 +177,16 @@ struct ImapServer::Session {
     reader.set_line_bytes_max(std::min(cfg.preauth_line_bytes_max, cfg.limits.line_bytes_max));
     emit("* OK [CAPABILITY " + capabilities() + "] " + cfg.hostname + " maillab IMAP4rev1 server ready");
   }
+  ~Session() { release_user_session(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The slot taken in cfg.user_sessions at login, given back once.
+  bool holds_user_session = false;
+  void release_user_session() {
+    if (holds_user_session) cfg.user_sessions->close(user);
+    holds_user_session = false;
+  }
 
   // ---- output ----------------------------------------------------------------
 
@@ -237,6 +247,7 @@ struct ImapServer::Session {
     events.emplace_back(StateEvent{kServerStateNames[static_cast<std::size_t>(state)],
                                    kServerStateNames[static_cast<std::size_t>(next)]});
     state = next;
+    if (next == ServerState::logout) release_user_session();
   }
 
   [[nodiscard]] bool auth_allowed() const { return tls || cfg.allow_cleartext_auth; }
@@ -473,7 +484,15 @@ struct ImapServer::Session {
   void check_credentials(const std::string& tag, const std::string& name, const std::string& password) {
     bool ok = valid_login(name) && creds.verify_password(name, password);
     if (ok && !store.has_user(name) && !store.ensure_user(name)) ok = false;
-    events.emplace_back(LoginEvent{name, ok});
+    // Right credentials, but the user has all the sessions allowed (catalogue
+    // row 43): RFC 9051 §7.1 LIMIT (from RFC 5530 §3); no penalty, the
+    // connection stays in the not-authenticated state and may try again.
+    const bool over_limit = ok && cfg.user_sessions != nullptr && !cfg.user_sessions->try_open(name);
+    events.emplace_back(LoginEvent{name, ok && !over_limit});
+    if (over_limit) {
+      emit(tag + " NO [LIMIT] Too many sessions for this user; log out elsewhere first");
+      return;
+    }
     if (!ok) {
       ++auth_failures;
       Duration delay = cfg.auth_failure_delay * (1 << std::min<std::uint32_t>(auth_failures - 1, 8));
@@ -484,6 +503,7 @@ struct ImapServer::Session {
       return;
     }
     user = name;
+    holds_user_session = cfg.user_sessions != nullptr;
     reader.set_line_bytes_max(cfg.limits.line_bytes_max);
     enter_state(ServerState::authenticated);
     emit(tag + " OK [CAPABILITY " + capabilities() + "] Logged in");

@@ -55,6 +55,19 @@ enum class ServerState : std::uint8_t { not_authenticated, authenticated, select
 inline constexpr std::array<std::string_view, 4> kServerStateNames{"not authenticated", "authenticated",
                                                                    "selected", "logout"};
 
+// The authenticated sessions of each user, counted across connections by the
+// driver (catalogue row 43; Dovecot mail_max_userip_connections).  The engine
+// asks at LOGIN/AUTHENTICATE and gives its session back at logout or when it
+// is destroyed; a refusal is "NO [LIMIT]" (RFC 9051 §7.1) and the connection
+// stays usable.
+class UserSessions {
+ public:
+  virtual ~UserSessions() = default;
+  // False when `user` already has as many sessions as allowed.
+  virtual bool try_open(std::string_view user) = 0;
+  virtual void close(std::string_view user) = 0;
+};
+
 struct ServerConfig {
   std::string hostname = "imap.lab.test";
   ParserLimits limits{};
@@ -71,6 +84,7 @@ struct ServerConfig {
   Duration auth_failure_delay_max{std::chrono::seconds(15)};
   std::uint32_t bad_commands_max = 20;
   std::int64_t unix_epoch_offset_s = 0;  // Unix time at Instant{0}, for APPEND's default date
+  UserSessions* user_sessions = nullptr;  // the driver's; nullptr: no cap per user
 };
 
 // A literal's payload crossed the wire (it is summarised, not shown line by line).

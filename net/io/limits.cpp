@@ -1,7 +1,10 @@
 #include "net/io/limits.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
+
+#include <sys/statvfs.h>
 
 namespace maillab::net::io {
 
@@ -70,6 +73,55 @@ std::uint32_t AuthPenalty::failures(std::string_view address, Instant now) const
 
 void AuthPenalty::expire(Instant now) {
   std::erase_if(entries_, [&](const auto& item) { return now - item.second.last >= policy_.forget_after; });
+}
+
+namespace {
+std::string login_key(std::string_view user) {
+  std::string key(user);
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
+}
+}  // namespace
+
+bool UserSessionLimiter::try_open(std::string_view user) {
+  std::string key = login_key(user);
+  auto it = open_.find(key);
+  if (it == open_.end()) it = open_.emplace(std::move(key), 0).first;
+  if (it->second >= per_user_max_) return false;
+  ++it->second;
+  return true;
+}
+
+void UserSessionLimiter::close(std::string_view user) {
+  auto it = open_.find(login_key(user));
+  if (it == open_.end()) return;
+  if (--it->second == 0) open_.erase(it);
+}
+
+std::size_t UserSessionLimiter::open_for(std::string_view user) const {
+  auto it = open_.find(login_key(user));
+  return it == open_.end() ? 0 : it->second;
+}
+
+FreeSpaceProbe free_space_of(std::filesystem::path dir) {
+  return [dir = std::move(dir)]() -> std::optional<std::uint64_t> {
+    struct statvfs info {};
+    if (::statvfs(dir.c_str(), &info) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(info.f_bavail) * static_cast<std::uint64_t>(info.f_frsize);
+  };
+}
+
+bool StorageCheckedPolicy::storage_low() const {
+  const auto free_bytes = free_bytes_ ? free_bytes_() : std::nullopt;
+  const std::uint64_t half = (message_bytes_max_ + 1) / 2;  // free < 1.5 x limit <=> free < limit + ceil(limit / 2)
+  const std::uint64_t needed = message_bytes_max_ > UINT64_MAX - half ? UINT64_MAX : message_bytes_max_ + half;
+  return free_bytes && *free_bytes < needed;
+}
+
+std::optional<smtp::Reply> StorageCheckedPolicy::inject(smtp::PolicyStage stage, const smtp::SessionInfo& session,
+                                                        std::string_view argument) {
+  if (stage == smtp::PolicyStage::mail && storage_low()) return smtp::replies::insufficient_storage();  // 452 4.3.1
+  return base_.inject(stage, session, argument);
 }
 
 }  // namespace maillab::net::io

@@ -18,16 +18,33 @@
 //                      for an hour starts again from 2 s.  The driver holds the
 //                      reply and reads no more input meanwhile, on a timer, so
 //                      the event loop never blocks (catalogue rows 22, 46).
-// Defaults are the lab column of the security catalogue §3.
+//   UserSessionLimiter the authenticated IMAP sessions of each user across
+//                      connections, for the IMAP engine's UserSessions hook:
+//                      one more login than allowed gets "NO [LIMIT]" (RFC 9051
+//                      §7.1; catalogue row 43, Dovecot
+//                      mail_max_userip_connections 10).
+//   StorageCheckedPolicy  an SMTP policy in front of the lab's: MAIL FROM gets
+//                      452 4.3.1 (RFC 3463 X.3.1) while the state directory's
+//                      file system has less free space than 1.5 times the
+//                      message size limit (catalogue row 17, Postfix
+//                      queue_minfree).  Free space is read (statvfs) at each
+//                      MAIL FROM, so it recovers as soon as space is back.
+// Defaults are the lab column of the security catalogue §3; the scenario's
+// [limits] table (scenarios/README.md) sets them for `maillab serve`.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "net/core/time.hpp"
+#include "net/imap/imap_server.hpp"
+#include "net/smtp/smtp_policy.hpp"
 
 namespace maillab::net::io {
 
@@ -92,6 +109,48 @@ class AuthPenalty {
   void expire(Instant now);
   PenaltyPolicy policy_;
   std::map<std::string, Entry, std::less<>> entries_;
+};
+
+class UserSessionLimiter final : public imap::UserSessions {
+ public:
+  explicit UserSessionLimiter(std::size_t per_user_max) : per_user_max_(per_user_max) {}
+  bool try_open(std::string_view user) override;
+  void close(std::string_view user) override;
+  [[nodiscard]] std::size_t open_for(std::string_view user) const;
+
+ private:
+  std::size_t per_user_max_;
+  std::map<std::string, std::size_t, std::less<>> open_;  // by the lower-cased login
+};
+
+// Bytes free for an unprivileged writer; nullopt when unknown.
+using FreeSpaceProbe = std::function<std::optional<std::uint64_t>()>;
+// statvfs(dir): f_bavail * f_frsize.
+FreeSpaceProbe free_space_of(std::filesystem::path dir);
+
+class StorageCheckedPolicy final : public smtp::Policy {
+ public:
+  StorageCheckedPolicy(smtp::Policy& base, std::uint64_t message_bytes_max, FreeSpaceProbe free_bytes)
+      : base_(base), message_bytes_max_(message_bytes_max), free_bytes_(std::move(free_bytes)) {}
+
+  smtp::AuthOffer auth_offer(const smtp::SessionInfo& session) const override { return base_.auth_offer(session); }
+  const CredentialChecker& credentials() const override { return base_.credentials(); }
+  bool sender_allowed(std::string_view user, const mail::Address& sender) const override {
+    return base_.sender_allowed(user, sender);
+  }
+  smtp::RecipientVerdict check_recipient(const smtp::SessionInfo& session,
+                                         const mail::Address& recipient) const override {
+    return base_.check_recipient(session, recipient);
+  }
+  std::optional<smtp::Reply> inject(smtp::PolicyStage stage, const smtp::SessionInfo& session,
+                                    std::string_view argument) override;
+  // Free space is below 1.5 x the message size limit (unknown counts as enough).
+  [[nodiscard]] bool storage_low() const;
+
+ private:
+  smtp::Policy& base_;
+  std::uint64_t message_bytes_max_;
+  FreeSpaceProbe free_bytes_;
 };
 
 }  // namespace maillab::net::io

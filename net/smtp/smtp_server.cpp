@@ -286,7 +286,23 @@ void Server::enter_state(Instant now, ServerState next) {
 }
 
 void Server::arm_timer(Instant now) {
-  const Duration timeout = server_state_timeout(state_);
+  Duration timeout = server_state_timeout(state_);
+  switch (state_) {
+    case S::greeted:
+    case S::ready:
+    case S::mail:
+    case S::rcpt:
+    case S::auth:
+    case S::rejected:
+      timeout = config_.command_timeout;
+      break;
+    case S::data:
+    case S::bdat:
+      timeout = config_.data_block_timeout;
+      break;
+    default:
+      break;
+  }
   deadline_ = timeout == Duration::max() ? never : now + timeout;
 }
 

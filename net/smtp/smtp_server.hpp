@@ -39,7 +39,8 @@
 // once the message is durably stored (RFC 5321 §6.1).
 //
 // Timeouts (RFC 5321 §4.5.3.2): 5 min while waiting for a command, 3 min per
-// data block, 10 min for the driver's storage (DATA termination).  The 2 min
+// data block (both configurable, never below these minimums), 10 min for the
+// driver's storage (DATA termination).  The 2 min
 // "DATA initiation" timer is the client's wait for 354, which this engine sends
 // in the same step as it reads DATA, so no server state carries it.  An idle
 // client gets 421 4.4.2 and the session closes.
@@ -94,6 +95,10 @@ struct ServerConfig {
   std::size_t errors_max = 20;                 // then 421 4.7.0 (Postfix hard_error_limit)
   std::size_t input_buffered_octets_max = 1024 * 1024;  // input held while queueing
   Duration greeting_delay{0};                  // > 0: watch for pregreet input
+  // The waits for the client (RFC 5321 §4.5.3.2); server_state_timeout() gives
+  // the RFC's values, these replace them for the command and data states.
+  Duration command_timeout{std::chrono::minutes(5)};     // §4.5.3.2.7: at least 5 min
+  Duration data_block_timeout{std::chrono::minutes(3)};  // §4.5.3.2.5: at least 3 min
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };

@@ -1,6 +1,10 @@
 // maillab-studio: the thin main.  Options per CONTRACT.md.
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +34,22 @@ std::optional<std::pair<int, int>> parse_size(const std::string& text) {
   } catch (...) {
     return std::nullopt;
   }
+}
+
+// CONTRACT.md: --screenshot works where there is no display, under Xvfb.  We
+// run ourselves again under xvfb-run (once: the variable marks the second run);
+// without xvfb-run the studio says it has no display, as before.
+void rerun_under_xvfb_without_display(int argc, char** argv) {
+  const auto set = [](const char* name) { return std::getenv(name) != nullptr && *std::getenv(name) != '\0'; };
+  if (set("DISPLAY") || set("WAYLAND_DISPLAY") || set("MAILLAB_UNDER_XVFB")) return;
+  ::setenv("MAILLAB_UNDER_XVFB", "1", 1);
+  std::error_code error;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", error).string();  // the path, not the link
+  if (error || self.empty()) return;
+  std::vector<char*> args{const_cast<char*>("xvfb-run"), const_cast<char*>("-a"), self.data()};
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execvp("xvfb-run", args.data());  // returns only when xvfb-run is missing
 }
 
 }  // namespace
@@ -88,5 +108,6 @@ int main(int argc, char** argv) {
     options.width = parsed->first;
     options.height = parsed->second;
   }
+  if (options.screenshot || options.bench_frames > 0) rerun_under_xvfb_without_display(argc, argv);
   return maillab::ui::run_studio(options);
 }

@@ -109,6 +109,8 @@ struct OnExit {
   F f;
   ~OnExit() { f(); }
 };
+template <class F>
+OnExit(F) -> OnExit<F>;  // clang 14 (Debian 12) has no aggregate deduction yet
 
 std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
 

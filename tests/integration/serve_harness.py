@@ -147,6 +147,22 @@ class Runner:
         sys.exit(1 if self.failed else 0)
 
 
+def inbox_message_ids(server, user):
+    """Message-IDs of every file in the user's INBOX (new and cur), with repeats."""
+    local, domain = user.split("@")
+    ids = []
+    for sub in ("new", "cur"):
+        folder = os.path.join(server.state, "mail", domain, local, sub)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, name), "rb") as f:
+                head = f.read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]  # the store keeps LF
+            found = [line.split(b":", 1)[1].strip() for line in head.split(b"\n")
+                     if line.lower().startswith(b"message-id:")]
+            assert len(found) == 1, (name, head[:500])
+            ids.append(found[0].decode())
+    return ids
+
+
 def recv_until(sock, marker, timeout=10.0, limit=1 << 20):
     """Reads until `marker` is in the data; bounded in time and size."""
     data = b""

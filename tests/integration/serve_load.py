@@ -15,7 +15,6 @@ usage: serve_load.py PATH/TO/maillab smtp-concurrency|imap-idle|kill9
 """
 import email.utils
 import imaplib
-import os
 import resource
 import signal
 import smtplib
@@ -24,7 +23,7 @@ import sys
 import threading
 import time
 
-from serve_harness import Runner, Server, client_tls, recv_until, running
+from serve_harness import Runner, Server, client_tls, inbox_message_ids, recv_until, running
 
 USERS = ("alice@lab.test", "bob@lab.test", "carol@school.test", "dave@school.test")
 SESSIONS, PER_SESSION = 100, 20
@@ -45,22 +44,6 @@ def raise_fd_limit(wanted):
 def message(sender, to, msgid, body):
     return ("From: %s\r\nTo: %s\r\nSubject: load %s\r\nDate: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" %
             (sender, to, msgid, email.utils.formatdate(), msgid, body)).encode()
-
-
-def inbox_message_ids(server, user):
-    """Message-IDs of every file in the user's INBOX (new and cur), with repeats."""
-    local, domain = user.split("@")
-    ids = []
-    for sub in ("new", "cur"):
-        folder = os.path.join(server.state, "mail", domain, local, sub)
-        for name in os.listdir(folder) if os.path.isdir(folder) else []:
-            with open(os.path.join(folder, name), "rb") as f:
-                head = f.read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]  # the store keeps LF
-            found = [line.split(b":", 1)[1].strip() for line in head.split(b"\n")
-                     if line.lower().startswith(b"message-id:")]
-            assert len(found) == 1, (name, head[:500])
-            ids.append(found[0].decode())
-    return ids
 
 
 def wait_for_inboxes(server, expected, timeout=DELIVERY_DEADLINE_S):

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-from serve_harness import Runner, Server, client_tls
+from serve_harness import Runner, Server, client_tls, inbox_message_ids
 
 USERS = ("alice@lab.test", "bob@lab.test", "carol@school.test", "dave@school.test")
 SESSIONS = 24
@@ -39,22 +39,6 @@ DRAIN_DEADLINE_S = 60
 def message(sender, to, msgid, body):
     return ("From: %s\r\nTo: %s\r\nSubject: queue %s\r\nDate: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" %
             (sender, to, msgid, email.utils.formatdate(), msgid, body)).encode()
-
-
-def inbox_ids(server, user):
-    """Message-IDs of every file in the user's INBOX (new and cur), with repeats."""
-    local, domain = user.split("@")
-    ids = []
-    for sub in ("new", "cur"):
-        folder = os.path.join(server.state, "mail", domain, local, sub)
-        for name in os.listdir(folder) if os.path.isdir(folder) else []:
-            with open(os.path.join(folder, name), "rb") as f:
-                head = f.read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
-            found = [line.split(b":", 1)[1].strip().decode() for line in head.split(b"\n")
-                     if line.lower().startswith(b"message-id:")]
-            assert len(found) == 1, (name, head[:300])
-            ids.append(found[0])
-    return ids
 
 
 def queue_entries(server):
@@ -139,14 +123,14 @@ def kill9_cycles(binary):
             expected[to].add(msgid)
 
         def all_there():
-            return all(expected[user] <= set(inbox_ids(server, user)) for user in USERS)
+            return all(expected[user] <= set(inbox_message_ids(server, user)) for user in USERS)
 
         wait_for(all_there, "every acknowledged message in its Maildir")
         wait_for(lambda: queue_entries(server) == [], "the queue to drain")
         skipped += server.log().count("not delivered there again")
         kept = 0
         for user in USERS:
-            ids = inbox_ids(server, user)
+            ids = inbox_message_ids(server, user)
             assert len(ids) == len(set(ids)), "a message is in %s twice" % user
             assert set(ids) <= attempted, "a message nobody sent is in %s" % user
             kept += len(set(ids) - expected[user])
@@ -183,10 +167,10 @@ def crash_state(binary):
         f.write(whole[:40])
     server.start()
     try:
-        wait_for(lambda: inbox_ids(server, "carol@school.test") == ["<crash.kept@lab.test>"],
+        wait_for(lambda: inbox_message_ids(server, "carol@school.test") == ["<crash.kept@lab.test>"],
                  "the queued message in carol's INBOX")
         wait_for(lambda: queue_entries(server) == [], "the queue to drain")
-        assert inbox_ids(server, "dave@school.test") == [], "a truncated entry was delivered"
+        assert inbox_message_ids(server, "dave@school.test") == [], "a truncated entry was delivered"
         assert os.listdir(os.path.join(queue, ".tmp")) == [], "a leftover in .tmp/ survived the start"
         assert os.listdir(os.path.join(queue, ".damaged")) == ["18F0000000000.2"]
         log = server.log()
@@ -222,7 +206,7 @@ def disk_full(binary):
                 assert e.smtp_code == 452 and e.smtp_error.startswith(b"4.3.1"), (e.smtp_code, e.smtp_error)
             smtp.sendmail("x@example.org", ["bob@lab.test"],
                           message("x@example.org", "bob@lab.test", "<small@test>", "fits"))
-        wait_for(lambda: inbox_ids(server, "bob@lab.test") == ["<small@test>"], "the small message in bob's INBOX")
+        wait_for(lambda: inbox_message_ids(server, "bob@lab.test") == ["<small@test>"], "the small message in bob's INBOX")
         wait_for(lambda: queue_entries(server) == [], "the queue to drain")
         assert os.listdir(os.path.join(server.state, "queue", ".tmp")) == []
     finally:

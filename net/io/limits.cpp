@@ -121,7 +121,7 @@ bool StorageCheckedPolicy::storage_low() const {
 std::optional<smtp::Reply> StorageCheckedPolicy::inject(smtp::PolicyStage stage, const smtp::SessionInfo& session,
                                                         std::string_view argument) {
   if (stage == smtp::PolicyStage::mail && storage_low()) return smtp::replies::insufficient_storage();  // 452 4.3.1
-  return base_.inject(stage, session, argument);
+  return ForwardingPolicy::inject(stage, session, argument);
 }
 
 }  // namespace maillab::net::io

@@ -128,27 +128,17 @@ using FreeSpaceProbe = std::function<std::optional<std::uint64_t>()>;
 // statvfs(dir): f_bavail * f_frsize.
 FreeSpaceProbe free_space_of(std::filesystem::path dir);
 
-class StorageCheckedPolicy final : public smtp::Policy {
+class StorageCheckedPolicy final : public smtp::ForwardingPolicy {
  public:
   StorageCheckedPolicy(smtp::Policy& base, std::uint64_t message_bytes_max, FreeSpaceProbe free_bytes)
-      : base_(base), message_bytes_max_(message_bytes_max), free_bytes_(std::move(free_bytes)) {}
+      : ForwardingPolicy(base), message_bytes_max_(message_bytes_max), free_bytes_(std::move(free_bytes)) {}
 
-  smtp::AuthOffer auth_offer(const smtp::SessionInfo& session) const override { return base_.auth_offer(session); }
-  const CredentialChecker& credentials() const override { return base_.credentials(); }
-  bool sender_allowed(std::string_view user, const mail::Address& sender) const override {
-    return base_.sender_allowed(user, sender);
-  }
-  smtp::RecipientVerdict check_recipient(const smtp::SessionInfo& session,
-                                         const mail::Address& recipient) const override {
-    return base_.check_recipient(session, recipient);
-  }
   std::optional<smtp::Reply> inject(smtp::PolicyStage stage, const smtp::SessionInfo& session,
                                     std::string_view argument) override;
   // Free space is below 1.5 x the message size limit (unknown counts as enough).
   [[nodiscard]] bool storage_low() const;
 
  private:
-  smtp::Policy& base_;
   std::uint64_t message_bytes_max_;
   FreeSpaceProbe free_bytes_;
 };

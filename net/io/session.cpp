@@ -33,26 +33,13 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // The shared policy with this connection's counting credentials.
-class ConnectionPolicy final : public smtp::Policy {
+class ConnectionPolicy final : public smtp::ForwardingPolicy {
  public:
   ConnectionPolicy(smtp::Policy& base, const CredentialChecker& credentials)
-      : base_(base), credentials_(credentials) {}
-  smtp::AuthOffer auth_offer(const smtp::SessionInfo& session) const override { return base_.auth_offer(session); }
+      : ForwardingPolicy(base), credentials_(credentials) {}
   const CredentialChecker& credentials() const override { return credentials_; }
-  bool sender_allowed(std::string_view user, const mail::Address& sender) const override {
-    return base_.sender_allowed(user, sender);
-  }
-  smtp::RecipientVerdict check_recipient(const smtp::SessionInfo& session,
-                                         const mail::Address& recipient) const override {
-    return base_.check_recipient(session, recipient);
-  }
-  std::optional<smtp::Reply> inject(smtp::PolicyStage stage, const smtp::SessionInfo& session,
-                                    std::string_view argument) override {
-    return base_.inject(stage, session, argument);
-  }
 
  private:
-  smtp::Policy& base_;
   const CredentialChecker& credentials_;
 };
 

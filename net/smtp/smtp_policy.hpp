@@ -70,4 +70,27 @@ class Policy {
   }
 };
 
+// A policy in front of another: every call goes to `base` unless a subclass
+// overrides it (the server's per-connection and storage checks each change one
+// thing and keep the rest).
+class ForwardingPolicy : public Policy {
+ public:
+  explicit ForwardingPolicy(Policy& base) : base_(base) {}
+
+  AuthOffer auth_offer(const SessionInfo& session) const override { return base_.auth_offer(session); }
+  const CredentialChecker& credentials() const override { return base_.credentials(); }
+  bool sender_allowed(std::string_view user, const mail::Address& sender) const override {
+    return base_.sender_allowed(user, sender);
+  }
+  RecipientVerdict check_recipient(const SessionInfo& session, const mail::Address& recipient) const override {
+    return base_.check_recipient(session, recipient);
+  }
+  std::optional<Reply> inject(PolicyStage stage, const SessionInfo& session, std::string_view argument) override {
+    return base_.inject(stage, session, argument);
+  }
+
+ private:
+  Policy& base_;
+};
+
 }  // namespace maillab::net::smtp

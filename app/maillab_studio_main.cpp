@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--scenarios", options.scenarios_dir, "Directory of built-in lessons");
   app.add_option("--panel", options.panel,
                  "With --screenshot: only this panel (topology, transcript, timeline, sequence, message, dns, queues, "
-                 "mailboxes, routes, lesson, presenter), or 'all' to write DIR/<panel>-<lang>.png for each");
+                 "mailboxes, routes, lesson, files, presenter), or 'all' to write DIR/<panel>-<lang>.png for each");
   app.add_option("--bench-frames", options.bench_frames, "Play N frames off-screen from --at and print frame times")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--bench-speed", options.bench_speed, "Playback speed for --bench-frames (default 1)")

@@ -22,6 +22,7 @@
 
 #include "ui/model/snapshot.hpp"
 #include "ui/panels.hpp"
+#include "ui/view_files.hpp"
 
 namespace maillab::ui {
 namespace {
@@ -64,7 +65,9 @@ struct Studio {
   ViewState view;
   SnapshotCache playback;
   std::vector<LessonEntry> lessons;
-  std::string open_path;
+  FileBrowser browser;
+  bool browsing = false;
+  bool focus_browser = false;
   bool quit = false;
   bool applied_presenter = false;
 
@@ -89,6 +92,33 @@ struct Studio {
     }
   }
 
+  void open_browser() {
+    browser = browse(browser_start(lesson.path, options.scenarios_dir));
+    browsing = true;
+    focus_browser = true;
+  }
+
+  // The Lessons menu's "Open scenario...": a window over the panels until a
+  // file is chosen (its errors then show as FILE:LINE:COL) or it is closed.
+  void file_window() {
+    if (!browsing) return;
+    const auto* viewport = ImGui::GetMainViewport();
+    ImGui::SetNextWindowPos(ImVec2(viewport->WorkPos.x + viewport->WorkSize.x * 0.2f,
+                                   viewport->WorkPos.y + viewport->WorkSize.y * 0.1f),
+                            ImGuiCond_Appearing);
+    ImGui::SetNextWindowSize(ImVec2(viewport->WorkSize.x * 0.6f, viewport->WorkSize.y * 0.7f), ImGuiCond_Appearing);
+    if (focus_browser) ImGui::SetNextWindowFocus();
+    focus_browser = false;
+    const std::string title = std::string(tr(view.lang, Text::file_browser)) + "###files";
+    if (ImGui::Begin(title.c_str(), &browsing, ImGuiWindowFlags_NoCollapse)) {
+      if (auto chosen = draw_file_browser(browser, view.lang)) {
+        load(*chosen);
+        browsing = false;
+      }
+    }
+    ImGui::End();
+  }
+
   void menu() {
     if (!ImGui::BeginMainMenuBar()) return;
     const auto label = [&](Text text) { return std::string(tr(view.lang, text)); };
@@ -104,19 +134,7 @@ struct Studio {
         }
       }
       ImGui::Separator();
-      ImGui::SetNextItemWidth(ImGui::GetFontSize() * 20);
-      ImGui::InputText("##open", open_path.data(), open_path.size() + 1, ImGuiInputTextFlags_CallbackResize,
-                       [](ImGuiInputTextCallbackData* data) {
-                         if (data->EventFlag == ImGuiInputTextFlags_CallbackResize) {
-                           auto* text = static_cast<std::string*>(data->UserData);
-                           text->resize(static_cast<std::size_t>(data->BufTextLen));
-                           data->Buf = text->data();
-                         }
-                         return 0;
-                       },
-                       &open_path);
-      ImGui::SameLine();
-      if (ImGui::Button(label(Text::open_file).c_str()) && !open_path.empty()) load(open_path);
+      if (ImGui::MenuItem(label(Text::menu_open).c_str())) open_browser();
       ImGui::Separator();
       if (ImGui::MenuItem(label(Text::menu_quit).c_str())) quit = true;
       ImGui::EndMenu();
@@ -154,6 +172,13 @@ struct Studio {
     const auto* viewport = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(viewport->WorkPos);
     ImGui::SetNextWindowSize(viewport->WorkSize);
+    if (name == "files") {
+      ImGui::Begin((std::string(tr(view.lang, Text::file_browser)) + "###solo").c_str(), nullptr,
+                   ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse);
+      if (auto chosen = draw_file_browser(browser, view.lang)) load(*chosen);
+      ImGui::End();
+      return;
+    }
     for (const auto& solo : solos) {
       if (name != solo.name) continue;
       ImGui::Begin((std::string(tr(view.lang, solo.title)) + "###solo").c_str(), nullptr,
@@ -243,7 +268,8 @@ bool write_png(const std::string& path, int width, int height) {
 
 const std::vector<std::string>& studio_panels() {
   static const std::vector<std::string> names{"topology", "transcript", "timeline", "sequence",  "message", "dns",
-                                              "queues",   "mailboxes",  "routes",   "lesson",    "presenter"};
+                                              "queues",   "mailboxes",  "routes",   "lesson",    "files",
+                                              "presenter"};
   return names;
 }
 
@@ -271,6 +297,7 @@ int run_studio(const StudioOptions& options) {
     return 2;
   }
   studio.load(path);
+  studio.browser = browse(browser_start(studio.lesson.path, options.scenarios_dir));
   if (options.screenshot && !studio.lesson.errors.empty()) {
     for (const auto& error : studio.lesson.errors) std::fprintf(stderr, "%s\n", error.c_str());
     return 2;
@@ -341,6 +368,7 @@ int run_studio(const StudioOptions& options) {
     } else {
       studio.menu();
       studio.panels();
+      studio.file_window();
     }
     ImGui::PopFont();
     ImGui::Render();

@@ -34,7 +34,8 @@ struct StudioOptions {
 };
 
 // The panels --panel knows: topology, transcript, timeline, sequence, message,
-// dns, queues, mailboxes, routes, lesson, presenter (the whole studio in
+// dns, queues, mailboxes, routes, lesson, files (the file browser of
+// "Open scenario..."), presenter (the whole studio in
 // presenter mode).
 const std::vector<std::string>& studio_panels();
 

@@ -117,7 +117,7 @@ def main():
     for lang in ("en", "id"):
         run_studio(studio, ["--screenshot", out_dir, "--panel", "all", "--lang", lang, "--at", AT, basics], SIZE)
         for panel in ("topology", "transcript", "timeline", "sequence", "message", "dns", "queues", "mailboxes",
-                      "routes", "lesson", "presenter"):
+                      "routes", "lesson", "files", "presenter"):
             check_png(os.path.join(out_dir, "%s-%s.png" % (panel, lang)), SIZE, EXPECT.get(panel, ()))
             passed += 1
     end = os.path.join(out_dir, "mx-fallback-end.png")

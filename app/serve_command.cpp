@@ -186,6 +186,7 @@ int run_serve(const ServeOptions& options) {
   LocalRouter router(delivery, directory, *store, log);
   SpoolSink queue(io, *spool, committer, router, log);
   router.set_sink(&queue);
+  queue.set_deferred_store(store.get());
   queue.set_after_route([&server] { server.after_activity(); });
   if (auto recovered = queue.recover(net::io::wall_now()); !recovered) {
     std::cerr << "maillab serve: queue: " << recovered.error().to_string() << '\n';

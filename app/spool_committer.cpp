@@ -8,8 +8,12 @@
 namespace maillab::app {
 
 SpoolCommitter::SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
-                               std::size_t round_entries_max)
-    : io_(io), spool_(spool), log_(std::move(log)), round_entries_max_(std::max<std::size_t>(1, round_entries_max)) {
+                               std::size_t round_entries_max, sim::durable::SyncMode sync_mode)
+    : io_(io),
+      spool_(spool),
+      log_(std::move(log)),
+      round_entries_max_(std::max<std::size_t>(1, round_entries_max)),
+      sync_mode_(sync_mode) {
   worker_ = std::thread([this] { run(); });
 }
 
@@ -21,6 +25,15 @@ void SpoolCommitter::commit(sim::StagedEntry staged, Committed done) {
     std::lock_guard lock(mutex_);
     next_.staged.push_back(std::move(staged));
     next_.done.push_back(std::move(done));
+  }
+  wake_.notify_one();
+}
+
+void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger) {
+  if (ledger.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    deliveries_.merge(std::move(ledger));
   }
   wake_.notify_one();
 }
@@ -59,8 +72,16 @@ SpoolCommitter::Stats SpoolCommitter::stats() const {
 void SpoolCommitter::run() {
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return stopping_ || !next_.staged.empty() || !chores_.empty(); });
-    if (next_.staged.empty() && chores_.empty()) return;  // stopping, nothing left
+    wake_.wait(lock, [this] {
+      return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty();
+    });
+    // Chores and deliveries alone wait a little for staged entries to share
+    // their round: a sync per delivered message would take the disk from the
+    // sessions' 250s.
+    if (next_.staged.empty() && !stopping_) {
+      wake_.wait_for(lock, chore_linger_, [this] { return stopping_ || !next_.staged.empty(); });
+    }
+    if (next_.staged.empty() && chores_.empty() && deliveries_.empty()) return;  // stopping, nothing left
     Round round;
     if (next_.staged.size() <= round_entries_max_) {
       round = std::exchange(next_, Round{});
@@ -73,31 +94,47 @@ void SpoolCommitter::run() {
       next_.done.erase(next_.done.begin(), next_.done.begin() + split);
     }
     std::vector<Chore> chores = std::exchange(chores_, {});
+    sim::durable::SyncLedger deliveries = std::exchange(deliveries_, {});
     if (!round.staged.empty()) {
       ++stats_.rounds;
       stats_.entries += round.staged.size();
       stats_.largest_round = std::max<std::uint64_t>(stats_.largest_round, round.staged.size());
     }
+    if (!deliveries.empty()) {
+      ++stats_.delivery_syncs;
+      stats_.delivery_files += deliveries.file_count();
+    }
     lock.unlock();
 
+    // One round makes the staged entries and the deliveries handed over so far
+    // durable together; the chores (which may remove those deliveries' entries) follow.
     std::vector<std::string> removed;
+    std::vector<Chore> updates;
     for (auto& chore : chores) {
-      if (chore.recipients.empty()) {
-        removed.push_back(std::move(chore.id));
-        continue;
-      }
-      if (auto updated = spool_.update(chore.id, chore.recipients, chore.attempts); !updated && log_)
-        log_("queue: cannot update " + chore.id + ": " + updated.error().message);
+      if (chore.recipients.empty()) removed.push_back(std::move(chore.id));
+      else updates.push_back(std::move(chore));
     }
-    if (!removed.empty()) {
-      if (auto gone = spool_.remove(removed); !gone && log_)
-        log_("queue: cannot remove a finished entry: " + gone.error().message);
-    }
+    Result<void> synced;
     if (!round.staged.empty()) {
-      Result<void> durable = spool_.commit(round.staged);
+      Result<void> durable = spool_.commit(round.staged, deliveries, sync_mode_);
+      synced = durable;
       asio::post(io_, [this, done = std::move(round.done), durable = std::move(durable)]() mutable {
         finished(std::move(done), std::move(durable));
       });
+      if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);  // the ledger is empty by now
+    } else {
+      synced = spool_.retire(deliveries, sync_mode_, removed);
+    }
+    if (!synced) {
+      if (log_ && !chores.empty()) {
+        log_("queue: " + synced.error().message + " (" + std::to_string(removed.size() + updates.size()) +
+             " delivered entr(ies) stay queued; delivered again at the next start)");
+      }
+      updates.clear();
+    }
+    for (const auto& chore : updates) {
+      if (auto updated = spool_.update(chore.id, chore.recipients, chore.attempts); !updated && log_)
+        log_("queue: cannot update " + chore.id + ": " + updated.error().message);
     }
     lock.lock();
   }

@@ -24,6 +24,15 @@ Result<sim::SpoolRecovery> SpoolSink::recover(Instant now) {
     if (!recovered->entries.empty())
       log_("queue: resuming " + std::to_string(recovered->entries.size()) + " queued message(s)");
   }
+  // A resumed entry's Maildir copies found on disk may be a killed process's
+  // unsynced writes, still only in the page cache: make them durable before
+  // the dedupe relies on them and the entry leaves the queue.
+  if (!recovered->entries.empty() && deferred_store_ != nullptr) {
+    sim::durable::SyncLedger ledger;
+    auto root = ledger.add_dir(deferred_store_->root());
+    auto synced = root ? ledger.sync(sim::durable::SyncMode::syncfs) : root;
+    if (!synced) return synced.error();
+  }
   for (const auto& entry : recovered->entries) track_and_route(entry, now, true);
   return recovered;
 }
@@ -91,8 +100,19 @@ void SpoolSink::track_and_route(sim::SpoolEntry entry, Instant now, bool resumed
   Pending& pending = pending_[entry.id];
   pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
   pending.attempts = entry.attempts + 1;
-  router_.route(entry, now, resumed);
+  with_deferred_syncs([&] { router_.route(entry, now, resumed); });
   if (after_route_) after_route_();
+}
+
+void SpoolSink::with_deferred_syncs(const std::function<void()>& work) {
+  if (deferred_store_ == nullptr) return work();
+  struct Restore {
+    sim::MaildirStore& store;
+    sim::durable::SyncLedger* previous;
+    ~Restore() { store.defer_syncs(previous); }
+  } restore{*deferred_store_, deferred_store_->deferred_syncs()};
+  deferred_store_->defer_syncs(&unsynced_);
+  work();
 }
 
 void SpoolSink::recipient_final(const std::string& id, const std::string& recipient) {
@@ -110,6 +130,8 @@ void SpoolSink::recipient_final(const std::string& id, const std::string& recipi
 
 void SpoolSink::flush() {
   flush_posted_ = false;
+  // Before the chores below: they may remove entries whose copies it holds.
+  if (!unsynced_.empty()) committer_.sync_deliveries(std::move(unsynced_));
   for (const auto& id : std::exchange(changed_, {})) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;

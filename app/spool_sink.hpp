@@ -17,6 +17,13 @@
 //      recipient of an entry is left, the entry is removed from the queue; a
 //      partial outcome rewrites the entry's pending recipients, so a restart
 //      never repeats a delivery that was reported final.
+// Deliveries without fsync (set_deferred_store): while route() runs, the
+// Maildir store records what it leaves unsynced in the sink's ledger instead
+// of fsyncing (sim/store/maildir_store.hpp); flush() hands that ledger to the
+// committer before the chores that finish entries, so an entry leaves the
+// queue only once its Maildir copies are durable (app/spool_committer.hpp).
+// Deliveries made outside route() (the world's later hops) can be deferred
+// the same way through with_deferred_syncs().
 // On start, recover() loads the queue (tmp/ leftovers discarded, damaged
 // files moved aside and logged by name) and routes every entry again:
 // acknowledged mail is resumed, never lost.  A recipient the router leaves
@@ -37,6 +44,7 @@
 
 #include "app/spool_committer.hpp"
 #include "net/io/session.hpp"
+#include "sim/store/maildir_store.hpp"
 #include "sim/store/spool.hpp"
 
 namespace maillab::app {
@@ -78,6 +86,12 @@ class SpoolSink final : public net::io::MessageSink {
   // Runs after every route(): the server looks for store changes to push (IMAP IDLE).
   void set_after_route(std::function<void()> hook) { after_route_ = std::move(hook); }
 
+  // Maildir deliveries made while routing go without fsync into a ledger that
+  // the committer syncs before the entries are removed (nullptr: off).
+  void set_deferred_store(sim::MaildirStore* store) { deferred_store_ = store; }
+  // Runs `work` with the deferred store's syncs going into this sink's ledger.
+  void with_deferred_syncs(const std::function<void()>& work);
+
   // Entries queued and not yet finished.
   [[nodiscard]] std::size_t queued() const { return pending_.size(); }
 
@@ -102,6 +116,8 @@ class SpoolSink final : public net::io::MessageSink {
   std::function<void()> after_route_;
   std::deque<std::string> to_route_;  // durable, acknowledged, not yet routed
   bool route_posted_ = false;
+  sim::MaildirStore* deferred_store_ = nullptr;
+  sim::durable::SyncLedger unsynced_;  // deliveries not yet handed to the committer
 };
 
 }  // namespace maillab::app

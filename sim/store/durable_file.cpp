@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace maillab::sim::durable {
 namespace {
@@ -77,30 +79,82 @@ Result<void> fsync_dir(const std::filesystem::path& dir) {
   return {};
 }
 
-Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
-                            std::optional<std::int64_t> mtime_s) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return errno_error("create", path, errno);
-  auto fail = [&](Error error) -> Result<void> {
-    fd.close();
+namespace {
+
+// Creates `path`, writes `content` and sets the modification time; the file
+// stays open.  On failure the file is removed.
+Result<int> create_and_write(const std::filesystem::path& path, std::string_view content,
+                             std::optional<std::int64_t> mtime_s) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_error("create", path, errno);
+  auto fail = [&](Error error) -> Result<int> {
+    ::close(fd);
     ::unlink(path.c_str());
     return error;
   };
-  if (auto written = write_all(fd.get(), content, path); !written) return fail(written.error());
+  if (auto written = write_all(fd, content, path); !written) return fail(written.error());
   if (mtime_s) {
     struct timespec times[2];
     times[0].tv_sec = 0;
     times[0].tv_nsec = UTIME_OMIT;
     times[1].tv_sec = static_cast<time_t>(*mtime_s);
     times[1].tv_nsec = 0;
-    if (::futimens(fd.get(), times) != 0) return fail(errno_error("futimens", path, errno));
+    if (::futimens(fd, times) != 0) return fail(errno_error("futimens", path, errno));
   }
-  if (::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  return fd;
+}
+
+}  // namespace
+
+Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
+                            std::optional<std::int64_t> mtime_s) {
+  auto created = create_and_write(path, content, mtime_s);
+  if (!created) return created.error();
+  Fd fd(*created);
+  if (::fsync(fd.get()) != 0) {
+    const int error_number = errno;
+    fd.close();
+    ::unlink(path.c_str());
+    return errno_error("fsync", path, error_number);
+  }
   if (fd.close() != 0) {
     int error_number = errno;
     ::unlink(path.c_str());
     return errno_error("close", path, error_number);
   }
+  return {};
+}
+
+Result<void> write_new_file_deferred(const std::filesystem::path& path, std::string_view content,
+                                     std::optional<std::int64_t> mtime_s, SyncLedger& ledger) {
+  auto created = create_and_write(path, content, mtime_s);
+  if (!created) return created.error();
+  ledger.add_file(*created, path);
+  return {};
+}
+
+Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string_view name, std::string_view content,
+                                   SyncLedger& ledger) {
+  std::filesystem::path target = dir / std::string(name);
+  std::filesystem::path temporary = dir / (std::string(name) + ".lock");
+  ::unlink(temporary.c_str());  // a stale lock left by a crash
+  auto created = create_and_write(temporary, content, std::nullopt);
+  if (!created) return created.error();
+  if (::rename(temporary.c_str(), target.c_str()) != 0) {
+    int error_number = errno;
+    ::close(*created);
+    ::unlink(temporary.c_str());
+    return errno_error("rename", temporary, error_number);
+  }
+  ledger.add_file(*created, target);
+  return ledger.add_dir(dir);
+}
+
+Result<void> link_into_place_deferred(const std::filesystem::path& from, const std::filesystem::path& to,
+                                      SyncLedger& ledger) {
+  if (auto dir = ledger.add_dir(to.parent_path()); !dir) return dir;
+  if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
+  ::unlink(from.c_str());
   return {};
 }
 
@@ -137,6 +191,86 @@ Result<void> rename_durably(const std::filesystem::path& from, const std::filesy
 Result<void> make_dir(const std::filesystem::path& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0) return errno_error("mkdir", dir, errno);
   return {};
+}
+
+SyncLedger::SyncLedger(SyncLedger&& other) noexcept
+    : files_(std::exchange(other.files_, {})), dirs_(std::exchange(other.dirs_, {})) {}
+
+SyncLedger& SyncLedger::operator=(SyncLedger&& other) noexcept {
+  if (this != &other) {
+    close_all();
+    files_ = std::exchange(other.files_, {});
+    dirs_ = std::exchange(other.dirs_, {});
+  }
+  return *this;
+}
+
+SyncLedger::~SyncLedger() { close_all(); }
+
+void SyncLedger::close_all() {
+  for (auto& entry : files_) ::close(entry.fd);
+  for (auto& entry : dirs_) ::close(entry.fd);
+  files_.clear();
+  dirs_.clear();
+}
+
+void SyncLedger::add_file(int fd, const std::filesystem::path& path) {
+  for (auto& entry : files_) {
+    if (entry.path == path) {
+      ::close(std::exchange(entry.fd, fd));
+      return;
+    }
+  }
+  files_.push_back({path, fd});
+}
+
+Result<void> SyncLedger::add_dir(const std::filesystem::path& dir) {
+  for (const auto& entry : dirs_) {
+    if (entry.path == dir) return {};
+  }
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno_error("open", dir, errno);
+  dirs_.push_back({dir, fd});
+  return {};
+}
+
+void SyncLedger::merge(SyncLedger&& other) {
+  for (auto& entry : other.files_) add_file(std::exchange(entry.fd, -1), entry.path);
+  for (auto& entry : other.dirs_) {
+    const bool known = std::any_of(dirs_.begin(), dirs_.end(), [&](const Entry& mine) { return mine.path == entry.path; });
+    if (known) ::close(entry.fd);
+    else dirs_.push_back({entry.path, entry.fd});
+    entry.fd = -1;
+  }
+  other.files_.clear();
+  other.dirs_.clear();
+}
+
+void SyncLedger::start_writeback() const {
+  for (const auto& entry : files_) ::sync_file_range(entry.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+Result<void> SyncLedger::sync(SyncMode mode) {
+  Result<void> result;
+  auto note = [&](std::string_view operation, const Entry& entry) {
+    if (result) result = errno_error(operation, entry.path, errno);
+  };
+  if (mode == SyncMode::syncfs) {
+    const Entry* any = !dirs_.empty() ? &dirs_.front() : !files_.empty() ? &files_.front() : nullptr;
+    if (any != nullptr && ::syncfs(any->fd) != 0) note("syncfs", *any);
+  } else {
+    // Write-back of every file first, so that the fdatasyncs below find their
+    // data on its way and share the journal commits (Linux).
+    start_writeback();
+    for (const auto& entry : files_) {
+      if (::fdatasync(entry.fd) != 0) note("fdatasync", entry);
+    }
+    for (const auto& entry : dirs_) {
+      if (::fsync(entry.fd) != 0) note("fsync", entry);
+    }
+  }
+  close_all();
+  return result;
 }
 
 }  // namespace maillab::sim::durable

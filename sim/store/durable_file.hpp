@@ -7,6 +7,21 @@
 // Errors: ENOENT is not_found, EEXIST exists, everything else (ENOSPC, EDQUOT,
 // EIO, EFBIG ...) io, with the path and strerror in the message.  A failed
 // write removes what it had written.
+//
+// Deferred durability (group commit across deliveries): the *_deferred
+// variants write, link and rename exactly like the others but fsync nothing;
+// they hand a SyncLedger the open descriptor of every file they wrote and the
+// directories whose entries they changed.  ledger.sync() later makes all of it
+// durable at once, usually on another thread: an fdatasync of every file
+// (write-back started for all first, so they share journal commits) and an
+// fsync of every directory, or one syncfs(2) of the file system (it waits
+// for the write-back of every dirty file and directory there and flushes the
+// device's cache, so it covers what those fsyncs would; Linux reports
+// write-back errors through it since 5.8).  A
+// descriptor names the inode, so a file renamed since (a reader moving new/ to
+// cur/) is still the one synced.  Until sync() has succeeded the caller must
+// treat those writes as not durable (the lab server keeps the message in its
+// fsync'd queue until then).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/core/result.hpp"
 
@@ -46,5 +62,65 @@ Result<void> rename_durably(const std::filesystem::path& from, const std::filesy
 
 // mkdir with mode 0700; exists when it is already there.
 Result<void> make_dir(const std::filesystem::path& dir);
+
+enum class SyncMode : std::uint8_t {
+  per_file,  // fdatasync each file, fsync each directory
+  syncfs,    // one syncfs(2) of the file system holding them (also flushes everything else on it)
+};
+
+class SyncLedger {
+ public:
+  SyncLedger() = default;
+  SyncLedger(SyncLedger&& other) noexcept;
+  SyncLedger& operator=(SyncLedger&& other) noexcept;
+  SyncLedger(const SyncLedger&) = delete;
+  SyncLedger& operator=(const SyncLedger&) = delete;
+  ~SyncLedger();
+
+  // Takes ownership of `fd`, the file now at `path`.  A file recorded again
+  // under the same path (a uid list replaced again) supersedes the older one,
+  // whose inode has left the directory.
+  void add_file(int fd, const std::filesystem::path& path);
+  // Opens the directory once per ledger; io when it cannot be opened.
+  Result<void> add_dir(const std::filesystem::path& dir);
+  // Moves everything `other` holds into this ledger.
+  void merge(SyncLedger&& other);
+
+  [[nodiscard]] bool empty() const { return files_.empty() && dirs_.empty(); }
+  [[nodiscard]] std::size_t file_count() const { return files_.size(); }
+  [[nodiscard]] std::size_t dir_count() const { return dirs_.size(); }
+
+  // Starts write-back of every recorded file (sync_file_range), so that a
+  // later fdatasync or syncfs finds the data on its way.
+  void start_writeback() const;
+  // Closes everything without syncing: for a caller that has just synced the
+  // whole file system (syncfs) after everything here was written.
+  void release() { close_all(); }
+
+  // Makes every recorded file and directory durable, then closes them all and
+  // empties the ledger, whether it succeeded or not (a failure names the first
+  // path that could not be synced).
+  Result<void> sync(SyncMode mode);
+
+ private:
+  struct Entry {
+    std::filesystem::path path;
+    int fd = -1;
+  };
+  void close_all();
+
+  std::vector<Entry> files_;
+  std::vector<Entry> dirs_;
+};
+
+// write_new_file without the fsync: the open descriptor goes into `ledger`.
+Result<void> write_new_file_deferred(const std::filesystem::path& path, std::string_view content,
+                                     std::optional<std::int64_t> mtime_s, SyncLedger& ledger);
+// replace_file without its fsyncs: the file and `dir` go into `ledger`.
+Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string_view name, std::string_view content,
+                                   SyncLedger& ledger);
+// link_into_place without the fsync: to's directory goes into `ledger`.
+Result<void> link_into_place_deferred(const std::filesystem::path& from, const std::filesystem::path& to,
+                                      SyncLedger& ledger);
 
 }  // namespace maillab::sim::durable

@@ -195,6 +195,24 @@ void remove_our_tmp_files(const fs::path& dir) {
   }
 }
 
+// Our deliveries in new/ shorter than the size their name carries: a crash
+// tore a delivery whose fsync was deferred (its message is still queued and is
+// delivered again).  Nothing we fsync'd can be short, so they are removed.
+bool remove_torn_deliveries(const fs::path& dir) {
+  bool removed = false;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir / "new", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find(kOurTmpMark) == std::string::npos) continue;
+    const auto expected = maildir::base_field(maildir::split_file_name(name).base, 'S');
+    struct stat st {};
+    if (!expected || ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (static_cast<std::uint64_t>(st.st_size) >= *expected) continue;
+    removed = ::unlink(it->path().c_str()) == 0 || removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 fs::path MaildirStore::Folder::path_of(std::size_t index) const {
@@ -437,6 +455,11 @@ Result<void> MaildirStore::save(Folder& folder) const {
   return durable::replace_file(folder.dir, kUidList, maildir::format_uidlist(folder.list));
 }
 
+Result<void> MaildirStore::save_deferred(Folder& folder) const {
+  ++folder.list.modseq;
+  return durable::replace_file_deferred(folder.dir, kUidList, maildir::format_uidlist(folder.list), *deferred_);
+}
+
 Result<std::uint64_t> MaildirStore::size_of(const Folder& folder, std::size_t index) const {
   const maildir::UidRecord& record = folder.list.records[index];
   if (auto w = maildir::base_field(maildir::split_file_name(record.file_name).base, 'W')) return *w;
@@ -543,10 +566,12 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   fs::path target = folder.dir / (to_new ? "new" : "cur") / name;
   std::error_code ignored;
   fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
-  if (auto written = durable::write_new_file(temporary, disk_bytes, internal_date_s); !written) {
-    return written.error();
-  }
-  if (auto linked = durable::link_into_place(temporary, target); !linked) {
+  auto written = deferred_ != nullptr ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
+                                      : durable::write_new_file(temporary, disk_bytes, internal_date_s);
+  if (!written) return written.error();
+  auto linked = deferred_ != nullptr ? durable::link_into_place_deferred(temporary, target, *deferred_)
+                                     : durable::link_into_place(temporary, target);
+  if (!linked) {
     fs::remove(temporary, ignored);
     return linked.error();
   }
@@ -557,7 +582,7 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   folder.in_new.push_back(to_new);
   folder.dates.push_back(internal_date_s);
   folder.list.uid_next = uid + 1;
-  if (auto saved = save(folder); !saved) {
+  if (auto saved = deferred_ != nullptr ? save_deferred(folder) : save(folder); !saved) {
     fs::remove(target, ignored);
     (void)durable::fsync_dir(target.parent_path());
     folder.list.records.pop_back();
@@ -648,6 +673,7 @@ Result<void> MaildirStore::ensure_user(std::string_view user) {
     if (auto written = write_subscriptions(home, {subscribed.begin(), subscribed.end()}); !written) return written;
   }
   remove_our_tmp_files(home);
+  if (remove_torn_deliveries(home)) changed = true;
   for (const std::string& name : folder_names(home)) remove_our_tmp_files(home / *maildir::folder_dir_name(name));
   if (changed) forget(folder_key(parsed->key, ""));
   if (changed || subscriptions_changed) ++change_counter_;

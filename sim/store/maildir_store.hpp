@@ -43,6 +43,19 @@
 // symbolic links are not mailboxes or users, message files that are symbolic
 // links are not messages, and files are opened with O_NOFOLLOW.
 //
+// Deferred durability (the lab server's group commit): while a SyncLedger is
+// set with defer_syncs(), append() and copy() write, link and rename exactly
+// as above but fsync nothing; the ledger collects the message files, the uid
+// list and their directories, and the caller makes them durable with
+// ledger.sync() (on its worker thread, one round for many deliveries).  The
+// message is visible to readers at once; until the ledger is synced a crash
+// may lose it, so only a caller that still holds the message durably
+// elsewhere (maillab serve's queue, which re-delivers after a crash) may set
+// a ledger.  Every other caller, and every other operation, gets the
+// MailStore contract: durable before the call returns.  A crash can leave such
+// a delivery in new/ shorter than the size in its name (its data never
+// reached the disk): ensure_user() removes those, as it empties tmp/.
+//
 // Limits (set_limits) and change_counter() live in memory: the counter also
 // bumps when a sync finds changes made by another program.  Not supported:
 // a Dovecot or another maillab writing the same tree at the same time (we do
@@ -59,6 +72,7 @@
 #include <vector>
 
 #include "net/mail/mail_store.hpp"
+#include "sim/store/durable_file.hpp"
 #include "sim/store/maildir_format.hpp"
 
 namespace maillab::sim {
@@ -97,6 +111,10 @@ class MaildirStore final : public net::mail::MailStore {
                              std::string_view to) override;
 
   std::uint64_t change_counter() const override { return change_counter_; }
+
+  // Deliveries record what they leave unsynced in `ledger` (nullptr: fsync as usual).
+  void defer_syncs(durable::SyncLedger* ledger) { deferred_ = ledger; }
+  [[nodiscard]] durable::SyncLedger* deferred_syncs() const { return deferred_; }
   // How many times a folder was read from disk (listed and reconciled): tests
   // use it to check that the index is used.
   std::uint64_t syncs() const { return syncs_; }
@@ -152,6 +170,7 @@ class MaildirStore final : public net::mail::MailStore {
   void forget(std::string_view key_prefix) const;
   Result<std::int64_t> date_of(Folder& folder, std::size_t index) const;
   Result<void> save(Folder& folder) const;
+  Result<void> save_deferred(Folder& folder) const;
   Result<std::uint64_t> size_of(const Folder& folder, std::size_t index) const;
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;
@@ -171,6 +190,7 @@ class MaildirStore final : public net::mail::MailStore {
   mutable std::map<std::string, Folder, std::less<>> folders_;
   mutable std::int64_t fs_now_ns_ = INT64_MIN;
   mutable std::uint64_t syncs_ = 0;  // the latest probe of the filesystem's time
+  durable::SyncLedger* deferred_ = nullptr;
 };
 
 }  // namespace maillab::sim

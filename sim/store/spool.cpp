@@ -342,6 +342,12 @@ Result<StagedEntry> Spool::stage(const SpoolEntry& entry) const {
 }
 
 Result<void> Spool::commit(std::span<StagedEntry> staged) const {
+  durable::SyncLedger none;
+  return commit(staged, none, durable::SyncMode::per_file);
+}
+
+Result<void> Spool::commit(std::span<StagedEntry> staged, durable::SyncLedger& deliveries,
+                           durable::SyncMode mode) const {
   const fs::path tmp = tmp_dir();
   const fs::path& queue = dir_;
   std::size_t renamed = 0;
@@ -352,13 +358,17 @@ Result<void> Spool::commit(std::span<StagedEntry> staged) const {
       ::unlink(path.c_str());
     }
     if (renamed > 0) (void)durable::fsync_dir(queue);
+    deliveries.release();
     return error;
   };
-  // Start write-back of every file first, so that the fdatasyncs below find
+  // Start write-back of every file first, so that the syncs below find
   // their data on its way and share the journal commits (Linux).
   for (auto& entry : staged) ::sync_file_range(entry.fd(), 0, 0, SYNC_FILE_RANGE_WRITE);
-  for (auto& entry : staged) {
-    if (::fdatasync(entry.fd()) != 0) return fail(durable::errno_error("fdatasync", tmp / entry.id(), errno));
+  deliveries.start_writeback();
+  if (mode == durable::SyncMode::per_file) {
+    for (auto& entry : staged) {
+      if (::fdatasync(entry.fd()) != 0) return fail(durable::errno_error("fdatasync", tmp / entry.id(), errno));
+    }
   }
   for (auto& entry : staged) {
     const int fd = entry.release_fd();
@@ -371,7 +381,15 @@ Result<void> Spool::commit(std::span<StagedEntry> staged) const {
       return fail(durable::errno_error("rename", from, errno));
     ++renamed;
   }
+  if (mode == durable::SyncMode::syncfs) {
+    durable::SyncLedger spool_dir;
+    if (auto opened = spool_dir.add_dir(queue); !opened) return fail(opened.error());
+    if (auto synced = spool_dir.sync(durable::SyncMode::syncfs); !synced) return fail(synced.error());
+    deliveries.release();
+    return {};
+  }
   if (auto synced = durable::fsync_dir(queue); !synced) return fail(synced.error());
+  if (auto synced = deliveries.sync(durable::SyncMode::per_file); !synced) return fail(synced.error());
   return {};
 }
 
@@ -379,6 +397,25 @@ void Spool::discard(StagedEntry staged) const {
   staged.close_fd();
   const fs::path path = tmp_dir() / staged.id();
   ::unlink(path.c_str());
+}
+
+Result<void> Spool::retire(durable::SyncLedger& deliveries, durable::SyncMode mode,
+                          std::span<const std::string> ids) const {
+  if (auto synced = deliveries.sync(mode); !synced) return synced;
+  // No directory fsync: an entry whose unlink a crash undoes is resumed at
+  // the next start, and the router's dedupe (the queue id in Received:) finds
+  // the copies that are already durable and does not deliver them again.
+  std::optional<Error> first;
+  for (const auto& id : ids) {
+    if (!valid_id(id)) {
+      if (!first) first = make_error(ErrorCategory::invalid_argument, "bad queue id '" + id + "'");
+      continue;
+    }
+    const fs::path path = dir_ / id;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && !first) first = durable::errno_error("unlink", path, errno);
+  }
+  if (first) return *first;
+  return {};
 }
 
 Result<SpoolEntry> Spool::load(std::string_view id) const {

@@ -33,7 +33,10 @@
 // commit() reads no member state but the paths, so one thread may stage
 // while another commits (each handle belongs to one caller at a time).
 // update() replaces an entry atomically (.tmp/, fdatasync, rename, fsync).
-// remove() unlinks entries and fsyncs the directory once.
+// remove() unlinks entries and fsyncs the directory once; retire() does so
+// only after a SyncLedger of the entries' deliveries is durable (maillab
+// serve delivers into the Maildirs without fsync and lets the queue entry
+// stand for the message until then: see durable_file.hpp).
 //
 // recover() is run once at start: it empties .tmp/ (an entry there was never
 // acknowledged), loads every entry and moves every file it cannot read
@@ -51,6 +54,7 @@
 
 #include "net/core/result.hpp"
 #include "net/core/time.hpp"
+#include "sim/store/durable_file.hpp"
 
 namespace maillab::sim {
 
@@ -130,6 +134,16 @@ class Spool {
   // Makes every staged entry durable in the spool, or none of them.  The handles
   // are closed either way.
   Result<void> commit(std::span<StagedEntry> staged) const;
+  // The same, and `deliveries` durable in the same round (emptied either way;
+  // on failure nothing of the batch is queued and the deliveries may not be
+  // durable).  per_file: write-back started for all, an fdatasync per entry,
+  // the renames, one fsync of the spool directory, then the deliveries' own
+  // syncs (their data is mostly on disk by then).  syncfs: write-back started
+  // for all, the renames, then one syncfs(2) for everything: one journal
+  // commit per round, but a power loss in that window can leave an entry of
+  // the batch torn in the spool (never acknowledged: recover() moves it to
+  // .damaged/ as truncated).
+  Result<void> commit(std::span<StagedEntry> staged, durable::SyncLedger& deliveries, durable::SyncMode mode) const;
   // Drops a staged entry that will not be committed.
   void discard(StagedEntry staged) const;
 
@@ -137,6 +151,12 @@ class Spool {
   Result<void> update(std::string_view id, const std::vector<std::string>& recipients, std::uint32_t attempts) const;
   // Removes entries (a missing one is not an error) with one directory fsync.
   Result<void> remove(std::span<const std::string> ids) const;
+  // Removes finished entries once what their delivery left unsynced is
+  // durable: `deliveries` is synced first, and when that fails nothing is
+  // removed (the entries are delivered again at the next start; the caller
+  // must not rewrite them either).  The unlinks are not fsync'd: an entry a
+  // crash brings back is resumed, and the router's dedupe keeps it once.
+  Result<void> retire(durable::SyncLedger& deliveries, durable::SyncMode mode, std::span<const std::string> ids) const;
   // One entry.
   Result<SpoolEntry> load(std::string_view id) const;
 

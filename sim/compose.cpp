@@ -1,5 +1,8 @@
 #include "sim/compose.hpp"
 
+#include <optional>
+#include <string_view>
+
 #include "net/core/base64.hpp"
 #include "net/mail/message.hpp"
 
@@ -97,11 +100,54 @@ std::string subject_of(const std::string& message) {
   return field ? field->value : std::string();
 }
 
+namespace {
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+bool starts_with_message_id(std::string_view text) {
+  constexpr std::string_view name = "message-id";
+  if (text.size() < name.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if ((text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i]) != name[i]) return false;
+  return true;
+}
+
+// Message::parse(message).first("Message-ID"), without parsing every field:
+// the header is cut into fields the way Message::parse cuts it (a line, then
+// its continuation lines that start with WSP, up to the empty line), and only
+// a field that can be named Message-ID is parsed.
+std::optional<std::string> message_id_field(std::string_view raw) {
+  std::size_t pos = 0;
+  std::size_t field_begin = std::string_view::npos;
+  auto check = [&](std::size_t field_end) -> std::optional<std::string> {
+    if (field_begin == std::string_view::npos) return std::nullopt;
+    const std::string_view text = raw.substr(field_begin, field_end - field_begin);
+    if (!starts_with_message_id(text)) return std::nullopt;
+    const auto parsed = net::mail::Message::parse(text);
+    const auto* field = parsed.first("Message-ID");
+    if (!field) return std::nullopt;
+    return field->value;
+  };
+  while (pos < raw.size()) {
+    const std::size_t lf = raw.find('\n', pos);
+    const std::size_t next = lf == std::string_view::npos ? raw.size() : lf + 1;
+    const std::string_view line = raw.substr(pos, next - pos);
+    if (line == "\r\n" || line == "\n") break;
+    if (!is_wsp(line.front()) || field_begin == std::string_view::npos) {
+      if (auto value = check(pos)) return value;
+      field_begin = pos;
+    }
+    pos = next;
+  }
+  return check(pos);
+}
+
+}  // namespace
+
 std::string message_id_of(const std::string& message) {
-  const auto parsed = net::mail::Message::parse(message);
-  const auto* field = parsed.first("Message-ID");
-  if (!field) return {};
-  std::string id = field->value;
+  auto value = message_id_field(message);
+  if (!value) return {};
+  std::string id = std::move(*value);
   if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
   return id;
 }

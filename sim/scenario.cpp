@@ -16,10 +16,28 @@
 namespace maillab::sim {
 namespace {
 
+char lower_char(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
 std::string lower(std::string_view text) {
   std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out) c = lower_char(c);
   return out;
+}
+
+// lower(a) == lower(b), without making either.
+bool equals_lowered(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower_char(a[i]) != lower_char(b[i])) return false;
+  return true;
+}
+
+// a == lower(b), without making lower(b).
+bool equals_lower_of(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != lower_char(b[i])) return false;
+  return true;
 }
 
 struct Unit {
@@ -112,12 +130,12 @@ std::string_view to_string(ReplyStage stage) {
 
 const HostSpec* Scenario::find_host(std::string_view name) const {
   for (const auto& h : hosts)
-    if (lower(h.name) == lower(name)) return &h;
+    if (equals_lowered(h.name, name)) return &h;
   return nullptr;
 }
 const DomainSpec* Scenario::find_domain(std::string_view name) const {
   for (const auto& d : domains)
-    if (d.name == lower(name)) return &d;
+    if (equals_lower_of(d.name, name)) return &d;
   return nullptr;
 }
 const UserSpec* Scenario::find_user(std::string_view address) const {
@@ -702,8 +720,8 @@ class Loader {
       });
       if (!dot_atom) fail(*t.get("id"), "'id' may hold only letters, digits, '.', '-' and '_'");
     }
-    for (const auto& other : scenario_.messages)
-      if (other.id == message.id) fail(t, "message id '" + message.id + "' is used twice");
+    for (std::size_t n = message_ids_[message.id]++; n > 0; --n)
+      fail(t, "message id '" + message.id + "' is used twice");
     if (auto d = duration_at(t, "at", true, "[[message]]")) {
       message.at = *d;
       check_time(*t.get("at"), *d, "at");
@@ -1019,6 +1037,7 @@ class Loader {
   std::vector<std::pair<std::string, SourcePosition>> mua_refs_;
   std::vector<std::pair<std::string, SourcePosition>> message_refs_;
   std::vector<std::pair<std::size_t, SourcePosition>> mua_for_sender_;
+  std::map<std::string, std::size_t> message_ids_;  // [[message]]s so far with each id
 };
 
 }  // namespace

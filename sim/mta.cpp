@@ -108,9 +108,7 @@ Mta::Mta(World::Impl& world, const HostSpec& spec, HostId host)
   net::tls::CertificateRequest request;
   request.dns_names = {spec.name};
   request.not_before_unix_s = world.start_unix_s - 86400;
-  if (auto cert = net::tls::make_self_signed_certificate(request)) {
-    if (auto context = net::tls::TlsContext::server(cert->cert_pem, cert->key_pem)) tls_ = std::move(context).value();
-  }
+  if (auto context = net::tls::TlsContext::server_self_signed(request)) tls_ = std::move(context).value();
 }
 
 bool Mta::is_final_for(const std::string& domain) const {

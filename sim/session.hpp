@@ -105,20 +105,22 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   }
 
  private:
-  void record_line(const net::LineEvent& line) {
+  void record_line(net::LineEvent& line) {
     const bool from_self = (line.dir == net::Direction::client_to_server) == label_.is_client;
+    // Each line is recorded once, by the side that sent it.
+    if (!from_self) return;
+    if (!trace_.wants_events()) return trace_.count_line();
     TraceEvent event;
     event.t = scheduler_.now();
     event.kind = TraceKind::line;
-    event.src = from_self ? label_.self : label_.peer;
-    event.dst = from_self ? label_.peer : label_.self;
+    event.src = label_.self;
+    event.dst = label_.peer;
     event.proto = label_.proto;
     event.dir = line.dir == net::Direction::client_to_server ? 'C' : 'S';
-    event.text = line.text;
+    event.text = std::move(line.text);
     event.tls = line.tls;
     event.msg = msg;
-    // Each line is recorded once, by the side that sent it.
-    if (from_self) trace_.add(std::move(event));
+    trace_.add(std::move(event));
   }
 
   void handle_event(Event& event) {

@@ -90,6 +90,13 @@ class Trace {
   // it is not watched.
   [[nodiscard]] std::size_t matches(std::string_view needle) const;
   void add(TraceEvent event);
+  // Would add() do anything beyond counting?  false: nobody keeps, prints,
+  // watches or listens, so a caller may skip building the event and call
+  // count_line() for a protocol line instead.
+  [[nodiscard]] bool wants_events() const {
+    return keep_ || transcript_ != nullptr || !listeners_.empty() || !watches_.empty();
+  }
+  void count_line() { ++protocol_lines_; }
   [[nodiscard]] const std::vector<TraceEvent>& events() const { return events_; }
   [[nodiscard]] std::uint64_t protocol_lines() const { return protocol_lines_; }
 

@@ -145,7 +145,9 @@ Result<void> add_subject_alt_names(X509* cert, const CertificateRequest& request
 
 }  // namespace
 
-Result<CertificateAndKey> make_self_signed_certificate(const CertificateRequest& request) {
+namespace detail {
+
+Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request) {
   if (request.dns_names.empty() && request.ip_addresses.empty()) {
     return bad_request("a certificate needs at least one DNS name or IP address");
   }
@@ -199,11 +201,18 @@ Result<CertificateAndKey> make_self_signed_certificate(const CertificateRequest&
     if (!added) return added.error();
   }
   if (X509_sign(cert.get(), key->get(), EVP_sha256()) <= 0) return tls_error("cannot sign the certificate");
+  return CertificateObjects{std::move(cert), std::move(*key)};
+}
 
+}  // namespace detail
+
+Result<CertificateAndKey> make_self_signed_certificate(const CertificateRequest& request) {
+  auto made = detail::make_certificate_objects(request);
+  if (!made) return made.error();
   detail::BioPtr cert_out(BIO_new(BIO_s_mem()));
   detail::BioPtr key_out(BIO_new(BIO_s_mem()));
-  if (!cert_out || !key_out || PEM_write_bio_X509(cert_out.get(), cert.get()) != 1 ||
-      PEM_write_bio_PrivateKey(key_out.get(), key->get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!cert_out || !key_out || PEM_write_bio_X509(cert_out.get(), made->cert.get()) != 1 ||
+      PEM_write_bio_PrivateKey(key_out.get(), made->key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return tls_error("cannot write PEM");
   }
   return CertificateAndKey{bio_text(cert_out.get()), bio_text(key_out.get())};

@@ -110,6 +110,19 @@ Result<TlsContext> TlsContext::server(std::string_view cert_pem, std::string_vie
   return TlsContext(std::move(*shared));
 }
 
+Result<TlsContext> TlsContext::server_self_signed(const CertificateRequest& request) {
+  auto made = detail::make_certificate_objects(request);
+  if (!made) return made.error();
+  auto shared = make_shared_context(Role::server);
+  if (!shared) return shared.error();
+  SSL_CTX* ctx = (*shared)->ctx.get();
+  if (SSL_CTX_use_certificate(ctx, made->cert.get()) != 1) return tls_error("certificate refused");
+  if (SSL_CTX_use_PrivateKey(ctx, made->key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return tls_error("the private key does not match the certificate");
+  }
+  return TlsContext(std::move(*shared));
+}
+
 Result<TlsContext> TlsContext::server_from_files(const std::filesystem::path& cert_file,
                                                  const std::filesystem::path& key_file) {
   auto cert = read_file(cert_file);

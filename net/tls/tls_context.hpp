@@ -31,6 +31,7 @@
 #include <openssl/types.h>
 
 #include "net/core/result.hpp"
+#include "net/tls/tls_certificate.hpp"
 
 namespace maillab::net::tls {
 
@@ -43,6 +44,10 @@ class TlsContext {
  public:
   // A server with its certificate chain (leaf first) and private key, as PEM.
   static Result<TlsContext> server(std::string_view cert_pem, std::string_view key_pem);
+  // A server with a fresh self-signed certificate for `request`
+  // (tls_certificate.hpp), loaded as made, without a PEM round trip: the
+  // simulator's hosts, which never need the PEM text.
+  static Result<TlsContext> server_self_signed(const CertificateRequest& request);
   static Result<TlsContext> server_from_files(const std::filesystem::path& cert_file,
                                               const std::filesystem::path& key_file);
   // A client that accepts any certificate: the lab's are self-signed.

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls/tls_certificate.hpp"
 #include "net/tls/tls_context.hpp"
 
 namespace maillab::net::tls::detail {
@@ -35,6 +36,15 @@ void key_log_callback(const SSL* ssl, const char* line);
 
 // A read-only memory BIO over `text` (which must outlive it).
 BioPtr memory_bio(std::string_view text);
+
+// A self-signed certificate and its key as OpenSSL objects (tls_certificate.cpp):
+// what make_self_signed_certificate writes as PEM and
+// TlsContext::server_self_signed loads without a PEM round trip.
+struct CertificateObjects {
+  X509Ptr cert;
+  PkeyPtr key;
+};
+Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request);
 
 }  // namespace maillab::net::tls::detail
 

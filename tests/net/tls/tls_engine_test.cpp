@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <filesystem>
@@ -323,4 +324,40 @@ TEST_CASE("tls context: certificate and key load from PEM files; bad input is an
   auto no_ca = TlsContext::client_verifying("");
   CHECK_FALSE(no_ca.ok());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tls engine: a server_self_signed context completes a handshake that a client verifying its name accepts") {
+  CertificateRequest request;
+  request.dns_names = {"mail.d1.test"};
+  request.not_before_unix_s = test_now_unix_s;
+  auto server_context = TlsContext::server_self_signed(request);
+  REQUIRE_MESSAGE(server_context.ok(), (server_context.ok() ? "" : server_context.error().message));
+  // The certificate the server presents, as PEM, is what a verifying client pins.
+  X509* leaf = SSL_CTX_get0_certificate(server_context->native_handle());
+  REQUIRE(leaf != nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio_X509(bio, leaf) == 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<std::size_t>(size));
+  BIO_free(bio);
+  auto client_context = TlsContext::client_verifying(pem, test_now_unix_s + 3600);
+  REQUIRE(client_context.ok());
+
+  auto client = make_client(*client_context, "mail.d1.test");
+  auto server = make_server(*server_context);
+  pump(client, server);
+  CHECK(client.handshake_complete());
+  CHECK(server.handshake_complete());
+
+  auto wrong_name = make_client(*client_context, "mail.d2.test");
+  auto other_server = make_server(*server_context);
+  pump(wrong_name, other_server);
+  CHECK(wrong_name.state() == TlsState::failed);
+}
+
+TEST_CASE("tls engine: server_self_signed refuses a request without names, as make_self_signed_certificate does") {
+  auto context = TlsContext::server_self_signed(CertificateRequest{});
+  REQUIRE_FALSE(context.ok());
+  CHECK(context.error().category == maillab::ErrorCategory::invalid_argument);
 }

@@ -119,100 +119,19 @@ bool LabDirectory::sender_allowed(std::string_view user, const net::mail::Addres
   return alias != aliases_.end() && alias->second == login;
 }
 
-net::smtp::RecipientVerdict LabDirectory::check_recipient(const net::smtp::SessionInfo& /*session*/,
+net::smtp::RecipientVerdict LabDirectory::check_recipient(const net::smtp::SessionInfo& session,
                                                           const net::mail::Address& recipient) const {
   if (mailbox_of(recipient)) return net::smtp::RecipientVerdict::accept;
-  if (is_local_domain(recipient.domain_key())) return net::smtp::RecipientVerdict::unknown_user;
-  return net::smtp::RecipientVerdict::relay_denied;
-}
-
-LabDelivery::LabDelivery(const LabDirectory& directory, net::mail::MailStore& store, std::string host_name,
-                         net::io::LogSink log)
-    : directory_(directory), store_(store), host_name_(std::move(host_name)), log_(std::move(log)) {}
-
-std::string LabDelivery::next_queue_id(Instant now) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string id;
-  for (std::uint64_t value = static_cast<std::uint64_t>(now.us); value != 0; value >>= 4) id += digits[value & 15];
-  std::reverse(id.begin(), id.end());
-  return id + "." + std::to_string(++sequence_);
-}
-
-net::smtp::StoreOutcome LabDelivery::deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                             bool submission, Instant now, std::string queue_id,
-                                             const std::function<bool(const std::string&)>& stored_before) {
-  using net::smtp::StoreResult;
-  const std::string id = queue_id.empty() ? next_queue_id(now) : std::move(queue_id);
-  if (received_fields(message.data) >= 50)
-    return {StoreResult::permanent_failure, "", "5.4.6 Too many hops: a mail loop?"};  // RFC 5321 §6.3
-
-  // Every mailbox this message lands in, once: (user key, the address it was sent to).
-  std::vector<std::pair<std::string, std::string>> targets;
-  std::set<std::string> seen;
-  auto add = [&](const std::string& user_key, const std::string& to) {
-    if (seen.insert(user_key).second) targets.emplace_back(user_key, to);
-  };
-  for (const auto& path : message.forward_paths) {
-    auto owner = directory_.mailbox_of(path);
-    if (!owner) continue;  // the policy accepted only known recipients; a directory change is no reason to fail
-    const sim::UserSpec* spec = directory_.user(*owner);
-    bool keep = true;
-    if (spec != nullptr && !spec->forward.empty()) {
-      keep = spec->keep;
-      for (const auto& forward : spec->forward) {
-        auto parsed = net::mail::parse_mailbox(forward);
-        auto target = parsed ? directory_.mailbox_of(parsed.value()) : std::nullopt;
-        if (target) add(*target, forward);
-        else if (log_) log_("deliver: " + *owner + " forwards to " + forward + ", outside the lab: not sent");
-      }
-    }
-    if (keep) add(*owner, path.to_string());
-  }
-
-  const bool auth = !message.authenticated_user.empty();
-  net::mail::ReceivedInfo info;
-  info.helo = message.helo_name.empty() ? "unknown" : message.helo_name;
-  info.client_ip = peer.address;
-  info.by_host = host_name_;
-  info.protocol = message.tls ? (auth ? net::mail::ReceivedProtocol::esmtpsa : net::mail::ReceivedProtocol::esmtps)
-                              : (auth ? net::mail::ReceivedProtocol::esmtpa : net::mail::ReceivedProtocol::esmtp);
-  info.id = id;
-  if (message.forward_paths.size() == 1) info.for_recipient = message.forward_paths.front().to_string();
-  info.date_s = net::io::unix_seconds(now);
-  auto received = net::mail::format_received(info);
-  if (!received) {  // an EHLO name that cannot stand in a header: say so instead
-    info.helo = "invalid";
-    received = net::mail::format_received(info);
-  }
-  const std::string trace = "Received: " + (received ? received.value() : std::string("by ") + host_name_) + "\r\n";
-
-  std::size_t stored = 0;
-  std::size_t over_quota = 0;
-  for (const auto& [user_key, to] : targets) {
-    if (stored_before && stored_before(user_key)) {
-      ++stored;
-      continue;
-    }
-    std::string data = "Return-Path: " + message.reverse_path.to_path() + "\r\nDelivered-To: " + to + "\r\n" + trace;
-    data += message.data;
-    auto uid = store_.append(user_key, "INBOX", data, {}, net::io::unix_seconds(now));
-    if (uid) {
-      ++stored;
-      continue;
-    }
-    if (uid.error().category == ErrorCategory::quota) {
-      ++over_quota;
-      if (log_) log_("deliver " + id + ": " + user_key + " is over quota, not delivered");
-      continue;
-    }
-    if (log_) log_("deliver " + id + ": " + user_key + ": " + uid.error().message);
-    return {StoreResult::insufficient_storage, "", ""};  // 452 4.3.1: nothing acknowledged
-  }
-  if (stored == 0 && over_quota > 0) return {StoreResult::permanent_failure, "", "5.2.2 Mailbox full"};
-  if (log_)
-    log_("deliver " + id + ": from " + message.reverse_path.to_path() + " to " + std::to_string(stored) +
-         " mailbox(es)" + (submission ? " (submission" + std::string(auth ? ", " + message.authenticated_user : "") + ")" : ""));
-  return {StoreResult::accepted, id, ""};
+  const std::string domain = recipient.domain_key();
+  if (!is_local_domain(domain)) return net::smtp::RecipientVerdict::relay_denied;
+  // A logged-in student's mail for another scenario domain is relayed as an
+  // MSA relays it: that domain's MX decides, and an unknown user there comes
+  // back as a DSN (RFC 3464) through the world, as it would on the Internet.
+  const std::string_view login = session.authenticated_user;
+  const auto at = login.rfind('@');
+  if (session.submission && at != std::string_view::npos && lower(login.substr(at + 1)) != domain)
+    return net::smtp::RecipientVerdict::accept;
+  return net::smtp::RecipientVerdict::unknown_user;
 }
 
 net::io::DnsZone make_zone(const sim::Scenario& scenario) {

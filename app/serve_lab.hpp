@@ -15,20 +15,16 @@
 //                    submission (RFC 6409)   AUTH only once TLS is up (538 5.7.11
 //                                            before, RFC 4954 §4); MAIL only as an
 //                                            address the login owns (553 5.7.1,
-//                                            catalogue row 3); recipients as above:
-//                                            the lab has no way out to the Internet.
+//                                            catalogue row 3); recipients as above,
+//                                            except that a recipient at another
+//                                            scenario domain than the login's is
+//                                            accepted: that domain's MX decides
+//                                            (an unknown user there is a DSN); the
+//                                            lab has no way out to the Internet.
+//                  Accepted mail goes into the queue and through the scenario's
+//                  world (app/lab_world_router.hpp): its MDAs store it.
 //                  Logins compare the local part exactly and the domain without
 //                  case (RFC 5321 §2.4), as the Maildir store keys users.
-//   LabDelivery    stores an accepted message in every recipient's INBOX
-//                  (aliases resolved, one level of the scenario's `forward`),
-//                  with Return-Path:, Delivered-To: and Received: (RFC 5321
-//                  §4.4) in front of the client's bytes, which stay untouched.
-//                  MaildirStore::append fsyncs before it returns, so the 250
-//                  that follows is durable (RFC 5321 §6.1).  A disk error is
-//                  452 4.3.1 (the client retries; a recipient already stored may
-//                  then get a duplicate, never a loss), a message whose every
-//                  recipient is over quota 552 5.2.2, one with 50 Received:
-//                  fields 554 5.4.6 (a loop, catalogue row 30).
 //   make_zone      A records for every scenario host, MX records (or the null
 //                  MX) for every domain.
 #pragma once
@@ -82,30 +78,6 @@ class LabDirectory final : public net::CredentialChecker, public net::smtp::Poli
   std::map<std::string, std::string, std::less<>> domains_;         // lower-case -> first user key ("" if none)
   std::vector<std::string> user_keys_;
   std::string host_name_;
-};
-
-class LabDelivery final : public net::io::MessageSink {
- public:
-  LabDelivery(const LabDirectory& directory, net::mail::MailStore& store, std::string host_name,
-              net::io::LogSink log);
-  void store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer, bool submission, Instant now,
-             net::io::StoreDone done) override {
-    done(deliver(message, peer, submission, now));
-  }
-  // Stores into the Maildirs now; `queue_id` (when given) names the queue entry in Received:,
-  // and a mailbox for which `stored_before(user key)` holds is skipped (a resumed delivery).
-  net::smtp::StoreOutcome deliver(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer,
-                                  bool submission, Instant now, std::string queue_id = {},
-                                  const std::function<bool(const std::string&)>& stored_before = {});
-
- private:
-  std::string next_queue_id(Instant now);
-
-  const LabDirectory& directory_;
-  net::mail::MailStore& store_;
-  std::string host_name_;
-  net::io::LogSink log_;
-  std::uint64_t sequence_ = 0;
 };
 
 net::io::DnsZone make_zone(const sim::Scenario& scenario);

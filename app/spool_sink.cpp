@@ -52,6 +52,7 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
   entry.message_id = sim::find_message_id(message.data);
   entry.attributes.emplace_back(kHelo, message.helo_name);
   entry.attributes.emplace_back(kClientAddress, peer.address);
+  if (peer.port != 0) entry.attributes.emplace_back(kClientPort, std::to_string(peer.port));
   if (message.tls) entry.attributes.emplace_back(kTls, "1");
   if (!message.authenticated_user.empty()) entry.attributes.emplace_back(kAuthUser, message.authenticated_user);
   if (submission) entry.attributes.emplace_back(kSubmission, "1");

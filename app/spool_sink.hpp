@@ -4,7 +4,7 @@
 //   1. offered to the router's admit() (a refusal such as a mail loop is
 //      answered at once and nothing is queued);
 //   2. staged as a queue entry (sim/store/spool.hpp): envelope, the client's
-//      HELO name, address, TLS and login as attributes, the data untouched;
+//      HELO name, address and port, TLS and login as attributes, the data untouched;
 //      a write error is 452 4.3.1 (RFC 3463 X.3.1) at once;
 //   3. handed to the SpoolCommitter, whose next group commit makes it durable;
 //      then the session gets its 250 with the queue id (RFC 5321 §4.2.2,
@@ -67,6 +67,7 @@ class SpoolSink final : public net::io::MessageSink {
   // Attribute names in queue entries.
   static constexpr const char* kHelo = "helo";
   static constexpr const char* kClientAddress = "client-address";
+  static constexpr const char* kClientPort = "client-port";
   static constexpr const char* kTls = "tls";              // "1" when the session was encrypted
   static constexpr const char* kAuthUser = "auth-user";  // the login, absent when none
   static constexpr const char* kSubmission = "submission";  // "1" for the submission ports

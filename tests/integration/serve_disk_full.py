@@ -29,25 +29,8 @@ import sys
 import tempfile
 import time
 
-from serve_harness import Runner, Server, client_tls
+from serve_harness import Runner, Server, client_tls, lab_scenario
 
-SCENARIO = """title = "Disk full"
-description = "The classroom on a small disk."
-
-[[domain]]
-name = "lab.test"
-
-[[user]]
-address = "alice@lab.test"
-password = "alice-secret"
-
-[[user]]
-address = "bob@lab.test"
-password = "bob-secret"
-
-[limits]
-message_bytes_max = "1MiB"
-"""
 ALICE = ("alice@lab.test", "alice-secret")
 BOB = ("bob@lab.test", "bob-secret")
 MIB = 1024 * 1024
@@ -153,10 +136,7 @@ def write_script(directory, name, text):
 
 
 def scenario_path(directory):
-    path = os.path.join(directory, "disk.toml")
-    with open(path, "w") as f:
-        f.write(SCENARIO)
-    return path
+    return lab_scenario(directory, "disk.toml", 'message_bytes_max = "1MiB"\n', title="Disk full")
 
 
 def test_fsize_limit(binary, directory):  # catalogue row 57 (EFBIG)

@@ -6,6 +6,7 @@ in time; the server is always stopped (SIGTERM, then SIGKILL) when the block
 ends, whatever happened inside it.
 """
 import contextlib
+import email.utils
 import os
 import select
 import signal
@@ -161,6 +162,53 @@ def inbox_message_ids(server, user):
             assert len(found) == 1, (name, head[:500])
             ids.append(found[0].decode())
     return ids
+
+
+def wait_until(predicate, timeout=20.0, what="the condition", interval=0.05):
+    """Polls `predicate` until it returns a true value (returned); bounded in time.
+    Mail between the scenario's domains takes its hops through the world in real
+    time, and a 250 means durable in the queue: a test that reads mail back waits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def message(topic, sender, to, msgid, body):
+    """A small RFC 5322 message (CRLF) with the given Message-ID, subject "TOPIC MSGID"."""
+    return ("From: %s\r\nTo: %s\r\nSubject: %s %s\r\nDate: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" %
+            (sender, to, topic, msgid, email.utils.formatdate(), msgid, body)).encode()
+
+
+LAB_SCENARIO = """title = "%s"
+description = "The classroom's lab.test alone: alice and bob."
+
+[[domain]]
+name = "lab.test"
+
+[[user]]
+address = "alice@lab.test"
+password = "alice-secret"
+
+[[user]]
+address = "bob@lab.test"
+password = "bob-secret"
+
+[limits]
+"""
+
+
+def lab_scenario(directory, name, limits="", title="Lab"):
+    """Writes DIRECTORY/NAME: one domain (lab.test, alice and bob) with the given
+    [limits] lines; returns its path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(LAB_SCENARIO % title + limits)
+    return path
 
 
 def recv_until(sock, marker, timeout=10.0, limit=1 << 20):

@@ -16,31 +16,7 @@ import sys
 import tempfile
 import time
 
-from serve_harness import Runner, client_tls, recv_until, running
-
-CLASSROOM = """title = "Limits"
-description = "The classroom with [limits]."
-
-[[domain]]
-name = "lab.test"
-
-[[user]]
-address = "alice@lab.test"
-password = "alice-secret"
-
-[[user]]
-address = "bob@lab.test"
-password = "bob-secret"
-
-[limits]
-"""
-
-
-def scenario_file(directory, name, limits):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(CLASSROOM + limits)
-    return path
+from serve_harness import LAB_SCENARIO, Runner, client_tls, lab_scenario, recv_until, running
 
 
 def imaps(server):
@@ -152,8 +128,8 @@ def test_imap_limits_reach_the_engine(server):  # catalogue rows 34, 38
 
 
 def test_bad_limit_refused_at_start(binary, directory):
-    path = scenario_file(directory, "bad.toml", 'imap_autologout = "10m"\n')
-    line = CLASSROOM.count("\n") + 1
+    path = lab_scenario(directory, "bad.toml", 'imap_autologout = "10m"\n')
+    line = LAB_SCENARIO.count("\n") + 1
     expected = "%s:%d:19: 'imap_autologout' = 10m is below the RFC 9051 §5.4 minimum of 30m" % (path, line)
     for args in (["serve", "--state", os.path.join(directory, "state"), "--smtp", "0", "--submission", "0",
                   "--smtps", "0", "--pop3", "0", "--pop3s", "0", "--imap", "0", "--imaps", "0", "--dns", "0", path],
@@ -170,14 +146,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="maillab-limits-") as directory:
         runner.check("a [limits] value below its RFC minimum stops serve and check with exit 2 and FILE:LINE:COL",
                      test_bad_limit_refused_at_start, binary, directory)
-        caps = scenario_file(directory, "caps.toml", "connections_per_ip_max = 3\n")
+        caps = lab_scenario(directory, "caps.toml", "connections_per_ip_max = 3\n")
         runner.check("the scenario's connections_per_ip_max caps connections (421 4.7.0); --max-connections-per-ip "
                      "wins", test_connection_cap_from_the_scenario_and_the_flag_wins, binary, caps)
-        users = scenario_file(directory, "users.toml", "connections_per_ip_max = 50\n")
+        users = lab_scenario(directory, "users.toml", "connections_per_ip_max = 50\n")
         with running(binary, scenario=users) as server:
             runner.check("IMAP: the 11th concurrent session of one user gets NO [LIMIT]; LOGOUT or a drop frees it",
                          test_eleventh_imap_session_of_a_user_gets_no_limit, server)
-        engines = scenario_file(directory, "engines.toml",
+        engines = lab_scenario(directory, "engines.toml",
                                 'message_bytes_max = "64KiB"\nsmtp_line_bytes_max = 600\nrecipients_max = 120\n'
                                 'imap_depth_max = 4\nimap_literal_bytes_max = "64KiB"\n')
         with running(binary, scenario=engines) as server:

@@ -13,7 +13,6 @@ bounded in count and time).  One scenario per run, named by the second argument:
 
 usage: serve_load.py PATH/TO/maillab smtp-concurrency|imap-idle|kill9
 """
-import email.utils
 import imaplib
 import resource
 import signal
@@ -23,7 +22,7 @@ import sys
 import threading
 import time
 
-from serve_harness import Runner, Server, client_tls, inbox_message_ids, recv_until, running
+from serve_harness import Runner, Server, client_tls, inbox_message_ids, message, recv_until, running
 
 USERS = ("alice@lab.test", "bob@lab.test", "carol@school.test", "dave@school.test")
 SESSIONS, PER_SESSION = 100, 20
@@ -39,11 +38,6 @@ def raise_fd_limit(wanted):
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= min(wanted, 2 * IDLE_CONNECTIONS + 64)
-
-
-def message(sender, to, msgid, body):
-    return ("From: %s\r\nTo: %s\r\nSubject: load %s\r\nDate: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" %
-            (sender, to, msgid, email.utils.formatdate(), msgid, body)).encode()
 
 
 def wait_for_inboxes(server, expected, timeout=DELIVERY_DEADLINE_S):
@@ -82,8 +76,8 @@ def smtp_concurrency(server):
                 for i in range(PER_SESSION):
                     to = USERS[(n + i) % len(USERS)]
                     msgid = "<load.%d.%d@example.org>" % (n, i)
-                    smtp.sendmail("sender%d@example.org" % n, [to],
-                                  message("sender%d@example.org" % n, to, msgid, "session %d message %d" % (n, i)))
+                    sender = "sender%d@example.org" % n
+                    smtp.sendmail(sender, [to], message("load", sender, to, msgid, "session %d message %d" % (n, i)))
                     with lock:
                         sent[to].append(msgid)
         except Exception as e:  # noqa: BLE001 - every failure is counted and reported
@@ -158,7 +152,7 @@ def kill9(binary):
                         i += 1
                         with lock:
                             attempted.append(msgid)
-                        smtp.sendmail(sender, [to], message(sender, to, msgid, "submission %d/%d" % (n, i)))
+                        smtp.sendmail(sender, [to], message("load", sender, to, msgid, "submission %d/%d" % (n, i)))
                         with lock:
                             acknowledged.append((to, msgid))  # sendmail returned: DATA got 250
             except (OSError, smtplib.SMTPException):
@@ -206,7 +200,7 @@ def kill9(binary):
             smtp.starttls(context=client_tls())
             smtp.login("alice@lab.test", "alice-secret")
             smtp.sendmail("alice@lab.test", ["carol@school.test"],
-                          message("alice@lab.test", "carol@school.test", "<after.restart@lab.test>", "after"))
+                          message("load", "alice@lab.test", "carol@school.test", "<after.restart@lab.test>", "after"))
         assert "<after.restart@lab.test>" in wait_for_inboxes(
             server, {"carol@school.test": ["<after.restart@lab.test>"]})["carol@school.test"]
         print("     killed after %d acknowledged submissions; after restart each is there exactly once; "

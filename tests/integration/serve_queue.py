@@ -18,7 +18,6 @@ crashes and a full disk (stdlib only, 127.0.0.1, every wait bounded).
 
 usage: serve_queue.py PATH/TO/maillab
 """
-import email.utils
 import os
 import resource
 import signal
@@ -27,18 +26,13 @@ import sys
 import threading
 import time
 
-from serve_harness import Runner, Server, client_tls, inbox_message_ids
+from serve_harness import Runner, Server, client_tls, inbox_message_ids, message
 
 USERS = ("alice@lab.test", "bob@lab.test", "carol@school.test", "dave@school.test")
 SESSIONS = 24
 ROUNDS = 3
 ACKS_BEFORE_KILL = 150
 DRAIN_DEADLINE_S = 60
-
-
-def message(sender, to, msgid, body):
-    return ("From: %s\r\nTo: %s\r\nSubject: queue %s\r\nDate: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" %
-            (sender, to, msgid, email.utils.formatdate(), msgid, body)).encode()
 
 
 def queue_entries(server):
@@ -78,7 +72,8 @@ def load_until_killed(server, round_no, acknowledged, attempted):
                     i += 1
                     with lock:
                         attempted.add(msgid)
-                    smtp.sendmail(sender, [to], message(sender, to, msgid, "round %d session %d" % (round_no, n)))
+                    body = "round %d session %d" % (round_no, n)
+                    smtp.sendmail(sender, [to], message("queue", sender, to, msgid, body))
                     with lock:
                         acknowledged.append((to, msgid))
                         acked_here.append(msgid)
@@ -156,7 +151,7 @@ def crash_state(binary):
     server = Server(binary)
     queue = os.path.join(server.state, "queue")
     os.makedirs(os.path.join(queue, ".tmp"))
-    data = message("alice@lab.test", "carol@school.test", "<crash.kept@lab.test>", "queued before the crash")
+    data = message("queue", "alice@lab.test", "carol@school.test", "<crash.kept@lab.test>", "queued before the crash")
     whole = spool_entry("18F0000000000.1", "alice@lab.test", ["carol@school.test"], data,
                         [("helo", "pc1.lab.test"), ("client-address", "127.0.0.1")])
     with open(os.path.join(queue, "18F0000000000.1"), "wb") as f:
@@ -198,14 +193,15 @@ def disk_full(binary):
     try:
         with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as smtp:
             smtp.ehlo("full.example.org")
-            big = message("x@example.org", "bob@lab.test", "<too.big@test>", ("y" * 76 + "\r\n") * (2 * limit // 78))
+            filler = ("y" * 76 + "\r\n") * (2 * limit // 78)
+            big = message("queue", "x@example.org", "bob@lab.test", "<too.big@test>", filler)
             try:
                 smtp.sendmail("x@example.org", ["bob@lab.test"], big)
                 raise AssertionError("a message larger than the file size limit got 250")
             except smtplib.SMTPDataError as e:
                 assert e.smtp_code == 452 and e.smtp_error.startswith(b"4.3.1"), (e.smtp_code, e.smtp_error)
             smtp.sendmail("x@example.org", ["bob@lab.test"],
-                          message("x@example.org", "bob@lab.test", "<small@test>", "fits"))
+                          message("queue", "x@example.org", "bob@lab.test", "<small@test>", "fits"))
         wait_for(lambda: inbox_message_ids(server, "bob@lab.test") == ["<small@test>"], "the small message in bob's INBOX")
         wait_for(lambda: queue_entries(server) == [], "the queue to drain")
         assert os.listdir(os.path.join(server.state, "queue", ".tmp")) == []

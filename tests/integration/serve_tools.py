@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from serve_harness import Runner, client_tls, running
+from serve_harness import Runner, client_tls, running, wait_until
 
 TOOL_TIMEOUT_S = 60
 
@@ -57,6 +57,8 @@ def test_curl_pop3_and_imap_fetch(server):
     run(["curl", "-sS", "--ssl-reqd", "-k", "--url", "smtp://127.0.0.1:%d" % server.ports["submission"],
          "--mail-from", "alice@lab.test", "--mail-rcpt", "dave@school.test",
          "--user", "alice@lab.test:alice-secret", "--upload-file", "-"], stdin=data)
+    # lab.test -> school.test: a hop through the world in real time.
+    wait_until(lambda: inbox(server, "dave@school.test", "dave-secret"), what="the delivery to dave")
     user = ["--user", "dave@school.test:dave-secret"]
     for url in ("pop3://127.0.0.1:%d/1" % server.ports["pop3"], "pop3s://127.0.0.1:%d/1" % server.ports["pop3s"],
                 "imap://127.0.0.1:%d/INBOX;UID=1" % server.ports["imap"],

@@ -1,0 +1,71 @@
+// WorldRouter: the queue router (app/spool_sink.hpp) that hands every
+// acknowledged message to the scenario's world (app/lab_world.hpp), so mail
+// between the scenario's domains takes its MX hops in real time, recorded in
+// the world's trace as `maillab run` records them.
+//
+// Theory of operation.  route() turns a durable queue entry into a world
+// injection:
+//   entry host  the submission ports stand for the MTA that the scenario's
+//               mail clients of the login's domain submit to; the MX port for
+//               the most preferred MX of the first recipient's domain that is
+//               up (World::submission_host, World::mx_host);
+//   data        a Received: field of the entry host (the client's HELO name
+//               and address, ESMTP/ESMTPS/ESMTPSA, the queue id, the time of
+//               acceptance; RFC 5321 §4.4) in front of the client's bytes,
+//               which stay untouched; a message without a Message-ID gets one
+//               (RFC 5322 §3.6.4, RFC 6409 §8.3): the world follows each
+//               message by it;
+//   recipients  as the client gave them; postmaster of a scenario domain is
+//               the address the directory routes it to (RFC 5321 §4.5.1).
+// Recipients the entry host stores at once are final at once; the others are
+// final when the world settles them (delivered after their hops, bounced with
+// a DSN, discarded): each is then reported to the sink, which removes the
+// entry from the on-disk queue once none is left.  A store error that may pass
+// (a full disk) leaves the recipient queued for the next start.
+//
+// Exactly once across a crash: a resumed entry may already be in some
+// mailboxes (the copy is stored before the queue forgets it).  Every copy
+// carries the queue id in its first Received: field; before a resumed entry
+// is injected, each recipient's INBOX is searched among the messages stored
+// since the entry's arrival, and a recipient that holds it is final at once.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "app/lab_world.hpp"
+#include "app/serve_lab.hpp"
+#include "app/spool_sink.hpp"
+
+namespace maillab::app {
+
+// The trace's name for a real client: "127.0.0.1:51234", "[::1]:51234" (the
+// address alone when the port is not known).
+std::string client_label(std::string_view address, std::string_view port);
+
+class WorldRouter final : public QueueRouter {
+ public:
+  WorldRouter(LabWorld& world, const LabDirectory& directory, const net::mail::MailStore& store,
+              net::io::LogSink log)
+      : world_(world), directory_(directory), store_(store), log_(std::move(log)) {}
+  // The sink that hears the finals; set before the first route().
+  void set_sink(SpoolSink* sink) { sink_ = sink; }
+
+  std::optional<net::smtp::StoreOutcome> admit(const net::smtp::MessageEvent& message, bool submission) override;
+  void route(const sim::SpoolEntry& entry, Instant now, bool resumed) override;
+
+  // The world host a real client's mail enters at (see the theory of operation).
+  [[nodiscard]] std::string entry_host(const sim::SpoolEntry& entry) const;
+
+ private:
+  // Does `user`'s INBOX hold a copy of `entry` stored since its arrival?
+  [[nodiscard]] bool holds(const std::string& user, const sim::SpoolEntry& entry) const;
+
+  LabWorld& world_;
+  const LabDirectory& directory_;
+  const net::mail::MailStore& store_;
+  net::io::LogSink log_;
+  SpoolSink* sink_ = nullptr;
+};
+
+}  // namespace maillab::app

@@ -16,9 +16,12 @@
 // trace, which keeps nothing: listeners (--trace FILE.jsonl, the studio) hear
 // each event as it happens, `t` in seconds since the server started (the
 // studio adds its own with world().trace().add_listener() after open();
-// events that open() already caused, resuming the queue, go only to --trace).  stop() stops accepting, ends every session with its protocol's
-// goodbye and lets the world's timer go; io.run() returns once the last
-// session is gone and the last commit has answered.
+// events that open() already caused, resuming the queue, go only to --trace).
+// The studio drives it with io.poll() from its frame loop (one thread): the
+// world's timer is an ordinary asio timer.  stop() stops accepting, ends
+// every session with its protocol's goodbye and lets the world's timer go;
+// io.run() returns once the last session is gone and the last commit has
+// answered.
 #pragma once
 
 #include <cstdint>

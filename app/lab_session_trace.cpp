@@ -86,10 +86,14 @@ void SessionTrace::line(std::uint64_t connection, const net::LineEvent& line, In
     text = hide_secrets(open.proto, line.text, open.in_sasl && open.challenge_sent);
     const auto w = words(line.text, 3);
     const std::string verb = upper(open.proto == "imap" ? (w.size() >= 2 ? w[1] : "") : w[0]);
-    if (verb == "AUTH" || verb == "AUTHENTICATE") open.in_sasl = true;
+    // IMAP LOGIN with a literal (RFC 9051 §4.3): the user name and password
+    // follow as lines after "+" continuations, hidden like SASL responses.
+    const bool login_literal = open.proto == "imap" && verb == "LOGIN" && !line.text.empty() && line.text.back() == '}';
+    if (verb == "AUTH" || verb == "AUTHENTICATE" || login_literal) open.in_sasl = true;
   } else {
     // SMTP 334 (RFC 4954 §4), POP3 and IMAP "+ " (RFC 5034 §4, RFC 3501 §7.5).
-    open.challenge_sent = open.in_sasl && (line.text.rfind(open.proto == "imap" || open.proto == "pop3" ? "+" : "334", 0) == 0);
+    const char* challenge = open.proto == "imap" || open.proto == "pop3" ? "+" : "334";
+    open.challenge_sent = open.in_sasl && line.text.rfind(challenge, 0) == 0;
     if (!open.challenge_sent) open.in_sasl = false;
   }
   sim::TraceEvent event;

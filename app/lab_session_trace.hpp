@@ -13,7 +13,8 @@
 // never shows one.  SMTP and POP3 AUTH and IMAP AUTHENTICATE keep the
 // mechanism, their initial responses and every SASL response line after a
 // server challenge ("334", "+") are replaced; IMAP LOGIN keeps the user name
-// and POP3 PASS the command only.
+// (a LOGIN with literals, none of its lines after a "+"), POP3 PASS the
+// command only.
 #pragma once
 
 #include <cstdint>

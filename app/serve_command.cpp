@@ -46,33 +46,37 @@ int run_serve(const ServeOptions& options) {
   return 0;
 }
 
+void add_serve_options(CLI::App& serve, ServeOptions& options) {
+  serve.add_option("--bind", options.bind, "address to listen on (a classroom passes 0.0.0.0)")
+      ->capture_default_str();
+  serve.add_option("--state", options.state, "Maildirs, queue, TLS key and certificate")->capture_default_str();
+  serve.add_option("--smtp", options.smtp, "MX port (RFC 5321); 0 turns it off")->capture_default_str();
+  serve.add_option("--submission", options.submission, "submission port with STARTTLS (RFC 6409)")
+      ->capture_default_str();
+  serve.add_option("--smtps", options.smtps, "submission with implicit TLS (RFC 8314)")->capture_default_str();
+  serve.add_option("--pop3", options.pop3, "POP3 port with STLS")->capture_default_str();
+  serve.add_option("--pop3s", options.pop3s, "POP3 with implicit TLS")->capture_default_str();
+  serve.add_option("--imap", options.imap, "IMAP port with STARTTLS")->capture_default_str();
+  serve.add_option("--imaps", options.imaps, "IMAP with implicit TLS")->capture_default_str();
+  serve.add_option("--dns", options.dns, "UDP port of the lab zone (MX and A records)")->capture_default_str();
+  serve.add_option("--tls-cert", options.tls_cert, "certificate chain (PEM); default: self-signed in the state dir");
+  serve.add_option("--tls-key", options.tls_key, "private key (PEM) of --tls-cert");
+  serve.add_option("--trace", options.trace,
+                   "stream the world's trace (real clients' lines, DNS, SMTP hops, deliveries) as JSON Lines");
+  serve.add_option("--max-connections", options.connections_max,
+                   "open connections in total; wins over the scenario's [limits] connections_max (default 1000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  serve.add_option("--max-connections-per-ip", options.connections_per_address_max,
+                   "open connections from one client address; wins over [limits] connections_per_ip_max (default 10)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+}
+
 CLI::App* add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto* serve = app.add_subcommand("serve", "run the lab server for real mail clients (SMTP, POP3, IMAP, DNS)");
   serve->add_option("SCENARIO", options->scenario,
                     "scenario file (TOML; its [limits] table sets the server's limits); default: the built-in classroom");
-  serve->add_option("--bind", options->bind, "address to listen on (a classroom passes 0.0.0.0)")
-      ->capture_default_str();
-  serve->add_option("--state", options->state, "Maildirs, TLS key and certificate")->capture_default_str();
-  serve->add_option("--smtp", options->smtp, "MX port (RFC 5321); 0 turns it off")->capture_default_str();
-  serve->add_option("--submission", options->submission, "submission port with STARTTLS (RFC 6409)")
-      ->capture_default_str();
-  serve->add_option("--smtps", options->smtps, "submission with implicit TLS (RFC 8314)")->capture_default_str();
-  serve->add_option("--pop3", options->pop3, "POP3 port with STLS")->capture_default_str();
-  serve->add_option("--pop3s", options->pop3s, "POP3 with implicit TLS")->capture_default_str();
-  serve->add_option("--imap", options->imap, "IMAP port with STARTTLS")->capture_default_str();
-  serve->add_option("--imaps", options->imaps, "IMAP with implicit TLS")->capture_default_str();
-  serve->add_option("--dns", options->dns, "UDP port of the lab zone (MX and A records)")->capture_default_str();
-  serve->add_option("--tls-cert", options->tls_cert, "certificate chain (PEM); default: self-signed in the state dir");
-  serve->add_option("--tls-key", options->tls_key, "private key (PEM) of --tls-cert");
-  serve->add_option("--trace", options->trace,
-                    "stream the world's trace (real clients' lines, DNS, SMTP hops, deliveries) as JSON Lines");
-  serve->add_option("--max-connections", options->connections_max,
-                    "open connections in total; wins over the scenario's [limits] connections_max (default 1000)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  serve->add_option("--max-connections-per-ip", options->connections_per_address_max,
-                    "open connections from one client address; wins over [limits] connections_per_ip_max (default 10)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  add_serve_options(*serve, *options);
   serve->callback([options]() {
     int status = 2;
     try {

@@ -17,5 +17,8 @@ namespace maillab::app {
 int run_serve(const ServeOptions& options);
 
 CLI::App* add_serve_command(CLI::App& app);
+// serve's options but the SCENARIO argument (CONTRACT.md) on any CLI11 app:
+// the studio's --live takes them too.
+void add_serve_options(CLI::App& app, ServeOptions& options);
 
 }  // namespace maillab::app

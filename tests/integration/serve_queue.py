@@ -19,6 +19,7 @@ crashes and a full disk (stdlib only, 127.0.0.1, every wait bounded).
 usage: serve_queue.py PATH/TO/maillab
 """
 import os
+import re
 import resource
 import signal
 import smtplib
@@ -110,6 +111,10 @@ def kill9_cycles(binary):
         skipped = 0  # resumed entries already in a mailbox when the server died
         for round_no in range(ROUNDS):
             per_round.append(load_until_killed(server, round_no, acknowledged, attempted))
+            for name in queue_entries(server):  # what the world gets on resume: the client's address and port
+                with open(os.path.join(server.state, "queue", name), "rb") as f:
+                    head = f.read(4096).split(b"\n\n", 1)[0]
+                assert re.search(rb"\nattr client-address 127\.0\.0\.1\nattr client-port [0-9]+\n", head), head
             if round_no > 0:
                 skipped += server.log().count("not delivered there again")
             server.start()  # same state dir, same ports

@@ -190,7 +190,7 @@ int LabServer::open(std::ostream& errors) {
       errors << "maillab serve: --trace: cannot write " << options_.trace << '\n';
       return 1;
     }
-    world_->trace().add_listener([&p](const sim::TraceEvent& event) {
+    add_trace_listener([&p](const sim::TraceEvent& event) {
       if (p.trace_failed) return;
       p.trace_file << sim::Trace::json_line(event) << '\n';
       p.trace_file.flush();  // a live file: `tail -f` and a crash see every event
@@ -220,7 +220,7 @@ int LabServer::open(std::ostream& errors) {
     if (proto == "submission") return world_->world().submission_host(first_domain);
     return host_;
   });
-  p.server->set_observer(p.sessions.get());
+  if (listening_) p.server->set_observer(p.sessions.get());
 
   // The queue (app/spool_sink.hpp): every message is durable there, group-committed, before its 250.
   auto spool = sim::Spool::open(fs::path(options_.state) / "queue");
@@ -306,6 +306,13 @@ int LabServer::open(std::ostream& errors) {
     return 1;
   }
   return 0;
+}
+
+void LabServer::add_trace_listener(sim::Trace::Listener listener) {
+  world_->trace().add_listener(std::move(listener));
+  listening_ = true;
+  // Real sessions are traced only when someone listens (each line advances the world).
+  if (parts_ && parts_->server && parts_->sessions) parts_->server->set_observer(parts_->sessions.get());
 }
 
 void LabServer::start() {

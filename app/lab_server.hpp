@@ -15,8 +15,9 @@
 // and every real session's lines and every world event go to the world's
 // trace, which keeps nothing: listeners (--trace FILE.jsonl, the studio) hear
 // each event as it happens, `t` in seconds since the server started (the
-// studio adds its own with world().trace().add_listener() after open();
-// events that open() already caused, resuming the queue, go only to --trace).
+// studio adds its own with add_trace_listener() after open(); events that
+// open() already caused, resuming the queue, go only to --trace).  Real
+// sessions are traced only while someone listens.
 // The studio drives it with io.poll() from its frame loop (one thread): the
 // world's timer is an ordinary asio timer.  stop() stops accepting, ends
 // every session with its protocol's goodbye and lets the world's timer go;
@@ -73,6 +74,8 @@ class LabServer {
   [[nodiscard]] const sim::Scenario& scenario() const { return *scenario_; }
   [[nodiscard]] LabWorld& world() { return *world_; }
   [[nodiscard]] const std::string& host_name() const { return host_; }
+  // After open(): hears every trace event from now on (real sessions included).
+  void add_trace_listener(sim::Trace::Listener listener);
   // The real clients' connections (the studio's live stepping: hold(), step(),
   // connection_views(); net/io/tcp_server.hpp).
   [[nodiscard]] net::io::TcpServer& tcp_server();
@@ -89,6 +92,7 @@ class LabServer {
   std::string host_;
   std::unique_ptr<LabWorld> world_;
   std::unique_ptr<Parts> parts_;
+  bool listening_ = false;
 };
 
 }  // namespace maillab::app

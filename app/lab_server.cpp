@@ -233,6 +233,9 @@ int LabServer::open(std::ostream& errors) {
   p.router = std::make_unique<WorldRouter>(*world_, *p.directory, *p.store, log_);
   p.queue = std::make_unique<SpoolSink>(io_, *p.spool, *p.committer, *p.router, log_);
   p.router->set_sink(p.queue.get());
+  // Local deliveries made while routing are synced with the queue's next group-commit round
+  // (app/spool_sink.hpp); the world's later hops (timer) fsync each delivery themselves.
+  p.queue->set_deferred_store(p.store.get());
   p.queue->set_after_route([server = p.server.get()] { server->after_activity(); });
 
   net::smtp::ServerConfig smtp;

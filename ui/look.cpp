@@ -22,6 +22,13 @@ unsigned int line_colour(char dir, bool presenter) {
   return IM_COL32(230, 200, 90, 255);
 }
 
+unsigned int backdrop_colour() {
+  const ImVec4 panel = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+  const ImVec4 under(0.08f, 0.08f, 0.1f, 1.0f);
+  const auto mix = [&](float top, float bottom) { return top * panel.w + bottom * (1.0f - panel.w); };
+  return ImGui::ColorConvertFloat4ToU32(ImVec4(mix(panel.x, under.x), mix(panel.y, under.y), mix(panel.z, under.z), 1.0f));
+}
+
 std::string format_time(double seconds) {
   const auto ms = static_cast<long long>(std::llround(seconds * 1000.0));
   char buffer[32];

@@ -3,6 +3,7 @@
 // everywhere.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <imgui.h>
 
@@ -20,10 +21,6 @@ void draw_sequence(Frame& frame) {
   const float font = ImGui::GetFontSize();
   const float width = ImGui::GetContentRegionAvail().x;
   const float column = width / static_cast<float>(hosts.size());
-  const auto x_of = [&](const std::string& name, float left) {
-    const auto it = std::find_if(hosts.begin(), hosts.end(), [&](const HostView& h) { return h.name == name; });
-    return left + column * (static_cast<float>(it - hosts.begin()) + 0.5f);
-  };
 
   // Lifeline heads.
   const ImVec2 head = ImGui::GetCursorScreenPos();
@@ -46,16 +43,18 @@ void draw_sequence(Frame& frame) {
   const float row_height = font * 1.5f;
   ImGui::BeginChild("sequence-rows");
   draw = ImGui::GetWindowDrawList();
-  {
-    // Lifelines: one line per host down the visible part, not one per row.
-    const ImVec2 clip_min = ImGui::GetWindowPos();
-    const float clip_bottom = clip_min.y + ImGui::GetWindowHeight();
-    const float left = ImGui::GetCursorScreenPos().x;
-    for (std::size_t i = 0; i < hosts.size(); ++i) {
-      const float x = left + column * (static_cast<float>(i) + 0.5f);
-      draw->AddLine(ImVec2(x, clip_min.y), ImVec2(x, clip_bottom), IM_COL32(90, 90, 90, 255));
-    }
-  }
+  // Lifelines go under the arrows (channel 0), drawn after the rows so that a
+  // crowded world draws only those the visible arrows land on: hundreds of
+  // full-height lines are most of what llvmpipe shades in this panel.
+  const bool crowded = column < font;
+  std::vector<bool> landed(crowded ? hosts.size() : 0, false);
+  const auto index_of = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find_if(hosts.begin(), hosts.end(), [&](const HostView& h) { return h.name == name; }) -
+                                    hosts.begin());
+  };
+  const float left = ImGui::GetCursorScreenPos().x;
+  draw->ChannelsSplit(2);
+  draw->ChannelsSetCurrent(1);
   ImGuiListClipper clipper;
   clipper.Begin(visible, row_height);
   while (clipper.Step()) {
@@ -63,8 +62,14 @@ void draw_sequence(Frame& frame) {
       const auto index = lesson.lines[static_cast<std::size_t>(row)];
       const auto& event = trace.events[index];
       const ImVec2 p = ImGui::GetCursorScreenPos();
-      const float x1 = x_of(event.src, p.x);
-      const float x2 = x_of(event.dst, p.x);
+      const auto src = index_of(event.src);
+      const auto dst = index_of(event.dst);
+      const float x1 = p.x + column * (static_cast<float>(src) + 0.5f);
+      const float x2 = p.x + column * (static_cast<float>(dst) + 0.5f);
+      if (crowded) {
+        if (src < landed.size()) landed[src] = true;
+        if (dst < landed.size()) landed[dst] = true;
+      }
       const float y = p.y + row_height * 0.75f;
       const auto colour = line_colour(event.dir, view.presenter);
       const bool selected = view.selected_event == index;
@@ -80,6 +85,18 @@ void draw_sequence(Frame& frame) {
       }
       ImGui::PopID();
     }
+  }
+  {
+    // One line per host down the visible part, not one per row.
+    draw->ChannelsSetCurrent(0);
+    const ImVec2 clip_min = ImGui::GetWindowPos();
+    const float clip_bottom = clip_min.y + ImGui::GetWindowHeight();
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      if (crowded && !landed[i]) continue;
+      const float x = left + column * (static_cast<float>(i) + 0.5f);
+      draw->AddLine(ImVec2(x, clip_min.y), ImVec2(x, clip_bottom), IM_COL32(90, 90, 90, 255));
+    }
+    draw->ChannelsMerge();
   }
   // Follow the playhead whenever it moves (playing, stepping, seeking).
   static std::size_t followed_cursor = static_cast<std::size_t>(-1);

@@ -8,11 +8,14 @@
 #include <map>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <set>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <imgui.h>
 
+#include "ui/model/envelopes.hpp"
 #include "ui/panels.hpp"
 
 namespace maillab::ui {
@@ -47,6 +50,60 @@ std::string port_label(const std::string& proto) {
   return proto;
 }
 
+struct Box {
+  ImVec2 min;
+  ImVec2 max;
+};
+
+ImVec2 operator+(ImVec2 a, ImVec2 b) { return ImVec2(a.x + b.x, a.y + b.y); }
+ImVec2 operator-(ImVec2 a, ImVec2 b) { return ImVec2(a.x - b.x, a.y - b.y); }
+
+float overlap_area(const Box& a, const Box& b) {
+  const float w = std::min(a.max.x, b.max.x) - std::max(a.min.x, b.min.x);
+  const float h = std::min(a.max.y, b.max.y) - std::max(a.min.y, b.min.y);
+  return w > 0 && h > 0 ? w * h : 0.0f;
+}
+
+// Where a label goes beside an envelope: right, left, above or below it,
+// the first that covers nothing already taken, else the one that covers least.
+ImVec2 place_label(const Box& anchor, ImVec2 size, const std::vector<Box>& taken, float gap) {
+  const float mid_y = (anchor.min.y + anchor.max.y - size.y) / 2;
+  const float mid_x = (anchor.min.x + anchor.max.x - size.x) / 2;
+  const ImVec2 candidates[] = {ImVec2(anchor.max.x + gap, mid_y), ImVec2(anchor.min.x - gap - size.x, mid_y),
+                               ImVec2(mid_x, anchor.min.y - gap - size.y), ImVec2(mid_x, anchor.max.y + gap)};
+  ImVec2 best = candidates[0];
+  float best_cover = -1;
+  for (const auto& at : candidates) {
+    const Box box{at, at + size};
+    float cover = 0;
+    for (const auto& other : taken) cover += overlap_area(box, other);
+    if (best_cover < 0 || cover < best_cover) {
+      best = at;
+      best_cover = cover;
+    }
+    if (cover == 0) break;
+  }
+  return best;
+}
+
+// The part of the segment a -> b outside both boxes (what a node occupies,
+// its queue stack included, grown by half an envelope): where an envelope
+// travels so that nothing hides it.  Boxes that meet leave the midpoint.
+std::pair<ImVec2, ImVec2> between_boxes(ImVec2 a, const Box& a_box, ImVec2 b, const Box& b_box) {
+  const ImVec2 d = b - a;
+  const auto leave = [](ImVec2 c, ImVec2 dir, const Box& box) {  // where c + t * dir leaves box
+    const auto axis = [](float from, float step, float lo, float hi) {
+      if (std::abs(step) < 1e-3f) return 1e9f;
+      return std::max(step > 0 ? (hi - from) / step : (lo - from) / step, 0.0f);
+    };
+    return std::min(axis(c.x, dir.x, box.min.x, box.max.x), axis(c.y, dir.y, box.min.y, box.max.y));
+  };
+  float ta = leave(a, d, a_box);
+  float tb = leave(b, ImVec2(-d.x, -d.y), b_box);
+  if (ta + tb >= 1.0f) ta = tb = 0.5f;
+  return {ImVec2(a.x + d.x * ta, a.y + d.y * ta), ImVec2(b.x - d.x * tb, b.y - d.y * tb)};
+}
+
 }  // namespace
 
 void draw_topology(Frame& frame) {
@@ -62,7 +119,7 @@ void draw_topology(Frame& frame) {
   // column with more hosts than fit splits into sub-columns, and nodes shrink
   // to labelled-less boxes when even that is too tight (a bench world has
   // hundreds of hosts; a lesson has a handful and never gets here).
-  std::unordered_map<std::string, ImVec2> position;
+  std::unordered_map<std::string_view, ImVec2> position;  // keys view snap.hosts
   std::map<int, std::vector<const HostView*>> columns;
   std::vector<const HostView*> dns_hosts;
   for (const auto& host : snap.hosts) {
@@ -101,42 +158,38 @@ void draw_topology(Frame& frame) {
     position[dns_hosts[i]->name] = ImVec2(origin.x + size.x * (0.5f + 0.2f * static_cast<float>(i)), origin.y + font * 1.8f);
   }
 
+  // A node's box, for drawing and for keeping envelopes and labels off it.
+  const auto half_size = [&](const HostView& host) {
+    const bool dns_node = host.roles.count(Role::dns) && host.roles.size() == 1;
+    return dns_node || labelled ? ImVec2(full_w, full_h) : ImVec2(node_w, node_h);
+  };
+  std::unordered_map<std::string_view, ImVec2> half;
+  std::unordered_map<std::string_view, Box> occupied;  // node and queue stack
+  std::vector<Box> taken;  // what labels must not cover: nodes, queue stacks, labels already placed
+  for (const auto& host : snap.hosts) {
+    const auto it = position.find(host.name);
+    if (it == position.end()) continue;
+    half[host.name] = half_size(host);
+    occupied[host.name] = Box{it->second - half[host.name], it->second + half[host.name]};
+    if (labelled) taken.push_back(Box{it->second - half[host.name], it->second + half[host.name]});
+  }
+
   // Links, each pair of hosts drawn once however many connections it carries.
-  std::unordered_set<std::string> drawn;
-  const auto pair_key = [](const std::string& a, const std::string& b) { return a < b ? a + '\n' + b : b + '\n' + a; };
+  // In a crowded world hundreds of long links are the dearest thing llvmpipe
+  // draws: one pixel, no anti-aliasing.
+  std::set<std::pair<const ImVec2*, const ImVec2*>> drawn;
+  const auto pair_of = [](const ImVec2* a, const ImVec2* b) { return a < b ? std::make_pair(a, b) : std::make_pair(b, a); };
+  const auto draw_flags = draw->Flags;
+  if (!labelled) draw->Flags &= ~ImDrawListFlags_AntiAliasedLines;
   for (const auto& link : snap.open_links) {
     const auto a = position.find(link.src);
     const auto b = position.find(link.dst);
     if (a == position.end() || b == position.end()) continue;
-    if (drawn.insert(pair_key(link.src, link.dst)).second) {
-      draw->AddLine(a->second, b->second, IM_COL32(160, 160, 160, 255), 2.0f);
+    if (drawn.insert(pair_of(&a->second, &b->second)).second) {
+      draw->AddLine(a->second, b->second, IM_COL32(160, 160, 160, 255), labelled ? 2.0f : 1.0f);
     }
   }
-  // Envelopes, one per open connection, travelling from the newest line's
-  // sender to its receiver; the protocol and port label once per host pair.
-  drawn.clear();
-  const float envelope = labelled ? font : std::max(font * 0.45f, node_h);
-  for (const auto& link : snap.open_links) {
-    if (link.last_event >= trace.events.size()) continue;
-    const auto& line = trace.events[link.last_event];
-    const auto from = position.find(line.src);
-    const auto to = position.find(line.dst);
-    if (from == position.end() || to == position.end()) continue;
-    const float progress = static_cast<float>(std::clamp((view.time - line.t) / 0.05 + 0.25, 0.0, 1.0));
-    const ImVec2 p(from->second.x + (to->second.x - from->second.x) * (progress * 0.8f + 0.1f),
-                   from->second.y + (to->second.y - from->second.y) * (progress * 0.8f + 0.1f));
-    const auto colour = link.msg.empty() ? IM_COL32(220, 220, 220, 255) : message_colour(trace.message_index(link.msg));
-    draw->AddRectFilled(ImVec2(p.x - envelope * 0.8f, p.y - envelope * 0.5f), ImVec2(p.x + envelope * 0.8f, p.y + envelope * 0.5f),
-                        colour, 2.0f);
-    if (labelled) {
-      draw->AddLine(ImVec2(p.x - envelope * 0.8f, p.y - envelope * 0.5f), ImVec2(p.x, p.y), IM_COL32(40, 40, 40, 255));
-      draw->AddLine(ImVec2(p.x + envelope * 0.8f, p.y - envelope * 0.5f), ImVec2(p.x, p.y), IM_COL32(40, 40, 40, 255));
-    }
-    if (labelled && drawn.insert(pair_key(link.src, link.dst)).second) {
-      const auto label = port_label(link.proto);
-      draw->AddText(ImVec2(p.x + envelope, p.y - font * 0.5f), IM_COL32(255, 255, 255, 255), label.c_str());
-    }
-  }
+  draw->Flags = draw_flags;
 
   if (!labelled) {
     // A crowded world: say how much is moving instead of labelling it.
@@ -145,47 +198,102 @@ void draw_topology(Frame& frame) {
     draw->AddText(ImVec2(origin.x, origin.y), IM_COL32(255, 255, 255, 255), count.c_str());
   }
 
-  // Nodes.
+  // Nodes.  Square corners in a crowded world: a rounded, anti-aliased box is
+  // ten times the triangles, each a sliver llvmpipe shades block by block.
   for (const auto& host : snap.hosts) {
     const auto it = position.find(host.name);
     if (it == position.end()) continue;
     const ImVec2 c = it->second;
+    const ImVec2 h = half[host.name];
     const bool dns_node = host.roles.count(Role::dns) && host.roles.size() == 1;
-    const float w = dns_node || labelled ? full_w : node_w;
-    const float h = dns_node || labelled ? full_h : node_h;
     const auto fill = host.down ? IM_COL32(70, 70, 70, 255) : IM_COL32(40, 70, 120, 255);
-    draw->AddRectFilled(ImVec2(c.x - w, c.y - h), ImVec2(c.x + w, c.y + h), fill, labelled ? 6.0f : 2.0f);
+    draw->AddRectFilled(c - h, c + h, fill, labelled ? 6.0f : 0.0f);
     if (!labelled && !dns_node) {
       if (snap.queues.count(host.name)) {
-        draw->AddRectFilled(ImVec2(c.x + w, c.y - h), ImVec2(c.x + w + h * 1.5f, c.y + h), IM_COL32(240, 200, 120, 255));
+        draw->AddRectFilled(ImVec2(c.x + h.x, c.y - h.y), ImVec2(c.x + h.x + h.y * 1.5f, c.y + h.y), IM_COL32(240, 200, 120, 255));
       }
       continue;
     }
-    draw->AddRect(ImVec2(c.x - w, c.y - h), ImVec2(c.x + w, c.y + h), IM_COL32(200, 200, 200, 255), 6.0f);
+    draw->AddRect(c - h, c + h, IM_COL32(200, 200, 200, 255), labelled ? 6.0f : 0.0f);
     const auto text_colour = host.down ? IM_COL32(150, 150, 150, 255) : IM_COL32(255, 255, 255, 255);
-    draw->AddText(ImVec2(c.x - w + font * 0.4f, c.y - h + font * 0.2f), text_colour, host.name.c_str());
+    draw->AddText(ImVec2(c.x - h.x + font * 0.4f, c.y - h.y + font * 0.2f), text_colour, host.name.c_str());
     std::string role(tr(view.lang, role_text(host)));
     if (host.down) role += " - " + std::string(tr(view.lang, Text::host_down));
-    draw->AddText(ImVec2(c.x - w + font * 0.4f, c.y - h + font * 1.3f), IM_COL32(190, 190, 190, 255), role.c_str());
+    draw->AddText(ImVec2(c.x - h.x + font * 0.4f, c.y - h.y + font * 1.3f), IM_COL32(190, 190, 190, 255), role.c_str());
+  }
 
-    // Queued mail stacked under its MTA: the first few, then how many more.
-    if (auto queue = snap.queues.find(host.name); queue != snap.queues.end()) {
-      float y = c.y + h + font * 0.3f;
+  // Queued mail stacked under its MTA: the first few, then how many more.
+  // Drawn after every node so that a neighbour never covers the text.
+  if (labelled) {
+    for (const auto& [host, queue] : snap.queues) {
+      const auto it = position.find(host);
+      if (it == position.end()) continue;
+      const ImVec2 c = it->second;
+      const ImVec2 h = half[host];
+      float y = c.y + h.y + font * 0.3f;
       std::size_t shown = 0;
-      for (const auto& queued : queue->second) {
+      for (const auto& queued : queue) {
+        const ImVec2 at(c.x - h.x + font * 1.3f, y - font * 0.1f);
         if (shown == queue_stack_max) {
-          draw->AddText(ImVec2(c.x - w + font * 1.3f, y - font * 0.1f), IM_COL32(240, 200, 120, 255),
-                        ("+" + std::to_string(queue->second.size() - shown)).c_str());
+          const auto more = "+" + std::to_string(queue.size() - shown);
+          draw->AddText(at, IM_COL32(240, 200, 120, 255), more.c_str());
+          taken.push_back(Box{at, at + ImGui::CalcTextSize(more.c_str())});
           break;
         }
         const auto colour = message_colour(trace.message_index(queued.msg));
-        draw->AddRectFilled(ImVec2(c.x - w, y), ImVec2(c.x - w + font, y + font * 0.8f), colour, 2.0f);
+        draw->AddRectFilled(ImVec2(c.x - h.x, y), ImVec2(c.x - h.x + font, y + font * 0.8f), colour, 2.0f);
         std::string text = std::string(tr(view.lang, Text::queued_retry_at));
         text += queued.next_try_s >= 0 ? " " + format_time(queued.next_try_s) : std::string();
-        draw->AddText(ImVec2(c.x - w + font * 1.3f, y - font * 0.1f), IM_COL32(240, 200, 120, 255), text.c_str());
+        draw->AddText(at, IM_COL32(240, 200, 120, 255), text.c_str());
+        const Box stacked{ImVec2(c.x - h.x, y), at + ImGui::CalcTextSize(text.c_str())};
+        taken.push_back(stacked);
+        auto& box = occupied[host];
+        box.max = ImVec2(std::max(box.max.x, stacked.max.x), std::max(box.max.y, stacked.max.y));
         y += font * 1.1f;
         ++shown;
       }
+    }
+  }
+
+  // Envelopes: one glyph per place on a link, with how many it holds when
+  // more than one (envelopes.hpp), travelling between the two nodes' edges.
+  // The protocol and port ride on the first glyph of each host pair, placed
+  // where it covers no node, queue or other label.
+  const float envelope = labelled ? font : std::max(font * 0.45f, node_h);
+  const ImVec2 envelope_half(envelope * 0.8f, envelope * 0.5f);
+  const float badge_size = font * (labelled ? 0.8f : 0.7f);
+  drawn.clear();
+  for (const auto& glyph : envelope_glyphs(snap, trace, view.time, view.selected_message)) {
+    const auto from = position.find(glyph.from);
+    const auto to = position.find(glyph.to);
+    if (from == position.end() || to == position.end()) continue;
+    const auto grown = [&](std::string_view host) {
+      const auto& box = occupied[host];
+      return Box{box.min - envelope_half, box.max + envelope_half};
+    };
+    const auto [start, end] = between_boxes(from->second, grown(glyph.from), to->second, grown(glyph.to));
+    const auto t = static_cast<float>(glyph.progress);
+    const ImVec2 p(start.x + (end.x - start.x) * t, start.y + (end.y - start.y) * t);
+    const auto& link = snap.open_links[glyph.link];
+    const auto colour = link.msg.empty() ? IM_COL32(220, 220, 220, 255) : message_colour(trace.message_index(link.msg));
+    const Box body{p - envelope_half, p + envelope_half};
+    draw->AddRectFilled(body.min, body.max, colour, labelled ? 2.0f : 0.0f);
+    if (labelled) {
+      draw->AddLine(body.min, p, IM_COL32(40, 40, 40, 255));
+      draw->AddLine(ImVec2(body.max.x, body.min.y), p, IM_COL32(40, 40, 40, 255));
+    }
+    if (glyph.selected) draw->AddRect(body.min - ImVec2(2, 2), body.max + ImVec2(2, 2), IM_COL32(255, 255, 0, 255));
+    if (glyph.count > 1) {
+      const auto badge = "\u00d7" + std::to_string(glyph.count);
+      draw->AddText(nullptr, badge_size, ImVec2(body.max.x + 1.0f, body.min.y - badge_size * 0.5f),
+                    IM_COL32(255, 255, 255, 255), badge.c_str());
+    }
+    if (labelled && drawn.insert(pair_of(&from->second, &to->second)).second) {
+      const auto label = port_label(link.proto);
+      const ImVec2 label_size = ImGui::CalcTextSize(label.c_str());
+      const ImVec2 at = place_label(body, label_size, taken, font * 0.3f);
+      draw->AddText(at, IM_COL32(255, 255, 255, 255), label.c_str());
+      taken.push_back(Box{at, at + label_size});
     }
   }
   ImGui::Dummy(size);

@@ -175,8 +175,18 @@ void draw_topology(Frame& frame) {
   }
 
   // Links, each pair of hosts drawn once however many connections it carries.
-  // In a crowded world hundreds of long links are the dearest thing llvmpipe
-  // draws: one pixel, no anti-aliasing.
+  // A crowded world draws whole links only for the host under the mouse and
+  // the selected message: hundreds of long lines are an unreadable tangle and
+  // the dearest thing llvmpipe draws (every 4x4 block a line crosses is
+  // shaded).  Every other connection shows as its envelope glyph with a trail
+  // pointing back to the sender.
+  std::string_view hovered;
+  if (!labelled && ImGui::IsWindowHovered()) {
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    for (const auto& [name, box] : occupied) {
+      if (mouse.x >= box.min.x && mouse.x <= box.max.x && mouse.y >= box.min.y && mouse.y <= box.max.y) hovered = name;
+    }
+  }
   std::set<std::pair<const ImVec2*, const ImVec2*>> drawn;
   const auto pair_of = [](const ImVec2* a, const ImVec2* b) { return a < b ? std::make_pair(a, b) : std::make_pair(b, a); };
   const auto draw_flags = draw->Flags;
@@ -185,7 +195,9 @@ void draw_topology(Frame& frame) {
     const auto a = position.find(link.src);
     const auto b = position.find(link.dst);
     if (a == position.end() || b == position.end()) continue;
-    if (drawn.insert(pair_of(&a->second, &b->second)).second) {
+    const bool whole = labelled || link.src == hovered || link.dst == hovered ||
+                       (!view.selected_message.empty() && link.msg == view.selected_message);
+    if (whole && drawn.insert(pair_of(&a->second, &b->second)).second) {
       draw->AddLine(a->second, b->second, IM_COL32(160, 160, 160, 255), labelled ? 2.0f : 1.0f);
     }
   }
@@ -277,6 +289,16 @@ void draw_topology(Frame& frame) {
     const auto& link = snap.open_links[glyph.link];
     const auto colour = link.msg.empty() ? IM_COL32(220, 220, 220, 255) : message_colour(trace.message_index(link.msg));
     const Box body{p - envelope_half, p + envelope_half};
+    if (!labelled) {
+      const ImVec2 back(start.x - p.x, start.y - p.y);
+      const float length = std::sqrt(back.x * back.x + back.y * back.y);
+      const float trail = std::min(length, envelope * 4.0f);
+      if (length > 0.5f) {
+        draw->Flags &= ~ImDrawListFlags_AntiAliasedLines;
+        draw->AddLine(p, ImVec2(p.x + back.x / length * trail, p.y + back.y / length * trail), IM_COL32(160, 160, 160, 255));
+        draw->Flags = draw_flags;
+      }
+    }
     draw->AddRectFilled(body.min, body.max, colour, labelled ? 2.0f : 0.0f);
     if (labelled) {
       draw->AddLine(body.min, p, IM_COL32(40, 40, 40, 255));

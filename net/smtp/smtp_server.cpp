@@ -168,10 +168,18 @@ void Server::handle_bytes(Instant now, std::string_view bytes) {
       }
       in_.append(bytes);
       return;
+    case S::data:
+    case S::bdat:
+      arm_timer(now);  // RFC 5321 §4.5.3.2.5: the data-block timeout restarts with each block received
+      break;
     default:
+      // Waiting for a command the deadline runs until the whole line is in (pump_command re-arms
+      // it per line), so a client trickling one byte now and then still times out (catalogue
+      // row 18, Postfix smtpd_per_request_deadline).  The octets of a refused BDAT chunk being
+      // read and dropped are data, not a command line.
+      if (discard_remaining_ > 0) arm_timer(now);
       break;
   }
-  arm_timer(now);
   in_.append(bytes);
   pump(now);
 }
@@ -456,6 +464,7 @@ bool Server::pump_command(Instant now) {
     } else {
       send(replies::command_too_long());  // 500 5.5.2, RFC 5321 §4.5.3.1.4
     }
+    arm_timer(now);
     check_error_cap(now);
     return true;
   }
@@ -476,6 +485,7 @@ bool Server::pump_command(Instant now) {
   } else {
     handle_command_line(now, line, bare_lf);
   }
+  arm_timer(now);  // a whole line arrived: the wait for the next one starts now
   check_error_cap(now);
   return true;
 }

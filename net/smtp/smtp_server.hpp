@@ -43,7 +43,10 @@
 // driver's storage (DATA termination).  The 2 min
 // "DATA initiation" timer is the client's wait for 354, which this engine sends
 // in the same step as it reads DATA, so no server state carries it.  An idle
-// client gets 421 4.4.2 and the session closes.
+// client gets 421 4.4.2 and the session closes.  The command wait runs from the
+// previous line to the end of the next one, however its octets trickle in (a
+// per-request deadline, catalogue row 18); the data-block wait restarts with
+// every block received.
 #pragma once
 
 #include <array>

@@ -591,10 +591,9 @@ def test_rejected_literal_plus_is_never_executed(server):  # catalogue row 35
 def test_thousands_of_literals_in_one_command(server):  # catalogue row 36
     c = imaps(server)
     c.imap(b"S", b"SELECT INBOX")
-    try:  # the server may hang up at the 65th literal, before the rest is sent
-        c.send(b"X SEARCH" + b" SUBJECT {1+}\r\nx" * 5000 + b"\r\n")
-    except (ssl.SSLError, OSError):
-        pass
+    # 200 literals (3.4 KB, one TLS record): the server has read them all when it hangs up at the
+    # 65th, so its answer is not lost to a reset.
+    c.send(b"X SEARCH" + b" SUBJECT {1+}\r\nx" * 200 + b"\r\n")
     line = c.line(timeout=30)
     while line.startswith(b"* ") and not line.startswith(b"* BYE"):
         line = c.line(timeout=30)
@@ -861,7 +860,7 @@ def main():
              test_append_too_big_is_refused_before_the_go_ahead),
             ("row 35: a refused LITERAL+ gets BYE [TOOBIG] and the command behind it never runs",
              test_rejected_literal_plus_is_never_executed),
-            ("row 36: 5,000 literals in one SEARCH get TOOBIG", test_thousands_of_literals_in_one_command),
+            ("row 36: 200 literals in one SEARCH get TOOBIG at the 65th", test_thousands_of_literals_in_one_command),
             ("row 37: IMAP lines over 8 KiB before login and 64 KiB after get BYE",
              test_long_imap_lines),
             ("row 38: SEARCH nested 25,000 deep, NOT x10,000, OR x5,000 get BAD; depth 8 works",

@@ -24,6 +24,7 @@
 #include "ui/model/snapshot.hpp"
 #include "ui/panels.hpp"
 #include "ui/view_files.hpp"
+#include "ui/view_live.hpp"
 
 namespace maillab::ui {
 namespace {
@@ -66,13 +67,24 @@ struct Studio {
   ViewState view;
   SnapshotCache playback;
   std::vector<LessonEntry> lessons;
+  // Live mode: the live lesson grows from the lab server's trace; while a
+  // recorded lesson is shown instead it waits (still growing) in parked_live.
+  LivePanel live;
+  Lesson parked_live;
+  bool showing_live = false;
   FileBrowser browser;
   bool browsing = false;
   bool focus_browser = false;
   bool quit = false;
   bool applied_presenter = false;
 
+  Lesson& live_lesson() { return showing_live ? lesson : parked_live; }
+
   void load(const std::string& path) {
+    if (showing_live) {
+      parked_live = std::move(lesson);
+      showing_live = false;
+    }
     lesson = load_lesson(path, view.lang);
     playback.clear();
     const auto lang = view.lang;
@@ -80,6 +92,28 @@ struct Studio {
     view = ViewState{};
     view.lang = lang;
     view.presenter = presenter;
+  }
+
+  void show_live() {
+    if (!showing_live) {
+      lesson = std::move(parked_live);
+      parked_live = Lesson{};
+      showing_live = true;
+    }
+    playback.clear();
+    const auto lang = view.lang;
+    const auto presenter = view.presenter;
+    view = ViewState{};
+    view.lang = lang;
+    view.presenter = presenter;
+    follow_now(view, lesson.trace, options.live != nullptr ? options.live->now_s() : 0.0);
+  }
+
+  // Runs what the lab server has due and brings its events into the live lesson.
+  void poll_live(double wait_s) {
+    if (options.live == nullptr) return;
+    options.live->poll(wait_s);
+    if (options.live_feed != nullptr) options.live_feed->drain_into(live_lesson());
   }
 
   // The lesson words follow the language; the playhead stays where it is.
@@ -124,6 +158,12 @@ struct Studio {
     if (!ImGui::BeginMainMenuBar()) return;
     const auto label = [&](Text text) { return std::string(tr(view.lang, text)); };
     if (ImGui::BeginMenu(label(Text::menu_lessons).c_str())) {
+      if (options.live_mode) {
+        if (ImGui::MenuItem((label(Text::live_mode) + ": " + options.live_title).c_str(), nullptr, showing_live)) {
+          show_live();
+        }
+        ImGui::Separator();
+      }
       for (const auto& entry : lessons) {
         if (ImGui::MenuItem(entry.title.c_str(), nullptr, entry.path == lesson.path)) load(entry.path);
         if (ImGui::IsItemHovered() && !entry.description.empty()) {
@@ -150,6 +190,9 @@ struct Studio {
     if (ImGui::BeginMenu(label(Text::menu_view).c_str())) {
       ImGui::MenuItem(label(Text::menu_presenter).c_str(), nullptr, &view.presenter);
       ImGui::EndMenu();
+    }
+    if (showing_live) {
+      ImGui::TextColored(ImVec4(1, 0.35f, 0.35f, 1), "  %s", label(Text::live_mode).c_str());
     }
     ImGui::TextDisabled("  %s", lesson.title.c_str());
     ImGui::EndMainMenuBar();
@@ -221,11 +264,20 @@ struct Studio {
       ImGui::Begin(title(Text::panel_sequence, "sequence").c_str(), nullptr, flags);
       draw_sequence(frame);
       ImGui::End();
-      place(left_w, 0, size.x - left_w, body_h * 0.5f);
+      // Live mode puts the lab's sessions between the transcript and the tabs.
+      const float transcript_h = body_h * (options.live_mode ? 0.42f : 0.5f);
+      const float live_h = options.live_mode ? body_h * 0.24f : 0.0f;
+      place(left_w, 0, size.x - left_w, transcript_h);
       ImGui::Begin(title(Text::panel_transcript, "transcript").c_str(), nullptr, flags);
       draw_transcript(frame);
       ImGui::End();
-      place(left_w, body_h * 0.5f, size.x - left_w, body_h * 0.5f);
+      if (options.live_mode) {
+        place(left_w, transcript_h, size.x - left_w, live_h);
+        ImGui::Begin(title(Text::live_sessions, "live").c_str(), nullptr, flags);
+        draw_live_panel(live, live_lesson(), view);
+        ImGui::End();
+      }
+      place(left_w, transcript_h + live_h, size.x - left_w, body_h - transcript_h - live_h);
       ImGui::Begin("###side", nullptr, flags | ImGuiWindowFlags_NoTitleBar);
       draw_side_panels(frame);
       ImGui::End();
@@ -302,17 +354,25 @@ int run_studio(const StudioOptions& options) {
   studio.lessons = list_lessons(options.scenarios_dir, studio.view.lang);
   std::string path = options.scenario;
   if (path.empty() && !studio.lessons.empty()) path = studio.lessons.front().path;
-  if (path.empty()) {
+  if (options.live_mode) {
+    studio.live = LivePanel{options.live, options.live_feed, options.live_listening, options.live_error};
+    studio.parked_live.title = options.live_title;
+    studio.parked_live.path = options.scenario;
+    studio.show_live();
+  } else if (path.empty()) {
     std::fprintf(stderr, "maillab-studio: no scenario given and none found in %s\n", options.scenarios_dir.c_str());
     return 2;
+  } else {
+    studio.load(path);
   }
-  studio.load(path);
   studio.browser = browse(browser_start(studio.lesson.path, options.scenarios_dir));
   if (options.screenshot && !studio.lesson.errors.empty()) {
     for (const auto& error : studio.lesson.errors) std::fprintf(stderr, "%s\n", error.c_str());
     return 2;
   }
-  if (options.at_s) seek(studio.view, studio.lesson.trace, *options.at_s);
+  if (options.live_mode) {
+    // The playhead follows the present (show_live).
+  } else if (options.at_s) seek(studio.view, studio.lesson.trace, *options.at_s);
   else if (options.screenshot) seek(studio.view, studio.lesson.trace, studio.lesson.trace.end_time());
   if (options.select) studio.view.selected_message = *options.select;
   if (!shots.empty() && shots.front() == "presenter") studio.view.presenter = true;
@@ -320,7 +380,7 @@ int run_studio(const StudioOptions& options) {
       !studio.lesson.trace.messages.empty()) {
     studio.view.selected_message = studio.lesson.trace.messages.front();
   }
-  const bool offscreen = options.screenshot || options.bench_frames > 0;
+  const bool offscreen = options.screenshot || options.bench_frames > 0 || options.live_for_s > 0;
   if (options.bench_frames > 0) {
     studio.view.playing = true;
     studio.view.speed = options.bench_speed;
@@ -359,13 +419,23 @@ int run_studio(const StudioOptions& options) {
   std::vector<double> cpu_ms;  // CPU time of every thread of ours (llvmpipe's included): what the frame costs on a busy machine
   int last_vertices = 0;
   const std::size_t in_flight_at_start = studio.playback.at(studio.lesson.trace, studio.view.cursor).open_links.size();
+  const double live_start = glfwGetTime();
   while (!glfwWindowShouldClose(window) && !studio.quit) {
     const auto frame_start = std::chrono::steady_clock::now();
     const double frame_cpu_start = process_cpu_ms();
     glfwPollEvents();
+    // One thread: the lab server's handlers run here, between frames.  A
+    // hidden window does not wait for the display, so it waits for the server.
+    studio.poll_live(offscreen ? 0.005 : 0.0);
     const double now = glfwGetTime();
+    const bool live_done = options.live_for_s > 0 && now - live_start >= options.live_for_s;
     const bool benching = options.bench_frames > 0 && frames >= bench_warmup_frames;
-    advance(studio.view, studio.lesson.trace, benching ? 1.0 / 60.0 : options.bench_frames > 0 ? 0.0 : now - last);
+    if (studio.showing_live) {
+      advance_live(studio.view, studio.lesson.trace, now - last,
+                   options.live != nullptr ? options.live->now_s() : 0.0);
+    } else {
+      advance(studio.view, studio.lesson.trace, benching ? 1.0 / 60.0 : options.bench_frames > 0 ? 0.0 : now - last);
+    }
     last = now;
     if (studio.view.presenter != studio.applied_presenter || frames == 0) {
       apply_style(studio.view.presenter);
@@ -395,7 +465,8 @@ int run_studio(const StudioOptions& options) {
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     ++frames;
-    if (options.screenshot && frames % frames_before_screenshot == 0) {
+    if (options.live_for_s > 0 && live_done && !options.screenshot) break;
+    if (options.screenshot && (options.live_for_s > 0 ? live_done : frames % frames_before_screenshot == 0)) {
       glFinish();
       std::string png = *options.screenshot;
       if (options.panel == "all") {
@@ -428,6 +499,21 @@ int run_studio(const StudioOptions& options) {
     }
   }
   if (options.bench_frames > 0) report_frames(frame_ms, build_ms, cpu_ms, studio, in_flight_at_start, last_vertices);
+  if (options.live_for_s > 0) {
+    const auto& live = studio.live_lesson();
+    std::printf("maillab-studio: live: %zu events, %zu lines, %zu sessions, %zu deliveries\n", live.trace.events.size(),
+                live.lines.size(), options.live_feed != nullptr ? options.live_feed->sessions_seen() : 0,
+                options.live_feed != nullptr ? options.live_feed->deliveries_seen() : 0);
+    for (const auto& event : live.trace.events) {
+      if (event.kind != EventKind::deliver) continue;
+      const auto user = event.extra.contains("user") && event.extra["user"].is_string()
+                            ? event.extra["user"].get<std::string>()
+                            : event.dst;
+      std::printf("maillab-studio: live: delivered %s to %s\n", event.msg.c_str(), user.c_str());
+    }
+    std::fflush(stdout);
+    if (options.live == nullptr) status = 1;
+  }
 
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();

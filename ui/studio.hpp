@@ -9,6 +9,7 @@
 
 #include "ui/model/i18n.hpp"
 #include "ui/model/lesson.hpp"
+#include "ui/model/live.hpp"
 
 namespace maillab::ui {
 
@@ -31,6 +32,19 @@ struct StudioOptions {
   // every name in studio_panels().
   std::string panel;
   double bench_speed = 1.0;
+  // --live: the lab server runs in this process (app/ owns it and polls its
+  // io_context through `live` from the frame loop).  live_mode with a null
+  // `live`: it could not start, and live_error says why in the window.
+  bool live_mode = false;
+  LiveLab* live = nullptr;
+  LiveFeed* live_feed = nullptr;
+  std::string live_title;      // the served scenario's title
+  std::string live_listening;  // "smtp 2525, submission 2587, ..."
+  std::string live_error;
+  // --live-for: after this many wall seconds of live mode write the
+  // --screenshot (if any), print a summary line and exit (0; 1 when the
+  // server could not start).
+  double live_for_s = 0;
 };
 
 // The panels --panel knows: topology, transcript, timeline, sequence, message,

@@ -85,6 +85,13 @@ constexpr std::array<Row, static_cast<std::size_t>(Text::count_)> table{{
     {Text::live_step, "Step: release one reply line", "Langkah: lepaskan satu baris balasan"},
     {Text::live_held_replies, "reply lines held", "baris balasan ditahan"},
     {Text::live_waiting, "Waiting for clients to connect...", "Menunggu klien terhubung..."},
+    {Text::live_release, "Release: let it run", "Lepaskan: biarkan berjalan"},
+    {Text::live_follow, "Follow now", "Ikuti saat ini"},
+    {Text::live_error, "The lab server could not start", "Server lab tidak dapat dijalankan"},
+    {Text::live_listening, "Listening on", "Mendengarkan di"},
+    {Text::live_held_hint, "the client waits for each line; its timeout is minutes (SMTP: RFC 5321 4.5.3.2)",
+     "klien menunggu setiap baris; batas waktunya beberapa menit (SMTP: RFC 5321 4.5.3.2)"},
+    {Text::live_so_far, "so far: sessions / deliveries", "sejauh ini: sesi / pengantaran"},
 }};
 
 constexpr bool table_is_in_enum_order() {

@@ -25,6 +25,10 @@ struct ViewState {
   std::string selected_message;  // Message-ID, empty for all
   std::string connection_filter; // "src>dst/proto", empty for all
   bool presenter = false;
+  // Live mode (ui/model/live.hpp): the playhead follows the present; live_placed
+  // is where it was put, so a move by the teacher is seen.
+  bool following = false;
+  double live_placed = -1;
   SidePanel show_side = SidePanel::none;  // a side tab to bring forward on the next frame
 };
 

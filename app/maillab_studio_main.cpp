@@ -1,6 +1,10 @@
-// maillab-studio: the thin main.  Options per CONTRACT.md.
+// maillab-studio: the thin main.  Options per CONTRACT.md; --live takes
+// `maillab serve`'s options and runs the lab server in this process
+// (app/studio_live.hpp).
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/serve_command.hpp"
+#include "app/studio_live.hpp"
 #include "sim/scenario.hpp"
 #include "ui/studio.hpp"
 
@@ -78,6 +84,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   app.add_option("--bench-speed", options.bench_speed, "Playback speed for --bench-frames (default 1)")
       ->check(CLI::Range(0.1, 1000.0));
+  bool live = false;
+  std::string live_for;
+  maillab::app::ServeOptions serve;
+  app.add_flag("--live", live, "Also run the lab server (maillab serve) in this process and show it live");
+  app.add_option("--live-for", live_for,
+                 "With --live: run this long (e.g. 30s), then write --screenshot if given, print what the live "
+                 "trace saw and exit");
+  bool live_hold = false;
+  app.add_flag("--live-hold", live_hold, "With --live: start with 'hold each new session from its greeting' on");
+  maillab::app::add_serve_options(app, serve);  // with --live, as `maillab serve` takes them
   CLI11_PARSE(app, argc, argv);
 
   options.lang = language_from_environment();
@@ -108,6 +124,44 @@ int main(int argc, char** argv) {
     options.width = parsed->first;
     options.height = parsed->second;
   }
-  if (options.screenshot || options.bench_frames > 0) rerun_under_xvfb_without_display(argc, argv);
-  return maillab::ui::run_studio(options);
+  if (!live_for.empty()) {
+    auto duration = maillab::sim::parse_duration(live_for);
+    if (!live || !duration || duration->count() <= 0) {
+      std::fprintf(stderr, "maillab-studio: --live-for wants --live and a duration such as 30s, not '%s'\n",
+                   live_for.c_str());
+      return 2;
+    }
+    options.live_for_s = std::chrono::duration<double>(*duration).count();
+  }
+  if (options.screenshot || options.bench_frames > 0 || options.live_for_s > 0) {
+    rerun_under_xvfb_without_display(argc, argv);
+  }
+  if (!live) return maillab::ui::run_studio(options);
+
+  // Live: the server opens first, so that a port in use is said on stderr and
+  // in the window; a bad scenario exits 2 as `maillab check` would.
+  serve.scenario = options.scenario;
+  maillab::app::StudioLab lab(serve);
+  std::ostringstream errors;
+  const int opened = lab.open(errors);
+  if (opened == 2) {
+    std::fputs(errors.str().c_str(), stderr);
+    return 2;
+  }
+  options.live_mode = true;
+  if (opened != 0) {
+    std::fputs(errors.str().c_str(), stderr);
+    options.live_error = errors.str();
+  } else {
+    lab.set_hold_new(live_hold);
+    lab.start();
+    std::cout << "maillab: ready" << std::endl;
+    options.live = &lab;
+    options.live_feed = &lab.feed();
+    options.live_title = lab.title();
+    options.live_listening = lab.listening();
+  }
+  const int status = maillab::ui::run_studio(options);
+  lab.stop(10.0);
+  return status;
 }

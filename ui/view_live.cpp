@@ -28,6 +28,8 @@ void draw_live_panel(const LivePanel& live, const Lesson& lesson, ViewState& vie
     ImGui::SameLine();
     if (ImGui::SmallButton(label(Text::live_follow).c_str())) follow_now(view, lesson.trace, live.lab->now_s());
   }
+  bool hold_new = live.lab->hold_new();
+  if (ImGui::Checkbox(label(Text::live_hold_new).c_str(), &hold_new)) live.lab->set_hold_new(hold_new);
   ImGui::Separator();
   const auto sessions = live.lab->sessions();
   if (sessions.empty()) {

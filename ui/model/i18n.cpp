@@ -92,6 +92,7 @@ constexpr std::array<Row, static_cast<std::size_t>(Text::count_)> table{{
     {Text::live_held_hint, "the client waits for each line; its timeout is minutes (SMTP: RFC 5321 4.5.3.2)",
      "klien menunggu setiap baris; batas waktunya beberapa menit (SMTP: RFC 5321 4.5.3.2)"},
     {Text::live_so_far, "so far: sessions / deliveries", "sejauh ini: sesi / pengantaran"},
+    {Text::live_hold_new, "Hold each new session from its greeting", "Tahan setiap sesi baru sejak salamnya"},
 }};
 
 constexpr bool table_is_in_enum_order() {

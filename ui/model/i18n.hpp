@@ -26,6 +26,7 @@ enum class Text : unsigned short {
   hosts_label, file_browser, parent_directory, toml_only, cannot_list,
   live_sessions, live_hold, live_step, live_held_replies, live_waiting,
   live_release, live_follow, live_error, live_listening, live_held_hint, live_so_far,
+  live_hold_new,
   count_  // count_ must stay last
 };
 

@@ -49,6 +49,10 @@ class LiveLab {
   // False for a session that is gone; step() is false too when nothing is held.
   virtual bool hold(std::uint64_t id, bool held) = 0;
   virtual bool step(std::uint64_t id) = 0;
+  // Holds every session from its first reply (a greeting goes out at once,
+  // before anyone could press Hold on a quick client such as swaks).
+  virtual void set_hold_new(bool hold) = 0;
+  [[nodiscard]] virtual bool hold_new() const = 0;
 };
 
 // Events heard from the world's trace listener, kept until the next frame.

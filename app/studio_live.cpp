@@ -18,7 +18,7 @@ StudioLab::StudioLab(ServeOptions options) : options_(std::move(options)) {
 int StudioLab::open(std::ostream& errors) {
   const int status = server_->open(errors);
   if (status != 0) return status;
-  server_->world().trace().add_listener([this](const sim::TraceEvent& event) { feed_.add(event); });
+  server_->add_trace_listener([this](const sim::TraceEvent& event) { feed_.add(event); });
   trace_observer_ = server_->tcp_server().observer();
   server_->tcp_server().set_observer(this);
   return 0;

@@ -87,6 +87,11 @@ struct Studio {
     }
     lesson = load_lesson(path, view.lang);
     playback.clear();
+    reset_view();
+  }
+
+  // Another lesson starts from a fresh view; language and presenter mode stay the teacher's.
+  void reset_view() {
     const auto lang = view.lang;
     const auto presenter = view.presenter;
     view = ViewState{};
@@ -101,11 +106,7 @@ struct Studio {
       showing_live = true;
     }
     playback.clear();
-    const auto lang = view.lang;
-    const auto presenter = view.presenter;
-    view = ViewState{};
-    view.lang = lang;
-    view.presenter = presenter;
+    reset_view();
     follow_now(view, lesson.trace, options.live != nullptr ? options.live->now_s() : 0.0);
   }
 

@@ -399,12 +399,7 @@ void Spool::discard(StagedEntry staged) const {
   ::unlink(path.c_str());
 }
 
-Result<void> Spool::retire(durable::SyncLedger& deliveries, durable::SyncMode mode,
-                          std::span<const std::string> ids) const {
-  if (auto synced = deliveries.sync(mode); !synced) return synced;
-  // No directory fsync: an entry whose unlink a crash undoes is resumed at
-  // the next start, and the router's dedupe (the queue id in Received:) finds
-  // the copies that are already durable and does not deliver them again.
+std::optional<Error> Spool::unlink_entries(std::span<const std::string> ids) const {
   std::optional<Error> first;
   for (const auto& id : ids) {
     if (!valid_id(id)) {
@@ -414,6 +409,16 @@ Result<void> Spool::retire(durable::SyncLedger& deliveries, durable::SyncMode mo
     const fs::path path = dir_ / id;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT && !first) first = durable::errno_error("unlink", path, errno);
   }
+  return first;
+}
+
+Result<void> Spool::retire(durable::SyncLedger& deliveries, durable::SyncMode mode,
+                          std::span<const std::string> ids) const {
+  if (auto synced = deliveries.sync(mode); !synced) return synced;
+  // No directory fsync: an entry whose unlink a crash undoes is resumed at
+  // the next start, and the router's dedupe (the queue id in Received:) finds
+  // the copies that are already durable and does not deliver them again.
+  std::optional<Error> first = unlink_entries(ids);
   if (first) return *first;
   return {};
 }
@@ -458,15 +463,7 @@ Result<void> Spool::update(std::string_view id, const std::vector<std::string>& 
 }
 
 Result<void> Spool::remove(std::span<const std::string> ids) const {
-  std::optional<Error> first;
-  for (const auto& id : ids) {
-    if (!valid_id(id)) {
-      if (!first) first = make_error(ErrorCategory::invalid_argument, "bad queue id '" + id + "'");
-      continue;
-    }
-    const fs::path path = dir_ / id;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT && !first) first = durable::errno_error("unlink", path, errno);
-  }
+  std::optional<Error> first = unlink_entries(ids);
   if (auto synced = durable::fsync_dir(dir_); !synced && !first) first = synced.error();
   if (first) return *first;
   return {};

@@ -44,6 +44,7 @@
 // name.  Nothing here reads a clock, spawns a thread or follows a symlink.
 #pragma once
 
+#include <optional>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -164,6 +165,8 @@ class Spool {
 
  private:
   explicit Spool(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Unlinks every entry of `ids` (gone already is fine); the first error, if any.
+  std::optional<Error> unlink_entries(std::span<const std::string> ids) const;
 
   std::filesystem::path dir_;
   std::uint64_t sequence_ = 0;

@@ -37,6 +37,20 @@ def client_tls():
     return context
 
 
+def read_line(pipe, deadline):
+    """One line from a child's stdout, or what came before `deadline` (monotonic)."""
+    line = b""
+    while time.monotonic() < deadline and not line.endswith(b"\n"):
+        ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(pipe.fileno(), 1)
+        if not chunk:
+            break
+        line += chunk
+    return line
+
+
 class Server:
     def __init__(self, binary, extra_args=(), scenario=None):
         self.binary = binary
@@ -59,16 +73,7 @@ class Server:
             args.append(self.scenario)
         self.stderr = open(self.stderr_path, "wb")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        line = b""
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            chunk = os.read(self.process.stdout.fileno(), 1)
-            if not chunk:
-                break
-            line += chunk
+        line = read_line(self.process.stdout, time.monotonic() + READY_TIMEOUT_S)
         if line != b"maillab: ready\n":
             self.stop()
             raise AssertionError("server did not say 'maillab: ready' (got %r); stderr:\n%s" % (line, self.log()))

@@ -20,7 +20,6 @@ usage: studio_live_check.py PATH/TO/maillab-studio OUT_DIR
 """
 import imaplib
 import os
-import select
 import shutil
 import signal
 import socket
@@ -33,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 from screenshot_check import check_png  # noqa: E402
-from serve_harness import SERVICES, client_tls, free_port  # noqa: E402
+from serve_harness import SERVICES, client_tls, free_port, read_line  # noqa: E402
 
 SIZE = (1280, 720)
 LIVE_FOR_S = 25
@@ -61,15 +60,7 @@ class LiveStudio:
         self.out = b""
 
     def read_line(self, deadline):
-        line = b""
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            chunk = os.read(self.process.stdout.fileno(), 1)
-            if not chunk:
-                break
-            line += chunk
+        line = read_line(self.process.stdout, deadline)
         self.out += line
         return line
 

@@ -1,5 +1,6 @@
 // Timeline: play/pause, speed (0.1x to 1000x simulated time), step one line,
 // step one hop, step back, and a scrubber to any moment.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -32,12 +33,14 @@ void draw_timeline(Frame& frame) {
     view.speed = speed;
   }
   ImGui::SameLine();
+  // Live, the playhead follows the present, which runs ahead of the last event.
+  const double end = std::max(trace.end_time(), view.time);
   ImGui::Text("%s %s / %s", label(Text::time_label).c_str(), format_time(view.time).c_str(),
-              format_time(trace.end_time()).c_str());
+              format_time(end).c_str());
 
   float t = static_cast<float>(view.time);
   ImGui::SetNextItemWidth(-1);
-  if (ImGui::SliderFloat("##scrubber", &t, 0.0f, static_cast<float>(std::max(trace.end_time(), 0.001)), "")) {
+  if (ImGui::SliderFloat("##scrubber", &t, 0.0f, static_cast<float>(std::max(end, 0.001)), "")) {
     seek(view, trace, t);
   }
 }

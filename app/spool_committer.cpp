@@ -116,15 +116,13 @@ void SpoolCommitter::run() {
     }
     Result<void> synced;
     if (!round.staged.empty()) {
-      Result<void> durable = spool_.commit(round.staged, deliveries, sync_mode_);
-      synced = durable;
-      asio::post(io_, [this, done = std::move(round.done), durable = std::move(durable)]() mutable {
+      synced = spool_.commit(round.staged, deliveries, sync_mode_);
+      asio::post(io_, [this, done = std::move(round.done), durable = synced]() mutable {
         finished(std::move(done), std::move(durable));
       });
-      if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);  // the ledger is empty by now
-    } else {
-      synced = spool_.retire(deliveries, sync_mode_, removed);
     }
+    // Without staged entries the retire syncs the deliveries; after a commit their ledger is empty.
+    if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
     if (!synced) {
       if (log_ && !chores.empty()) {
         log_("queue: " + synced.error().message + " (" + std::to_string(removed.size() + updates.size()) +

@@ -95,6 +95,9 @@ void SpoolCommitter::run() {
     }
     std::vector<Chore> chores = std::exchange(chores_, {});
     sim::durable::SyncLedger deliveries = std::exchange(deliveries_, {});
+    // What to run on the io thread once the deliveries are durable (the store shows their UIDs).
+    std::vector<std::function<void()>> published = deliveries.take_on_synced();
+    const bool syncs_something = !round.staged.empty() || deliveries.file_count() + deliveries.dir_count() > 0;
     if (!round.staged.empty()) {
       ++stats_.rounds;
       stats_.entries += round.staged.size();
@@ -122,7 +125,22 @@ void SpoolCommitter::run() {
       });
     }
     // Without staged entries the retire syncs the deliveries; after a commit their ledger is empty.
-    if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
+    if (synced) {
+      synced = deliveries.sync(sync_mode_);
+      if (synced && syncs_something) {
+        // Actions of a round that failed wait for one that made something durable.
+        for (auto& action : std::exchange(stranded_, {})) published.push_back(std::move(action));
+      }
+      if (synced && !published.empty()) {
+        asio::post(io_, [actions = std::move(published)] {
+          for (const auto& action : actions) action();
+        });
+      }
+      if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
+    }
+    if (!synced) {
+      for (auto& action : published) stranded_.push_back(std::move(action));
+    }
     if (!synced) {
       if (log_ && !chores.empty()) {
         log_("queue: " + synced.error().message + " (" + std::to_string(removed.size() + updates.size()) +

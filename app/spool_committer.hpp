@@ -27,7 +27,12 @@
 // a message is always fsync'd in the queue or in the Maildir (RFC 5321
 // §6.1), and the io thread never waits for the disk.  Deliveries and chores
 // alone wait up to 50 ms for staged entries, so that they share a round
-// instead of syncing once per message.
+// instead of syncing once per message.  Once a round has made the deliveries
+// durable, their ledger's on_synced actions run on the io thread: the
+// Maildir store shows the new UIDs to IMAP and POP3 only then
+// (sim/store/maildir_store.hpp).  The actions of a round that failed wait for
+// the next round that makes something durable (with syncfs that round's sync
+// covers their files too).
 //
 // While a round is in flight the committer holds work on the io_context, so
 // io.run() does not return before every callback has run; stop() drains the
@@ -116,6 +121,9 @@ class SpoolCommitter {
   // io thread only.
   std::size_t in_flight_ = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> hold_;
+
+  // worker thread only: on_synced actions of deliveries whose round failed.
+  std::vector<std::function<void()>> stranded_;
 
   std::thread worker_;
 };

@@ -114,6 +114,11 @@ void SpoolSink::with_deferred_syncs(const std::function<void()>& work) {
   } restore{*deferred_store_, deferred_store_->deferred_syncs()};
   deferred_store_->defer_syncs(&unsynced_);
   work();
+  // Deliveries made outside route() (the world's later hops) are flushed too.
+  if ((deferred_store_->unsealed() || !unsynced_.empty()) && !flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush(); });
+  }
 }
 
 void SpoolSink::recipient_final(const std::string& id, const std::string& recipient) {
@@ -131,6 +136,18 @@ void SpoolSink::recipient_final(const std::string& id, const std::string& recipi
 
 void SpoolSink::flush() {
   flush_posted_ = false;
+  if (deferred_store_ != nullptr && deferred_store_->unsealed()) {
+    // One dovecot-uidlist write per folder for all deliveries since the last flush;
+    // their UIDs are shown once the committer has synced the ledger.
+    sim::durable::SyncLedger* previous = deferred_store_->deferred_syncs();
+    deferred_store_->defer_syncs(&unsynced_);
+    auto sealed = deferred_store_->seal_deferred();
+    deferred_store_->defer_syncs(previous);
+    if (!sealed && log_)
+      log_("queue: " + sealed.error().message + " (the new messages stay hidden until the next round)");
+    // Readers (IMAP IDLE) hear of the new messages when they are shown.
+    if (after_route_) unsynced_.on_synced(after_route_);
+  }
   // Before the chores below: they may remove entries whose copies it holds.
   if (!unsynced_.empty()) committer_.sync_deliveries(std::move(unsynced_));
   for (const auto& id : std::exchange(changed_, {})) {

@@ -194,13 +194,16 @@ Result<void> make_dir(const std::filesystem::path& dir) {
 }
 
 SyncLedger::SyncLedger(SyncLedger&& other) noexcept
-    : files_(std::exchange(other.files_, {})), dirs_(std::exchange(other.dirs_, {})) {}
+    : files_(std::exchange(other.files_, {})),
+      dirs_(std::exchange(other.dirs_, {})),
+      on_synced_(std::exchange(other.on_synced_, {})) {}
 
 SyncLedger& SyncLedger::operator=(SyncLedger&& other) noexcept {
   if (this != &other) {
     close_all();
     files_ = std::exchange(other.files_, {});
     dirs_ = std::exchange(other.dirs_, {});
+    on_synced_ = std::exchange(other.on_synced_, {});
   }
   return *this;
 }
@@ -244,6 +247,8 @@ void SyncLedger::merge(SyncLedger&& other) {
   }
   other.files_.clear();
   other.dirs_.clear();
+  for (auto& action : other.on_synced_) on_synced_.push_back(std::move(action));
+  other.on_synced_.clear();
 }
 
 void SyncLedger::start_writeback() const {

@@ -21,14 +21,20 @@
 // descriptor names the inode, so a file renamed since (a reader moving new/ to
 // cur/) is still the one synced.  Until sync() has succeeded the caller must
 // treat those writes as not durable (the lab server keeps the message in its
-// fsync'd queue until then).
+// fsync'd queue until then).  A ledger also carries actions for its owner to
+// run once a sync() of it has succeeded (on_synced): the Maildir store shows
+// a deferred delivery's UID to readers only then.  sync() never runs them
+// (it may run on another thread); whoever syncs takes them (take_on_synced)
+// and runs them where their owner lives.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "net/core/result.hpp"
@@ -86,7 +92,12 @@ class SyncLedger {
   // Moves everything `other` holds into this ledger.
   void merge(SyncLedger&& other);
 
-  [[nodiscard]] bool empty() const { return files_.empty() && dirs_.empty(); }
+  // Something to run once this ledger is durable (see above); merge() moves them along.
+  void on_synced(std::function<void()> action) { on_synced_.push_back(std::move(action)); }
+  // The actions, in the order they were added; the ledger keeps none.
+  [[nodiscard]] std::vector<std::function<void()>> take_on_synced() { return std::exchange(on_synced_, {}); }
+
+  [[nodiscard]] bool empty() const { return files_.empty() && dirs_.empty() && on_synced_.empty(); }
   [[nodiscard]] std::size_t file_count() const { return files_.size(); }
   [[nodiscard]] std::size_t dir_count() const { return dirs_.size(); }
 
@@ -94,7 +105,8 @@ class SyncLedger {
   // later fdatasync or syncfs finds the data on its way.
   void start_writeback() const;
   // Closes everything without syncing: for a caller that has just synced the
-  // whole file system (syncfs) after everything here was written.
+  // whole file system (syncfs) after everything here was written.  The
+  // on_synced actions stay (so do they after sync()).
   void release() { close_all(); }
 
   // Makes every recorded file and directory durable, then closes them all and
@@ -111,6 +123,7 @@ class SyncLedger {
 
   std::vector<Entry> files_;
   std::vector<Entry> dirs_;
+  std::vector<std::function<void()>> on_synced_;
 };
 
 // write_new_file without the fsync: the open descriptor goes into `ledger`.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "net/mail/message.hpp"
 #include "sim/store/durable_file.hpp"
@@ -235,6 +236,12 @@ Result<std::unique_ptr<MaildirStore>> MaildirStore::open(fs::path root) {
   return std::unique_ptr<MaildirStore>(new MaildirStore(std::move(root)));
 }
 
+MaildirStore::~MaildirStore() {
+  for (auto& [key, folder] : folders_) {
+    if (folder.list_unsaved) (void)save(folder);
+  }
+}
+
 Result<fs::path> MaildirStore::home_of(std::string_view user) const {
   auto parsed = parse_user(user);
   if (!parsed) return parsed.error();
@@ -296,8 +303,63 @@ void MaildirStore::after_write(Folder& folder) const {
 
 void MaildirStore::forget(std::string_view key_prefix) const {
   for (auto it = folders_.lower_bound(key_prefix); it != folders_.end() && it->first.starts_with(key_prefix);) {
+    // Deferred UIDs that only the index knows go to disk first (still hidden until their round).
+    if (it->second.list_unsaved) (void)save(it->second);
     it = folders_.erase(it);
   }
+}
+
+std::uint32_t MaildirStore::shown_below(const Folder& folder) const {
+  auto it = hidden_.find(folder.key);
+  return it == hidden_.end() || it->second.empty() ? folder.list.uid_next : *it->second.begin();
+}
+
+std::size_t MaildirStore::shown_count(const Folder& folder) const {
+  const std::uint32_t below = shown_below(folder);
+  auto end = std::lower_bound(folder.list.records.begin(), folder.list.records.end(), below,
+                              [](const maildir::UidRecord& r, std::uint32_t u) { return r.uid < u; });
+  return static_cast<std::size_t>(end - folder.list.records.begin());
+}
+
+std::size_t MaildirStore::hidden_uids() const {
+  std::size_t count = 0;
+  for (const auto& [key, uids] : hidden_) count += uids.size();
+  return count;
+}
+
+void MaildirStore::publish(const std::string& key, const std::vector<std::uint32_t>& uids) {
+  auto it = hidden_.find(key);
+  if (it == hidden_.end()) return;
+  for (std::uint32_t uid : uids) it->second.erase(uid);
+  if (it->second.empty()) hidden_.erase(it);
+  // One listing per round catches another program's change made in the same instant as ours.
+  if (auto folder = folders_.find(key); folder != folders_.end()) folder->second.trusted = false;
+  ++change_counter_;
+}
+
+Result<void> MaildirStore::seal_deferred() {
+  if (deferred_ == nullptr) return make_error(ErrorCategory::invalid_argument, "seal_deferred needs a ledger");
+  Result<void> result;
+  for (auto& [key, uids] : std::exchange(unsealed_, {})) {
+    auto it = folders_.find(key);
+    if (it != folders_.end() && it->second.list_unsaved) {
+      Folder& folder = it->second;
+      const bool was_trusted = folder.trusted;
+      if (auto saved = save_deferred(folder); !saved) {
+        if (result) result = saved;
+        auto& again = unsealed_[key];
+        again.insert(again.end(), uids.begin(), uids.end());
+        after_write(folder);
+        continue;
+      }
+      folder.list_unsaved = false;
+      if (was_trusted) folder.stamps[2] = stamp_at(folder.dir / kUidList);
+      else after_write(folder);
+    }
+    // (A folder not in the index, or saved since, has its list on disk already.)
+    deferred_->on_synced([this, key = key, uids = std::move(uids)] { publish(key, uids); });
+  }
+  return result;
 }
 
 Result<std::int64_t> MaildirStore::date_of(Folder& folder, std::size_t index) const {
@@ -347,6 +409,7 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const std::string& key, co
   synced->trusted = older_than_probe(stamps) && after[0] == stamps[0] && after[1] == stamps[1] &&
                     after[3] == stamps[3] && (wrote_list || after[2] == stamps[2]);
   synced->stamps = after;
+  synced->key = key;
   return &folders_.insert_or_assign(key, std::move(*synced)).first->second;
 }
 
@@ -365,8 +428,10 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
                           previous->dates[i]);
     }
   }
+  bool unsaved = false;
   if (previous != nullptr && stamps[2].exists && previous->stamps[2] == stamps[2]) {
     folder.list = std::move(previous->list);
+    unsaved = previous->list_unsaved;  // deferred deliveries only the index knows: keep their UIDs
   } else {
     auto text = durable::read_file(dir / kUidList);
     std::optional<maildir::UidList> parsed;
@@ -442,9 +507,11 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
     dirty = true;
   }
   folder.list.records = std::move(kept);
+  folder.list_unsaved = unsaved;
   if (dirty) {
     wrote_list = true;
     if (auto saved = save(folder); !saved) return saved.error();
+    folder.list_unsaved = false;
     ++change_counter_;
   }
   return folder;
@@ -452,7 +519,9 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
 
 Result<void> MaildirStore::save(Folder& folder) const {
   ++folder.list.modseq;
-  return durable::replace_file(folder.dir, kUidList, maildir::format_uidlist(folder.list));
+  auto saved = durable::replace_file(folder.dir, kUidList, maildir::format_uidlist(folder.list));
+  if (saved) folder.list_unsaved = false;
+  return saved;
 }
 
 Result<void> MaildirStore::save_deferred(Folder& folder) const {
@@ -548,11 +617,19 @@ Result<void> MaildirStore::write_subscriptions(const fs::path& home, const std::
 
 Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
                                             const Flags& flags, std::int64_t internal_date_s) {
-  OnExit restamp{[&] { after_write(folder); }};
+  const bool deferred = deferred_ != nullptr;
+  // A deferred delivery that only links a file keeps a trusted index trusted (see the header).
+  bool keep_trust = deferred && folder.trusted;
+  const bool to_new = flags.empty();
+  OnExit restamp{[&] {
+    if (keep_trust) folder.stamps[to_new ? 0 : 1] = stamp_at(folder.dir / (to_new ? "new" : "cur"));
+    else after_write(folder);
+  }};
   std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(flags, keywords, "");
   if (!letters) return letters.error();
   if (keywords != folder.keywords) {
+    keep_trust = false;
     if (auto written = durable::replace_file(folder.dir, kKeywords, maildir::format_keywords(keywords)); !written) {
       return written.error();
     }
@@ -560,17 +637,16 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   }
   std::uint32_t uid = folder.list.uid_next;
   std::string base = maildir::our_base_name(internal_date_s, uid, folder.list.uid_validity, disk_bytes.size(), size);
-  bool to_new = flags.empty();
   std::string name = to_new ? base : base + ":2," + *letters;
   fs::path temporary = folder.dir / "tmp" / base;
   fs::path target = folder.dir / (to_new ? "new" : "cur") / name;
   std::error_code ignored;
   fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
-  auto written = deferred_ != nullptr ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
-                                      : durable::write_new_file(temporary, disk_bytes, internal_date_s);
+  auto written = deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
+                          : durable::write_new_file(temporary, disk_bytes, internal_date_s);
   if (!written) return written.error();
-  auto linked = deferred_ != nullptr ? durable::link_into_place_deferred(temporary, target, *deferred_)
-                                     : durable::link_into_place(temporary, target);
+  auto linked = deferred ? durable::link_into_place_deferred(temporary, target, *deferred_)
+                         : durable::link_into_place(temporary, target);
   if (!linked) {
     fs::remove(temporary, ignored);
     return linked.error();
@@ -582,7 +658,15 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   folder.in_new.push_back(to_new);
   folder.dates.push_back(internal_date_s);
   folder.list.uid_next = uid + 1;
-  if (auto saved = deferred_ != nullptr ? save_deferred(folder) : save(folder); !saved) {
+  if (deferred) {
+    // Hidden, and in dovecot-uidlist only at seal_deferred().
+    folder.list_unsaved = true;
+    unsealed_[folder.key].push_back(uid);
+    hidden_[folder.key].insert(uid);
+    ++change_counter_;
+    return uid;
+  }
+  if (auto saved = save(folder); !saved) {
     fs::remove(target, ignored);
     (void)durable::fsync_dir(target.parent_path());
     folder.list.records.pop_back();
@@ -864,13 +948,14 @@ Result<MailboxStatus> MaildirStore::status(std::string_view user, std::string_vi
   auto opened = open_folder(user, mailbox);
   if (!opened) return opened.error();
   const Folder& folder = **opened;
+  const std::size_t shown = shown_count(folder);
   MailboxStatus out;
   out.uid_validity = folder.list.uid_validity;
-  out.uid_next = folder.list.uid_next;
+  out.uid_next = shown_below(folder);
   out.modseq = folder.list.modseq;
-  out.messages = static_cast<std::uint32_t>(folder.list.records.size());
-  for (const maildir::UidRecord& record : folder.list.records) {
-    std::string_view letters = maildir::split_file_name(record.file_name).letters;
+  out.messages = static_cast<std::uint32_t>(shown);
+  for (std::size_t i = 0; i < shown; ++i) {
+    std::string_view letters = maildir::split_file_name(folder.list.records[i].file_name).letters;
     if (letters.find('S') == std::string_view::npos) ++out.unseen;
   }
   return out;
@@ -880,9 +965,10 @@ Result<std::vector<MessageMeta>> MaildirStore::messages(std::string_view user, s
   auto opened = open_folder(user, mailbox);
   if (!opened) return opened.error();
   Folder& folder = **opened;
+  const std::size_t shown = shown_count(folder);
   std::vector<MessageMeta> out;
-  out.reserve(folder.list.records.size());
-  for (std::size_t i = 0; i < folder.list.records.size(); ++i) {
+  out.reserve(shown);
+  for (std::size_t i = 0; i < shown; ++i) {
     const maildir::UidRecord& record = folder.list.records[i];
     auto date = date_of(folder, i);
     auto size = size_of(folder, i);
@@ -904,6 +990,7 @@ Result<std::string> MaildirStore::read(std::string_view user, std::string_view m
   if (!name) return name.error();
   // The index as it is, unchecked: a file name it knows holds that message, or is gone.
   if (auto it = folders_.find(folder_key(parsed->key, *name)); it != folders_.end()) {
+    if (uid >= shown_below(it->second)) return not_found("no message with UID " + std::to_string(uid));
     if (auto index = it->second.index_of(uid)) {
       auto content = read_message_file(it->second.path_of(*index));
       if (content || content.error().category != ErrorCategory::not_found) return content;
@@ -913,7 +1000,7 @@ Result<std::string> MaildirStore::read(std::string_view user, std::string_view m
   for (int attempt = 0;; ++attempt) {
     auto folder = open_folder(user, mailbox);
     if (!folder) return folder.error();
-    auto index = (*folder)->index_of(uid);
+    auto index = uid < shown_below(**folder) ? (*folder)->index_of(uid) : std::nullopt;
     if (!index) return not_found("no message with UID " + std::to_string(uid));
     auto content = read_message_file((*folder)->path_of(*index));
     if (content) return content;
@@ -944,7 +1031,7 @@ Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mai
   auto opened = open_folder(user, mailbox);
   if (!opened) return opened.error();
   Folder& folder = **opened;
-  auto index = folder.index_of(uid);
+  auto index = uid < shown_below(folder) ? folder.index_of(uid) : std::nullopt;
   if (!index) return not_found("no message with UID " + std::to_string(uid));
   maildir::UidRecord& record = folder.list.records[*index];
   maildir::FileName parts = maildir::split_file_name(record.file_name);
@@ -980,8 +1067,9 @@ Result<void> MaildirStore::expunge(std::string_view user, std::string_view mailb
   OnExit restamp{[&] {
     if (changed) after_write(folder);
   }};
+  const std::uint32_t shown_below_uid = shown_below(folder);
   for (std::uint32_t uid : uids) {
-    auto index = folder.index_of(uid);
+    auto index = uid < shown_below_uid ? folder.index_of(uid) : std::nullopt;
     if (!index || gone[*index]) continue;
     std::error_code ec;
     fs::remove(folder.path_of(*index), ec);
@@ -1017,7 +1105,7 @@ Result<std::uint32_t> MaildirStore::copy(std::string_view user, std::string_view
   auto target_where = locate(user, to);
   if (!target_where) return target_where.error();
   Folder& source = **opened;
-  auto index = source.index_of(uid);
+  auto index = uid < shown_below(source) ? source.index_of(uid) : std::nullopt;
   if (!index) return not_found("no message with UID " + std::to_string(uid));
   fs::path path = source.path_of(*index);
   auto content = durable::read_file(path);

@@ -44,17 +44,29 @@
 // links are not messages, and files are opened with O_NOFOLLOW.
 //
 // Deferred durability (the lab server's group commit): while a SyncLedger is
-// set with defer_syncs(), append() and copy() write, link and rename exactly
-// as above but fsync nothing; the ledger collects the message files, the uid
-// list and their directories, and the caller makes them durable with
-// ledger.sync() (on its worker thread, one round for many deliveries).  The
-// message is visible to readers at once; until the ledger is synced a crash
-// may lose it, so only a caller that still holds the message durably
-// elsewhere (maillab serve's queue, which re-delivers after a crash) may set
-// a ledger.  Every other caller, and every other operation, gets the
-// MailStore contract: durable before the call returns.  A crash can leave such
-// a delivery in new/ shorter than the size in its name (its data never
-// reached the disk): ensure_user() removes those, as it empties tmp/.
+// set with defer_syncs(), append() and copy() write and link the message file
+// exactly as above but fsync nothing, and leave dovecot-uidlist alone: the
+// UID lives in the index (and in the files' names) until seal_deferred()
+// writes each changed folder's uid list once, unsynced, into the ledger.  The
+// ledger collects the message files, the uid lists and their directories; the
+// caller makes them durable with ledger.sync() (on its worker thread, one
+// round for many deliveries) and then runs the ledger's on_synced actions on
+// the store's thread.  Until then a deferred UID is hidden from every reader
+// (status, messages, read, set_flags, expunge, copy), and so is every UID
+// above it: UIDNEXT stops below it.  So a UID a client has seen always has its
+// file and its dovecot-uidlist entry on disk, and a crash can never give it to
+// another message without a new UIDVALIDITY (RFC 3501 §2.3.1.1).  Until the
+// ledger is synced a crash may lose the message, so only a caller that still
+// holds it durably elsewhere (maillab serve's queue, which re-delivers after a
+// crash) may set a ledger.  Every other caller, and every other operation,
+// gets the MailStore contract: durable and visible before the call returns.
+// A crash can leave such a delivery in new/ shorter than the size in its name
+// (its data never reached the disk): ensure_user() removes those, as it
+// empties tmp/.  A deferred delivery into a trusted index keeps it trusted
+// (only the stamp of the directory it linked into is taken again), instead of
+// listing the folder again at its next use; the actions that show the round's
+// UIDs mark the index for one such listing, so another program's change made
+// in the same instant as ours is seen at the latest one round later.
 //
 // Limits (set_limits) and change_counter() live in memory: the counter also
 // bumps when a sync finds changes made by another program.  Not supported:
@@ -68,6 +80,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +94,10 @@ class MaildirStore final : public net::mail::MailStore {
  public:
   // Opens the state directory `root`, creating it when missing.
   static Result<std::unique_ptr<MaildirStore>> open(std::filesystem::path root);
+  // Writes (with fsync) the uid lists that deferred deliveries left unsaved.
+  ~MaildirStore() override;
+  MaildirStore(const MaildirStore&) = delete;
+  MaildirStore& operator=(const MaildirStore&) = delete;
 
   const std::filesystem::path& root() const { return root_; }
   // The directory of an existing mailbox (INBOX: the user's Maildir itself).
@@ -115,6 +132,16 @@ class MaildirStore final : public net::mail::MailStore {
   // Deliveries record what they leave unsynced in `ledger` (nullptr: fsync as usual).
   void defer_syncs(durable::SyncLedger* ledger) { deferred_ = ledger; }
   [[nodiscard]] durable::SyncLedger* deferred_syncs() const { return deferred_; }
+  // Writes the uid list of every folder that deferred deliveries changed since
+  // the last call into the current ledger (one rewrite per folder, however
+  // many deliveries), and adds the on_synced action that shows their UIDs once
+  // that ledger is synced.  invalid_argument without a ledger; on a write
+  // error the UIDs stay hidden and the next call tries again.
+  Result<void> seal_deferred();
+  // Deferred UIDs not shown yet, over all folders.
+  [[nodiscard]] std::size_t hidden_uids() const;
+  // Deferred deliveries since the last seal_deferred()?
+  [[nodiscard]] bool unsealed() const { return !unsealed_.empty(); }
   // How many times a folder was read from disk (listed and reconciled): tests
   // use it to check that the index is used.
   std::uint64_t syncs() const { return syncs_; }
@@ -133,6 +160,7 @@ class MaildirStore final : public net::mail::MailStore {
 
   // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
+    std::string key;             // in folders_
     std::filesystem::path home;  // the user's Maildir
     std::filesystem::path dir;   // this mailbox's Maildir
     maildir::UidList list;
@@ -141,6 +169,7 @@ class MaildirStore final : public net::mail::MailStore {
     std::vector<std::string> keywords;
     std::array<Stamp, 4> stamps{};    // new/, cur/, dovecot-uidlist, dovecot-keywords
     bool trusted = false;             // stamps taken safely after the last change (see above)
+    bool list_unsaved = false;        // deferred deliveries not yet in dovecot-uidlist
 
     std::filesystem::path path_of(std::size_t index) const;
     std::optional<std::size_t> index_of(std::uint32_t uid) const;
@@ -167,6 +196,12 @@ class MaildirStore final : public net::mail::MailStore {
   static std::array<Stamp, 4> stamps_of(const std::filesystem::path& dir);
   // Our own write changed the folder: its stamps now describe our change, not a check.
   void after_write(Folder& folder) const;
+  // The first UID readers may not see (the folder's UIDNEXT when nothing is hidden).
+  std::uint32_t shown_below(const Folder& folder) const;
+  // How many of the folder's records readers see (records are in UID order).
+  std::size_t shown_count(const Folder& folder) const;
+  // The on_synced action of a sealed round: these deferred UIDs are durable.
+  void publish(const std::string& key, const std::vector<std::uint32_t>& uids);
   void forget(std::string_view key_prefix) const;
   Result<std::int64_t> date_of(Folder& folder, std::size_t index) const;
   Result<void> save(Folder& folder) const;
@@ -191,6 +226,10 @@ class MaildirStore final : public net::mail::MailStore {
   mutable std::int64_t fs_now_ns_ = INT64_MIN;
   mutable std::uint64_t syncs_ = 0;  // the latest probe of the filesystem's time
   durable::SyncLedger* deferred_ = nullptr;
+  // Deferred UIDs not yet durable, by folder key: readers see none from the lowest on.
+  std::map<std::string, std::set<std::uint32_t>, std::less<>> hidden_;
+  // Deferred UIDs whose folder's uid list seal_deferred() has not written yet.
+  std::map<std::string, std::vector<std::uint32_t>> unsealed_;
 };
 
 }  // namespace maillab::sim

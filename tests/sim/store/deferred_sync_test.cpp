@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim/store/durable_file.hpp"
@@ -22,6 +24,11 @@ using namespace maillab::sim::testing;
 namespace fs = std::filesystem;
 
 namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
 
@@ -64,27 +71,158 @@ Spool queue_with(const fs::path& dir, std::initializer_list<const char*> ids) {
 
 }  // namespace
 
-TEST_CASE("deferred delivery: a message appended with a ledger is readable at once, and the ledger holds its file, "
-          "the uid list and both directories") {
+TEST_CASE("deferred delivery: a message appended with a ledger is hidden until its round is sealed and synced; "
+          "the ledger holds the files, one uid list and their directories") {
+  MaildirFixture fixture;
+  MaildirStore& store = *fixture.impl;
+  REQUIRE(store.ensure_user("bob@lab.test").ok());
+  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  const std::string list_before = read_text(inbox / "dovecot-uidlist");
+  durable::SyncLedger ledger;
+  store.defer_syncs(&ledger);
+  auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);
+  REQUIRE(first.ok());
+  CHECK(ledger.file_count() == 1);  // the message; dovecot-uidlist waits for the seal
+  CHECK(ledger.dir_count() == 1);   // new/
+  auto second = store.append("bob@lab.test", "INBOX", "Subject: two\r\n\r\n2\r\n", {}, 1764198072);
+  REQUIRE(second.ok());
+  CHECK(*second == *first + 1);
+  CHECK(ledger.file_count() == 2);
+  CHECK(read_text(inbox / "dovecot-uidlist") == list_before);
+
+  CHECK(store.messages("bob@lab.test", "INBOX").value().empty());
+  CHECK(store.status("bob@lab.test", "INBOX").value().uid_next == *first);
+  CHECK(store.status("bob@lab.test", "INBOX").value().messages == 0);
+  CHECK(store.read("bob@lab.test", "INBOX", *first).error().category == ErrorCategory::not_found);
+  CHECK(store.hidden_uids() == 2);
+
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  CHECK(ledger.file_count() == 3);  // one uid list for both deliveries
+  CHECK(ledger.dir_count() == 2);   // new/ and the Maildir (the uid list's rename)
+  CHECK(read_text(inbox / "dovecot-uidlist") != list_before);
+  CHECK(store.messages("bob@lab.test", "INBOX").value().empty());  // sealed, not yet synced
+
+  auto actions = ledger.take_on_synced();
+  REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+  CHECK(ledger.empty());
+  const std::uint64_t changes = store.change_counter();
+  for (const auto& action : actions) action();
+  CHECK(store.change_counter() > changes);
+  CHECK(store.hidden_uids() == 0);
+  CHECK(store.read("bob@lab.test", "INBOX", *first).value() == "Subject: one\r\n\r\n1\r\n");
+  CHECK(store.messages("bob@lab.test", "INBOX").value().size() == 2);
+  CHECK(store.status("bob@lab.test", "INBOX").value().uid_next == *second + 1);
+}
+
+TEST_CASE("deferred delivery: a restart after a crash before the round's sync never gives a UID a client could "
+          "have seen to another message") {
+  ScratchDir dir;
+  fs::path inbox;
+  std::string durable_list;  // dovecot-uidlist as the last synced round left it on disk
+  std::uint32_t seen = 0;
+  std::uint32_t lost = 0;
+  {
+    auto opened = MaildirStore::open(dir.path());
+    REQUIRE(opened.ok());
+    auto store = std::move(opened).value();
+    REQUIRE(store->ensure_user("bob@lab.test").ok());
+    inbox = store->mailbox_dir("bob@lab.test", "INBOX").value();
+    durable::SyncLedger round;
+    store->defer_syncs(&round);
+    seen = store->append("bob@lab.test", "INBOX", "Subject: seen\r\n\r\n1\r\n", {}, 1764198071).value();
+    REQUIRE(store->seal_deferred().ok());
+    auto actions = round.take_on_synced();
+    REQUIRE(round.sync(durable::SyncMode::syncfs).ok());
+    for (const auto& action : actions) action();
+    durable_list = read_text(inbox / "dovecot-uidlist");
+
+    // The next round's delivery: written, not synced; a client looks now.
+    durable::SyncLedger next;
+    store->defer_syncs(&next);
+    lost = store->append("bob@lab.test", "INBOX", "Subject: lost\r\n\r\n2\r\n", {}, 1764198072).value();
+    REQUIRE(store->seal_deferred().ok());
+    store->defer_syncs(nullptr);
+    auto shown = store->messages("bob@lab.test", "INBOX").value();
+    REQUIRE(shown.size() == 1);
+    CHECK(shown.front().uid == seen);
+    CHECK(store->status("bob@lab.test", "INBOX").value().uid_next == lost);
+    CHECK_FALSE(store->read("bob@lab.test", "INBOX", lost).ok());
+  }
+  // Power loss before `next` was synced: neither its file nor its uid list reached the disk.
+  for (const auto& name : files_in(inbox / "new")) {
+    if (name.starts_with("1764198072.")) fs::remove(inbox / "new" / name);
+  }
+  {
+    std::ofstream list(inbox / "dovecot-uidlist", std::ios::binary | std::ios::trunc);
+    list << durable_list;
+  }
+
+  auto reopened = MaildirStore::open(dir.path());
+  REQUIRE(reopened.ok());
+  auto store = std::move(reopened).value();
+  REQUIRE(store->ensure_user("bob@lab.test").ok());
+  const auto status = store->status("bob@lab.test", "INBOX").value();
+  auto other = store->append("bob@lab.test", "INBOX", "Subject: other\r\n\r\n3\r\n", {}, 1764198073);
+  REQUIRE(other.ok());
+  // Every UID a client saw still names its message, and the next one is past the UIDNEXT it was shown.
+  CHECK(store->status("bob@lab.test", "INBOX").value().uid_validity == status.uid_validity);
+  CHECK(store->read("bob@lab.test", "INBOX", seen).value() == "Subject: seen\r\n\r\n1\r\n");
+  CHECK(*other >= lost);
+  CHECK(store->read("bob@lab.test", "INBOX", *other).value() == "Subject: other\r\n\r\n3\r\n");
+}
+
+TEST_CASE("deferred delivery: a message delivered with fsync after a hidden one waits for it, so UIDs are "
+          "shown in ascending order") {
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
   REQUIRE(store.ensure_user("bob@lab.test").ok());
   durable::SyncLedger ledger;
   store.defer_syncs(&ledger);
-  auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);
-  REQUIRE(first.ok());
-  CHECK(ledger.file_count() == 2);  // the message and dovecot-uidlist
-  CHECK(ledger.dir_count() == 2);   // new/ and the Maildir (the uid list's rename)
-  auto second = store.append("bob@lab.test", "INBOX", "Subject: two\r\n\r\n2\r\n", {}, 1764198072);
-  REQUIRE(second.ok());
-  CHECK(ledger.file_count() == 3);  // the newer uid list supersedes the older one
-  CHECK(ledger.dir_count() == 2);
+  auto hidden = store.append("bob@lab.test", "INBOX", "Subject: deferred\r\n\r\n1\r\n", {}, 1764198071);
+  REQUIRE(hidden.ok());
   store.defer_syncs(nullptr);
+  auto durable_uid = store.append("bob@lab.test", "INBOX", "Subject: fsynced\r\n\r\n2\r\n", {}, 1764198072);
+  REQUIRE(durable_uid.ok());
+  CHECK(*durable_uid > *hidden);
+  CHECK(store.messages("bob@lab.test", "INBOX").value().empty());
+  CHECK_FALSE(store.set_flags("bob@lab.test", "INBOX", *durable_uid, {"\\Seen"}).ok());
+  CHECK_FALSE(store.copy("bob@lab.test", "INBOX", *hidden, "Archive").ok());
 
-  CHECK(store.read("bob@lab.test", "INBOX", *first).value() == "Subject: one\r\n\r\n1\r\n");
-  CHECK(store.messages("bob@lab.test", "INBOX").value().size() == 2);
-  REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
-  CHECK(ledger.empty());
+  store.defer_syncs(&ledger);
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  auto actions = ledger.take_on_synced();
+  REQUIRE(ledger.sync(durable::SyncMode::syncfs).ok());
+  for (const auto& action : actions) action();
+  auto shown = store.messages("bob@lab.test", "INBOX").value();
+  REQUIRE(shown.size() == 2);
+  CHECK(shown[0].uid == *hidden);
+  CHECK(shown[1].uid == *durable_uid);
+}
+
+TEST_CASE("deferred delivery: deliveries into an unchanged folder do not list it again until their round is shown") {
+  MaildirFixture fixture;
+  MaildirStore& store = *fixture.impl;
+  REQUIRE(store.ensure_user("bob@lab.test").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // past the file system's timestamp tick
+  REQUIRE(store.status("bob@lab.test", "INBOX").ok());
+  const std::uint64_t before = store.syncs();
+  durable::SyncLedger ledger;
+  store.defer_syncs(&ledger);
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(store.append("bob@lab.test", "INBOX", "Subject: " + std::to_string(i) + "\r\n\r\nbody\r\n", {},
+                         1764198071 + i)
+                .ok());
+  }
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  CHECK(store.syncs() == before);
+  auto actions = ledger.take_on_synced();
+  REQUIRE(ledger.sync(durable::SyncMode::syncfs).ok());
+  for (const auto& action : actions) action();
+  CHECK(store.messages("bob@lab.test", "INBOX").value().size() == 20);
+  CHECK(store.syncs() == before + 1);  // one listing per shown round
 }
 
 TEST_CASE("deferred delivery: without a ledger, and for every other operation, nothing is recorded") {

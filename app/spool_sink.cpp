@@ -64,13 +64,20 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
     done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1: nothing queued
     return;
   }
-  committer_.commit(std::move(staged).value(), [this, id = entry.id, done = std::move(done)](const Result<void>& durable) {
+  committer_.commit(std::move(staged).value(), [this, entry = std::move(entry), done = std::move(done)](
+                                                   const Result<void>& durable) mutable {
     if (!durable) {
       done({StoreResult::insufficient_storage, "", ""});
       return;
     }
-    done({StoreResult::accepted, id, ""});
-    to_route_.push_back(id);
+    done({StoreResult::accepted, entry.id, ""});
+    // Routed from memory while the backlog is small; beyond that read back from the queue.
+    ToRoute next{entry.id, std::nullopt};
+    if (to_route_bytes_ + entry.data.size() <= kToRouteBytesMax) {
+      to_route_bytes_ += entry.data.size();
+      next.entry = std::move(entry);
+    }
+    to_route_.push_back(std::move(next));
     if (!route_posted_) {
       route_posted_ = true;
       asio::post(io_, [this] { route_next(); });
@@ -81,7 +88,7 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
 void SpoolSink::route_next() {
   route_posted_ = false;
   if (to_route_.empty()) return;
-  const std::string id = std::move(to_route_.front());
+  ToRoute next = std::move(to_route_.front());
   to_route_.pop_front();
   // One entry per turn of the event loop: the sessions' replies and reads go
   // in between, so a delivery backlog never holds back a 250.
@@ -89,7 +96,12 @@ void SpoolSink::route_next() {
     route_posted_ = true;
     asio::post(io_, [this] { route_next(); });
   }
-  auto entry = spool_.load(id);
+  if (next.entry) {
+    to_route_bytes_ -= next.entry->data.size();
+    track_and_route(std::move(*next.entry), net::io::wall_now(), false);
+    return;
+  }
+  auto entry = spool_.load(next.id);
   if (!entry) {
     if (log_) log_("queue: " + entry.error().message + " (it stays for the next start)");
     return;

@@ -10,8 +10,9 @@
 //      then the session gets its 250 with the queue id (RFC 5321 §4.2.2,
 //      §6.1), or 452 4.3.1 when the commit failed (the entry is gone);
 //   4. routed, one entry per turn of the event loop in the order of the
-//      replies (a backlog is read back from the queue, not kept in memory, and
-//      never holds back the sessions' replies): the router
+//      replies (from memory; a backlog of more than kToRouteBytesMax octets
+//      of data is read back from the queue instead, and a backlog never
+//      holds back the sessions' replies): the router
 //      delivers or injects it and reports every recipient that is final,
 //      delivered or failed for good, through recipient_final().  When no
 //      recipient of an entry is left, the entry is removed from the queue; a
@@ -101,6 +102,11 @@ class SpoolSink final : public net::io::MessageSink {
     std::multiset<std::string> recipients;
     std::uint32_t attempts = 0;
   };
+  struct ToRoute {
+    std::string id;
+    std::optional<sim::SpoolEntry> entry;  // none: load it from the queue
+  };
+  static constexpr std::size_t kToRouteBytesMax = 16 * 1024 * 1024;
 
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   void route_next();
@@ -115,7 +121,8 @@ class SpoolSink final : public net::io::MessageSink {
   std::set<std::string> changed_;           // finals not yet written to the queue
   bool flush_posted_ = false;
   std::function<void()> after_route_;
-  std::deque<std::string> to_route_;  // durable, acknowledged, not yet routed
+  std::deque<ToRoute> to_route_;  // durable, acknowledged, not yet routed
+  std::size_t to_route_bytes_ = 0;  // message data held in to_route_
   bool route_posted_ = false;
   sim::MaildirStore* deferred_store_ = nullptr;
   sim::durable::SyncLedger unsynced_;  // deliveries not yet handed to the committer

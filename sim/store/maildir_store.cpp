@@ -641,9 +641,15 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   fs::path temporary = folder.dir / "tmp" / base;
   fs::path target = folder.dir / (to_new ? "new" : "cur") / name;
   std::error_code ignored;
-  fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
-  auto written = deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
-                          : durable::write_new_file(temporary, disk_bytes, internal_date_s);
+  auto write = [&] {
+    return deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
+                    : durable::write_new_file(temporary, disk_bytes, internal_date_s);
+  };
+  auto written = write();
+  if (!written && written.error().category == ErrorCategory::exists) {
+    fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
+    written = write();
+  }
   if (!written) return written.error();
   auto linked = deferred ? durable::link_into_place_deferred(temporary, target, *deferred_)
                          : durable::link_into_place(temporary, target);
@@ -1016,7 +1022,13 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
   if (!where) return where.error();
   auto canonical = canonical_flags(flags);
   if (!canonical) return canonical.error();
-  auto folder = open_folder(user, mailbox);
+  // open_folder() without a second locate(): home_of() has checked the INBOX's Maildir already.
+  std::string key = folder_key(where->user_key, where->name);
+  if (where->name != kInbox && !is_maildir(where->dir)) {
+    folders_.erase(key);
+    return not_found("no such mailbox " + where->name);
+  }
+  auto folder = folder_at(key, where->home, where->dir);
   if (!folder) return folder.error();
   std::string crlf = net::mail::normalize_crlf(data);
   // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.

@@ -159,12 +159,26 @@ def maildir_files(server, user):
     return out
 
 
+def imap_count(server, user):
+    """MESSAGES of the user's INBOX over IMAP (STATUS)."""
+    password = {ALICE[0]: ALICE[1], BOB[0]: BOB[1]}[user]
+    imap = imaplib.IMAP4_SSL("127.0.0.1", server.ports["imaps"], ssl_context=client_tls(), timeout=20)
+    try:
+        imap.login(user, password)
+        typ, data = imap.status("INBOX", "(MESSAGES)")
+        return int(data[0].split(b"MESSAGES ")[1].split(b")")[0])
+    finally:
+        imap.logout()
+
+
 def wait_for(server, user, needle, count=1):
     """Waits (bounded) until `count` messages of the user's INBOX contain `needle`."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        found = [m for m in maildir_files(server, user) if needle in m]
-        if len(found) >= count:
+        files = maildir_files(server, user)
+        found = [m for m in files if needle in m]
+        # On disk is not yet shown: IMAP shows a delivery once its Maildir copy is durable (one queue round).
+        if len(found) >= count and imap_count(server, user) >= len(files):
             return found
         assert time.monotonic() < deadline, "%r never arrived for %s (%d of %d)" % (needle, user, len(found), count)
         time.sleep(0.1)

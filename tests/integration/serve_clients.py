@@ -66,12 +66,23 @@ def fetch_all(imap, mailbox="INBOX"):
     return out
 
 
+def shown(server, user, sent, implicit=False):
+    """Does IMAP show `sent` in the user's INBOX?  A 250 means durable in the queue; IMAP
+    shows the message once its Maildir copy is durable too (the queue's next round)."""
+    imap = imap_login(server, user, implicit)
+    try:
+        return any(m.endswith(sent) for m in fetch_all(imap))
+    finally:
+        imap.logout()
+
+
 def test_submission_then_imap_and_pop3_read_back_identical(server):
     body = ["Dear Carol,", "", ".a line that starts with a dot", "..two dots", ".", "The end, no blank line after."]
     sent = message(ALICE[0], CAROL[0], "byte-identical", body)
     submit(server, ALICE, [CAROL[0]], sent)
     # lab.test -> school.test: a hop through the world (DNS MX, SMTP to mail.school.test) in real time.
     wait_until(lambda: len(server.maildir_new(CAROL[0])) == 1, what="the delivery to carol")
+    wait_until(lambda: shown(server, CAROL, sent), what="carol's message over IMAP")
     imap = imap_login(server, CAROL)
     fetched = fetch_all(imap)
     imap.logout()
@@ -100,9 +111,7 @@ def test_implicit_tls_submission_and_imaps_and_pop3s(server):
     with smtplib.SMTP_SSL("127.0.0.1", server.ports["smtps"], context=client_tls(), timeout=20) as smtp:
         smtp.login(*BOB)
         smtp.sendmail(BOB[0], [ALICE[0]], sent)
-    imap = imap_login(server, ALICE, implicit=True)
-    assert any(m.endswith(sent) for m in fetch_all(imap))
-    imap.logout()
+    wait_until(lambda: shown(server, ALICE, sent, implicit=True), what="the delivery to alice")
     pop = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=client_tls(), timeout=20)
     pop.user(ALICE[0])
     pop.pass_(ALICE[1])
@@ -117,9 +126,7 @@ def test_mx_port_accepts_mail_for_lab_domains_without_auth(server):
         smtp.ehlo("mx.outside.test")
         assert not smtp.has_extn("auth"), "the MX port offers no AUTH"
         assert smtp.sendmail("someone@outside.test", [BOB[0]], sent) == {}
-    imap = imap_login(server, BOB)
-    assert any(m.endswith(sent) for m in fetch_all(imap))
-    imap.logout()
+    wait_until(lambda: shown(server, BOB, sent), what="the delivery to bob")
 
 
 def test_imap_folders_flags_append_copy_move_expunge(server):

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from serve_harness import Runner, client_tls, running
+from serve_harness import Runner, client_tls, running, wait_until
 
 TOOL_TIMEOUT_S = 60
 USERS = {"pop3": ("bob@lab.test", "bob-secret"), "imap": ("carol@school.test", "carol-secret")}
@@ -93,7 +93,9 @@ def fetch(server, protocol, port, tls, user, password):
 def fetch_byte_intact(server, kind, protocol, port, tls):
     user, password = USERS[kind]
     sent = deliver(server, user, 4) if not stored(server, user, password) else None
-    remote = stored(server, user, password)
+    # A 250 means durable in the queue; IMAP shows a message once its Maildir copy is durable too.
+    remote = wait_until(lambda: (lambda found: found if len(found) >= 4 else None)(stored(server, user, password)),
+                        what="the mail in the INBOX")
     assert len(remote) >= 4
     if sent:
         for data in sent:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from serve_harness import Runner, client_tls, running
+from serve_harness import Runner, client_tls, running, wait_until
 
 TOOL_TIMEOUT_S = 60
 USER, PASSWORD = "alice@lab.test", "alice-secret"
@@ -109,12 +109,15 @@ def untagged(data):
 
 def sync_both_ways(server, ssl_type, port):
     sent = []
+    before = len(server_messages(server))
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as smtp:
         for i in range(3):
             data = mail_bytes("bob@lab.test", USER, "%s to mbsync %d" % (ssl_type, i),
                               "line one\r\n.a line with a leading dot\r\n\r\nlast line of %d" % i)
             smtp.sendmail("bob@lab.test", [USER], data)
             sent.append(data)
+    # A 250 means durable in the queue; IMAP shows a message once its Maildir copy is durable too.
+    wait_until(lambda: len(server_messages(server)) >= before + len(sent), what="the mail in the INBOX")
     sync = Sync(server, ssl_type, port)
     try:
         # Server to Maildir: every message on the server, byte for byte (LF line ends locally).

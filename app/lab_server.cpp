@@ -244,6 +244,9 @@ int LabServer::open(std::ostream& errors) {
   smtp.recipients_max = limits.recipients_max;
   smtp.message_octets_max = limits.message_bytes_max;
   smtp.errors_max = limits.smtp_errors_max;
+  smtp.errors_soft_max = limits.smtp_errors_soft_max;
+  smtp.error_delay = limits.smtp_error_delay;
+  smtp.junk_commands_max = limits.smtp_junk_commands_max;
   smtp.command_timeout = limits.smtp_idle_timeout;
   smtp.data_block_timeout = limits.smtp_data_timeout;
   net::smtp::ServerConfig submission = smtp;

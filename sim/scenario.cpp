@@ -439,7 +439,7 @@ class Loader {
                {"connections_max", "connections_per_ip_max", "imap_sessions_per_user_max", "smtp_idle_timeout",
                 "smtp_data_timeout", "imap_autologout", "imap_login_timeout", "pop3_idle_timeout",
                 "smtp_line_bytes_max", "message_bytes_max", "recipients_max", "smtp_errors_max",
-                "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
+                "smtp_errors_soft_max", "smtp_error_delay", "smtp_junk_commands_max", "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
     LimitsSpec& l = scenario_.limits;
     constexpr std::uint64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
     auto count = [&](std::string_view key, auto& into, std::uint64_t lo, std::uint64_t hi, std::string_view why) {
@@ -473,6 +473,16 @@ class Loader {
     bytes("message_bytes_max", l.message_bytes_max, 64 * kib, gib, "RFC 5321 §4.5.3.1.7");
     count("recipients_max", l.recipients_max, 100, 100'000, "RFC 5321 §4.5.3.1.8");
     count("smtp_errors_max", l.smtp_errors_max, 1, 1000, "");
+    count("smtp_errors_soft_max", l.smtp_errors_soft_max, 1, 1000, "");
+    if (auto d = duration_at(*t, "smtp_error_delay", false, "")) {
+      const Duration hi = std::chrono::minutes(1);
+      if (*d < Duration::zero() || *d > hi)
+        fail(*t->get("smtp_error_delay"), "'smtp_error_delay' = " + format_duration(*d) + " must be between 0s and " +
+                                              format_duration(hi));
+      else
+        l.smtp_error_delay = *d;
+    }
+    count("smtp_junk_commands_max", l.smtp_junk_commands_max, 1, 100'000, "");
     bytes("imap_line_bytes_max", l.imap_line_bytes_max, 8 * kib, 16 * mib, "RFC 7162 §4");
     bytes("imap_literal_bytes_max", l.imap_literal_bytes_max, 4 * kib, gib, "RFC 7888 §5");
     count("imap_depth_max", l.imap_depth_max, 4, 100, "real clients nest FETCH and SEARCH lists");

@@ -180,11 +180,25 @@ void Server::handle_bytes(Instant now, std::string_view bytes) {
       if (discard_remaining_ > 0) arm_timer(now);
       break;
   }
+  if (delaying()) {
+    // Replies are held back (row 20): input waits for them, bounded like input held while queueing.
+    if (buffered().size() + bytes.size() > config_.input_buffered_octets_max) {
+      input_overflow_ = true;
+      return;
+    }
+    in_.append(bytes);
+    return;
+  }
   in_.append(bytes);
   pump(now);
+  arm_error_delay(now);
 }
 
 void Server::handle_timeout(Instant now) {
+  if (delaying() && now >= release_at_) {
+    release_delayed(now);
+    return;
+  }
   if (now < deadline_) return;
   switch (state_) {
     case S::connecting:
@@ -196,6 +210,7 @@ void Server::handle_timeout(Instant now) {
       reset_transaction();
       enter_state(now, S::ready);
       pump(now);
+      arm_error_delay(now);
       return;
     case S::tls_handshake:
       enter_state(now, S::closing);
@@ -206,6 +221,7 @@ void Server::handle_timeout(Instant now) {
       return;
     default:
       close_with(now, replies::timeout(config_.host_name), "idle timeout");  // 421 4.4.2, §4.5.3.2.7
+      arm_error_delay(now);
   }
 }
 
@@ -213,6 +229,9 @@ void Server::handle_close(Instant now) {
   if (state_ == S::closed) return;
   in_.clear();
   in_start_ = 0;
+  delayed_out_.clear();  // nobody is left to read it
+  pollable_events_.reset();
+  release_at_ = never;
   enter_state(now, S::closed);
 }
 
@@ -234,6 +253,9 @@ bool Server::complete_message(Instant now, const StoreOutcome& outcome) {
   if (state_ != S::queueing) return false;
   switch (outcome.result) {
     case StoreResult::accepted:
+      // A delivered message forgives the session's errors and junk (Postfix smtpd.c data_cmd).
+      errors_ = 0;
+      junk_commands_ = 0;
       send(replies::queued(outcome.queue_id));  // 250 2.0.0, RFC 5321 §4.1.1.4
       break;
     case StoreResult::temporary_failure:
@@ -256,6 +278,7 @@ bool Server::complete_message(Instant now, const StoreOutcome& outcome) {
   check_error_cap(now);
   check_pipelining(now, Verb::unknown);
   pump(now);
+  arm_error_delay(now);
   return true;
 }
 
@@ -263,12 +286,16 @@ std::string Server::poll_transmit() { return std::exchange(out_, {}); }
 
 std::optional<ServerEvent> Server::poll_event() {
   if (events_.empty()) return std::nullopt;
+  if (pollable_events_) {
+    if (*pollable_events_ == 0) return std::nullopt;  // behind a held-back reply
+    --*pollable_events_;
+  }
   ServerEvent event = std::move(events_.front());
   events_.pop_front();
   return event;
 }
 
-Instant Server::poll_timeout() const { return deadline_; }
+Instant Server::poll_timeout() const { return std::min(deadline_, release_at_); }
 
 std::vector<std::string> Server::extensions() const {
   std::vector<std::string> keywords;
@@ -315,15 +342,19 @@ void Server::arm_timer(Instant now) {
 }
 
 void Server::send(const Reply& reply) {
+  if (reply.code >= 400) ++errors_;
   const std::string wire = reply.to_wire();
-  out_ += wire;
+  // Row 20: past the soft limit every reply waits (Postfix smtpd_chat_reply), and so does all that follows it.
+  const bool delay =
+      delaying() || (config_.error_delay > Duration::zero() && errors_ > config_.errors_soft_max);
+  if (delay && !delaying()) pollable_events_ = events_.size();
+  (delay ? delayed_out_ : out_) += wire;
   std::size_t start = 0;
   while (start < wire.size()) {
     const auto end = wire.find("\r\n", start);
     events_.emplace_back(LineEvent{Direction::server_to_client, wire.substr(start, end - start), tls_active_});
     start = end + 2;
   }
-  if (reply.code >= 400) ++errors_;
 }
 
 void Server::send_greeting(Instant now) {
@@ -397,6 +428,24 @@ void Server::check_error_cap(Instant now) {
   close_with(now, replies::too_many_errors(config_.host_name), "too many errors");  // 421 4.7.0
 }
 
+void Server::arm_error_delay(Instant now) {
+  if (delaying() && release_at_ == never) release_at_ = now + config_.error_delay;
+}
+
+void Server::release_delayed(Instant now) {
+  out_ += std::exchange(delayed_out_, {});
+  pollable_events_.reset();
+  release_at_ = never;
+  if (state_ == S::closing || state_ == S::closed) return;
+  if (input_overflow_ && state_ != S::queueing) {
+    close_with(now, replies::service_closing(config_.host_name, "too much pipelined input"), "input overflow");
+    arm_error_delay(now);
+    return;
+  }
+  pump(now);
+  arm_error_delay(now);
+}
+
 void Server::check_pipelining(Instant now, Verb verb) {
   if (!config_.strict_pipelining || !user_.empty() || verb == Verb::bdat) return;
   if (state_ == S::closing || state_ == S::closed || state_ == S::tls_handshake) return;
@@ -412,6 +461,7 @@ void Server::check_pipelining(Instant now, Verb verb) {
 
 void Server::pump(Instant now) {
   for (;;) {
+    if (delaying()) return;  // row 20: the next command waits for the held-back reply
     bool progressed = false;
     switch (state_) {
       case S::connecting:
@@ -521,6 +571,11 @@ void Server::handle_command_line(Instant now, std::string_view line, bool bare_l
     send(replies::command_unrecognized());  // 500 5.5.2, RFC 5321 §4.2.4
     return;
   }
+  // Row 20: Postfix counts HELO, EHLO, RSET, NOOP, VRFY and ETRN (SMTPD_CMD_FLAG_LIMIT); HELP is
+  // as harmless here.  Past the limit each one is an error, whatever its reply.
+  const bool junk = command.verb == Verb::noop || command.verb == Verb::rset || command.verb == Verb::vrfy ||
+                    command.verb == Verb::help || command.verb == Verb::ehlo || command.verb == Verb::helo;
+  if (junk && ++junk_commands_ > config_.junk_commands_max) ++errors_;
   if (auto refusal = (this->*(entry->check))(command)) {
     send(*refusal);
   } else {

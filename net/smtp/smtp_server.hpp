@@ -38,6 +38,16 @@
 // reading input until the driver calls complete_message(): a 250 is sent only
 // once the message is durably stored (RFC 5321 §6.1).
 //
+// Errors (catalogue row 20, Postfix smtpd_soft/hard_error_limit): every reply
+// of code 400 or more is an error.  Past `errors_soft_max` errors every reply
+// is held back for `error_delay`: the engine keeps it (and every event behind
+// it) and reads no further input until the driver's handle_timeout() at the
+// instant poll_timeout() named, so the driver's event loop never sleeps.  At
+// `errors_max` errors the session ends with 421 4.7.0.  Junk commands (NOOP,
+// RSET, VRFY, HELP, EHLO, HELO: Postfix's SMTPD_CMD_FLAG_LIMIT set) beyond
+// `junk_commands_max` each count as an error.  A message accepted for delivery
+// forgives both counts (Postfix smtpd.c data_cmd).
+//
 // Timeouts (RFC 5321 §4.5.3.2): 5 min while waiting for a command, 3 min per
 // data block (both configurable, never below these minimums), 10 min for the
 // driver's storage (DATA termination).  The 2 min
@@ -96,6 +106,9 @@ struct ServerConfig {
   std::size_t recipients_max = 100;            // RFC 5321 §4.5.3.1.8: at least 100
   std::uint64_t message_octets_max = 10 * 1024 * 1024;  // advertised as SIZE
   std::size_t errors_max = 20;                 // then 421 4.7.0 (Postfix hard_error_limit)
+  std::size_t errors_soft_max = 10;            // past it every reply waits error_delay (soft_error_limit)
+  Duration error_delay{std::chrono::seconds(1)};  // Postfix smtpd_error_sleep_time; 0: no delay
+  std::size_t junk_commands_max = 100;         // then each junk command is an error (junk_command_limit)
   std::size_t input_buffered_octets_max = 1024 * 1024;  // input held while queueing
   Duration greeting_delay{0};                  // > 0: watch for pregreet input
   // The waits for the client (RFC 5321 §4.5.3.2); server_state_timeout() gives
@@ -172,6 +185,8 @@ class Server {
   [[nodiscard]] ServerState state() const { return state_; }
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   [[nodiscard]] std::size_t error_count() const { return errors_; }
+  // Replies held back by the error delay are waiting (see the theory of operation).
+  [[nodiscard]] bool replies_delayed() const { return !delayed_out_.empty(); }
   [[nodiscard]] std::vector<std::string> extensions() const;  // what EHLO advertises now
 
  private:
@@ -223,6 +238,9 @@ class Server {
   std::string_view buffered() const { return std::string_view(in_).substr(in_start_); }
   void consume(std::size_t octets);
   void check_error_cap(Instant now);
+  void arm_error_delay(Instant now);
+  void release_delayed(Instant now);
+  bool delaying() const { return !delayed_out_.empty(); }
   void check_pipelining(Instant now, Verb verb);
   bool pipelining_negotiated() const { return esmtp_ && config_.pipelining; }
 
@@ -271,7 +289,13 @@ class Server {
   bool skipping_long_line_ = false;
   bool input_overflow_ = false;
   std::size_t errors_ = 0;
+  std::size_t junk_commands_ = 0;
   bool pregreet_ = false;
+  // The error delay: replies held back until release_at_, and how many events
+  // ahead of them may be polled meanwhile (none behind them).
+  std::string delayed_out_;
+  Instant release_at_ = never;
+  std::optional<std::size_t> pollable_events_;
 
   bool tls_active_ = false;
   bool esmtp_ = false;

@@ -405,6 +405,51 @@ def test_garbage_commands_end_the_session_at_20_errors(server):  # catalogue row
     assert c.closed()
 
 
+def test_errors_past_ten_wait_a_second_without_stalling_others(server):  # catalogue row 20
+    c = smtp(server)
+    for n in range(10):
+        start = time.monotonic()
+        code, _ = c.cmd(b"XYZZY %d" % n)
+        assert code == 500 and time.monotonic() - start < 0.8, (n, code)
+    start = time.monotonic()
+    c.send(b"XYZZY 11\r\n")
+    other = smtp(server)  # a second session meanwhile: greeting, EHLO and NOOP answered at once
+    assert other.cmd(b"NOOP")[0] == 250
+    other_done = time.monotonic() - start
+    code, text = c.reply(timeout=5)
+    held = time.monotonic() - start
+    assert code == 500, text
+    assert held >= 0.9, held
+    assert other_done < 0.8 and other_done < held, (other_done, held)
+    start = time.monotonic()
+    code, text = c.cmd(b"NOOP", timeout=5)  # past the soft limit even a good reply waits
+    assert code == 250 and time.monotonic() - start >= 0.9, (code, time.monotonic() - start)
+    other.cmd(b"QUIT")
+    other.close()
+    c.close()
+
+
+def test_junk_commands_past_100_count_as_errors(server):  # catalogue row 20
+    c = smtp(server)  # EHLO is the first junk command
+    junk = [b"NOOP", b"RSET", b"VRFY bob@lab.test", b"HELP"]
+    for n in range(99):
+        code, text = c.cmd(junk[n % 4])
+        assert code in (250, 252, 214), (n, text)
+    start = time.monotonic()
+    for n in range(10):  # junk 101-110: errors 1-10, answered at once
+        assert c.cmd(b"NOOP")[0] == 250, n
+    assert time.monotonic() - start < 3, time.monotonic() - start
+    start = time.monotonic()
+    for n in range(9):  # errors 11-19: each reply waits a second
+        assert c.cmd(b"NOOP", timeout=5)[0] == 250, n
+    code, text = c.cmd(b"NOOP", timeout=5)  # error 20
+    assert code == 250, text
+    code, text = c.reply(timeout=5)
+    assert code == 421 and b"4.7.0" in text, text
+    assert time.monotonic() - start >= 9, time.monotonic() - start
+    assert c.closed()
+
+
 def test_auth_misuse(server):  # catalogue row 22
     c = smtp(server, "smtps")
     assert c.cmd(b"AUTH LOGIN")[0] == 334
@@ -854,6 +899,10 @@ def main():
              test_body_over_the_size_limit_without_size),
             ("row 20: 20 unknown commands end the session with 421 4.7.0",
              test_garbage_commands_end_the_session_at_20_errors),
+            ("row 20: past 10 errors each reply waits 1 s while a second session is answered at once",
+             test_errors_past_ten_wait_a_second_without_stalling_others),
+            ("row 20: NOOP/RSET/VRFY/HELP past 100 count as errors: 421 4.7.0 at the 120th",
+             test_junk_commands_past_100_count_as_errors),
             ("row 22: AUTH '*' 501, bad base64 501, a 20 kB SASL line 500 5.5.6, AUTH twice 503",
              test_auth_misuse),
             ("rows 23, 24: shell characters and over-long addresses get 501/553, odd parameters 555",

@@ -145,3 +145,16 @@ TEST_CASE("scenario limits error: every bad value is reported, not only the firs
   CHECK(errors[1].rfind("t.toml:" + std::to_string(limits_line + 1) + ":", 0) == 0);
   CHECK(errors[2].rfind("t.toml:" + std::to_string(limits_line + 2) + ":", 0) == 0);
 }
+
+TEST_CASE("scenario limits: the SMTP error delay and junk limit are read, defaults as Postfix") {
+  const LimitsSpec defaults = loaded("").limits;
+  CHECK(defaults.smtp_errors_soft_max == 10);
+  CHECK(defaults.smtp_error_delay == 1s);
+  CHECK(defaults.smtp_junk_commands_max == 100);
+  const LimitsSpec l = loaded("smtp_errors_soft_max = 3\nsmtp_error_delay = \"0s\"\nsmtp_junk_commands_max = 7\n").limits;
+  CHECK(l.smtp_errors_soft_max == 3);
+  CHECK(l.smtp_error_delay == Duration::zero());
+  CHECK(l.smtp_junk_commands_max == 7);
+  CHECK(only_error("smtp_error_delay = \"2m\"\n") ==
+        "t.toml:9:20: 'smtp_error_delay' = 2m must be between 0s and 1m");
+}

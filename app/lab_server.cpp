@@ -208,7 +208,9 @@ int LabServer::open(std::ostream& errors) {
       options_.connections_max != 0 ? options_.connections_max : limits.connections_max,
       options_.connections_per_address_max != 0 ? options_.connections_per_address_max
                                                 : limits.connections_per_ip_max};
-  p.server = std::make_unique<net::io::TcpServer>(io_, *p.directory, std::move(tls).value(), caps, log_);
+  net::io::DriverLimits driver;
+  driver.output_timeout = limits.output_timeout;  // catalogue row 42
+  p.server = std::make_unique<net::io::TcpServer>(io_, *p.directory, std::move(tls).value(), caps, log_, driver);
   p.server->watch_store(p.store.get());
   // The world's MDA delivers into the same store: idle IMAP sessions hear of it.
   world_->set_on_advanced([server = p.server.get()] { server->after_activity(); });

@@ -438,7 +438,7 @@ class Loader {
     check_keys(*t, "[limits]",
                {"connections_max", "connections_per_ip_max", "imap_sessions_per_user_max", "smtp_idle_timeout",
                 "smtp_data_timeout", "imap_autologout", "imap_login_timeout", "pop3_idle_timeout",
-                "smtp_line_bytes_max", "message_bytes_max", "recipients_max", "smtp_errors_max",
+                "output_timeout", "smtp_line_bytes_max", "message_bytes_max", "recipients_max", "smtp_errors_max",
                 "smtp_errors_soft_max", "smtp_error_delay", "smtp_junk_commands_max", "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
     LimitsSpec& l = scenario_.limits;
     constexpr std::uint64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
@@ -469,6 +469,7 @@ class Loader {
     timeout("imap_autologout", l.imap_autologout, std::chrono::minutes(30), "the RFC 9051 §5.4");
     timeout("imap_login_timeout", l.imap_login_timeout, std::chrono::seconds(30), "the lab's");
     timeout("pop3_idle_timeout", l.pop3_idle_timeout, std::chrono::minutes(10), "the RFC 1939 §3");
+    timeout("output_timeout", l.output_timeout, std::chrono::seconds(1), "the lab's");  // no RFC minimum
     count("smtp_line_bytes_max", l.smtp_line_bytes_max, 512, mib, "RFC 5321 §4.5.3.1.4");
     bytes("message_bytes_max", l.message_bytes_max, 64 * kib, gib, "RFC 5321 §4.5.3.1.7");
     count("recipients_max", l.recipients_max, 100, 100'000, "RFC 5321 §4.5.3.1.8");

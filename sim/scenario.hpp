@@ -150,6 +150,7 @@ struct LimitsSpec {
   Duration imap_autologout{std::chrono::minutes(30)};      // RFC 9051 §5.4: at least 30 min
   Duration imap_login_timeout{std::chrono::minutes(3)};    // before login (Dovecot)
   Duration pop3_idle_timeout{std::chrono::minutes(10)};    // RFC 1939 §3: at least 10 min
+  Duration output_timeout{std::chrono::minutes(5)};        // row 42: output pending without progress (Dovecot)
   std::size_t smtp_line_bytes_max = 4096;         // row 11; RFC 5321 §4.5.3.1.4: at least 512
   std::uint64_t message_bytes_max = 25ull * 1024 * 1024;  // rows 15-17; RFC 5321 §4.5.3.1.7: at least 64K
   std::size_t recipients_max = 100;               // row 14; RFC 5321 §4.5.3.1.8: at least 100

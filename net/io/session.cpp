@@ -185,14 +185,61 @@ class Pop3Session final : public EngineAdapter<pop3::Server> {
     engine_.shutdown(now);  // -ERR [SYS/TEMP], no UPDATE: nothing is deleted (RFC 1939 §6)
   }
 
-  SessionRequests poll_requests(Instant /*now*/) override {
-    return drain(Overloaded{
+  // RFC 2449 PIPELINING: one read can hold many commands, and one "RETR n" is
+  // a whole message of reply.  The engine answers every command it is given at
+  // once, so the commands go to it one line at a time, and the next only while
+  // less than kReplyAhead of reply waits to be taken by the driver; the driver
+  // takes no more once its own output is full (net/io/tcp_server.hpp), so a
+  // client that pipelines RETR 1..n and reads nothing holds at most one
+  // message plus the driver's limit (catalogue row 42).
+  void handle_bytes(Instant now, std::string_view bytes) override {
+    input_.append(bytes);
+    feed(now);
+  }
+
+  std::string poll_transmit() override {
+    std::string out = std::exchange(reply_, std::string());
+    out += EngineAdapter::poll_transmit();
+    return out;
+  }
+
+  SessionRequests poll_requests(Instant now) override {
+    const bool fed = feed(now);
+    SessionRequests requests = drain(Overloaded{
         [&](pop3::LoginEvent& login) {
           if (log_) log_("pop3: " + login.user + (login.ok ? " logged in" : " login failed: " + login.reason));
         },
         [](auto&) {},
     });
+    requests.more = requests.more || fed || !reply_.empty();
+    return requests;
   }
+
+ private:
+  static constexpr std::size_t kReplyAhead = 64 * 1024;
+
+  // Hands the engine whole lines (the last one may be partial) while little
+  // reply waits; true when it handed over anything.
+  bool feed(Instant now) {
+    bool fed = false;
+    while (consumed_ < input_.size() && reply_.size() < kReplyAhead) {
+      const std::size_t end = input_.find('\n', consumed_);
+      const std::size_t next = end == std::string::npos ? input_.size() : end + 1;
+      engine_.handle_bytes(now, std::string_view(input_).substr(consumed_, next - consumed_));
+      consumed_ = next;
+      reply_ += engine_.poll_transmit();
+      fed = true;
+    }
+    if (consumed_ == input_.size() || consumed_ > input_.size() / 2) {
+      input_.erase(0, consumed_);
+      consumed_ = 0;
+    }
+    return fed;
+  }
+
+  std::string input_;     // read, not yet given to the engine
+  std::size_t consumed_ = 0;
+  std::string reply_;     // taken from the engine, not yet by the driver
 };
 
 imap::ServerConfig imap_config(const ImapService& service, const SessionContext& context) {

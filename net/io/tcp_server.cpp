@@ -103,6 +103,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     timer_.cancel();
     hold_timer_.cancel();
     drained_.cancel();
+    // Nothing more can be sent: the output waiting here goes now (a write in
+    // progress frees its own buffer when it ends, in write_loop).
+    std::string().swap(wire_out_);
+    std::string().swap(held_);
     server_.forget(this);
   }
 
@@ -151,8 +155,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       co_await timer_.async_wait(use_tuple);
       if (closed_) break;
       const Instant now = wall_now();
-      if (now >= tls_deadline_ || now >= write_deadline_) {
-        log(tls_ && !tls_->handshake_complete() ? "TLS handshake timed out" : "output stalled");
+      if (now >= tls_deadline_) {
+        log("TLS handshake timed out");
+        finish(now);
+        break;
+      }
+      if (now >= write_deadline_) {
+        // Catalogue row 42: the client has taken nothing for the output timeout.
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(server_.limits().output_timeout);
+        log("output timeout: no output taken for " + std::to_string(seconds.count()) + " s with " +
+            std::to_string(pending_octets()) + " octets pending; connection closed");
         finish(now);
         break;
       }
@@ -165,23 +177,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   asio::awaitable<void> write_loop() {
     auto self = shared_from_this();
-    while (!wire_out_.empty() && !closed_) {
+    const Duration timeout = server_.limits().output_timeout;
+    bool failed = false;
+    while (!wire_out_.empty() && !closed_ && !failed) {
       // Two buffers that trade places: their capacity is kept, so a long FETCH
       // does not allocate and copy a fresh string for every write.
       in_writing_.clear();
       in_writing_.swap(wire_out_);
       in_flight_ = in_writing_.size();
-      write_deadline_ = wall_now() + server_.limits().write_stall;
+      write_deadline_ = wall_now() + timeout;
       rearm();
-      auto [error, octets] = co_await asio::async_write(socket_, asio::buffer(in_writing_), use_tuple);
-      (void)octets;
+      std::size_t sent = 0;
+      while (sent < in_writing_.size()) {
+        auto [error, octets] = co_await socket_.async_write_some(
+            asio::buffer(in_writing_.data() + sent, in_writing_.size() - sent), use_tuple);
+        if (error || closed_) {
+          failed = true;
+          break;
+        }
+        sent += octets;
+        in_flight_ = in_writing_.size() - sent;
+        // Progress moves the deadline; the armed timer finds it later and waits again.
+        if (octets > 0) write_deadline_ = wall_now() + timeout;
+      }
       in_flight_ = 0;
       write_deadline_ = never;
-      if (error) {
-        finish(wall_now());
-        break;
-      }
+      if (failed) break;
       rearm();  // below the output limit again: the engine's own deadline counts again
+    }
+    if (failed) {
+      std::string().swap(in_writing_);
+      finish(wall_now());
     }
     writing_ = false;
     drained_.cancel();
@@ -201,9 +227,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return next;
   }
 
+  // The timer is re-armed only when the next deadline is earlier than the armed
+  // one; one that fires early finds the later deadline and waits again.
   void rearm() {
-    if (!closed_ && deadline() != armed_) timer_.cancel();
+    if (!closed_ && deadline() < armed_) timer_.cancel();
   }
+
+  [[nodiscard]] std::size_t pending_octets() const { return wire_out_.size() + in_flight_; }
 
   void feed(Instant now, std::string_view bytes) {
     if (!tls_) {

@@ -21,9 +21,14 @@
 // the client address a penalty (net/io/limits.hpp): the engine's output stays
 // unsent and no input is read until it has passed, on a timer of this
 // connection alone, so other clients are never held up.  A client that does
-// not read its output stops being read from (1 MiB of pending output) and is
-// dropped after 5 minutes of a stalled write (Dovecot's output timeout); a TLS
-// handshake gets 60 s.
+// not read its output stops being read from (1 MiB of pending output), and
+// the engine is not asked for more (a long FETCH or RETR waits).  Output
+// leaves with async_write_some: every write that moves at least one byte is
+// progress.  While output is pending and none moves for the output timeout
+// (Dovecot's CLIENT_OUTPUT_TIMEOUT_MSECS, 5 min; the scenario's
+// output_timeout), the connection is closed without a goodbye (none could be
+// delivered), its buffers are freed, and the close is logged and reported to
+// the observer like any other (catalogue row 42).  A TLS handshake gets 60 s.
 //
 // Live stepping (the studio): a held connection's output does not go out; the
 // engine's replies wait, line by line, and step() releases the next one.  A
@@ -68,7 +73,7 @@ struct ServiceSpec {
 
 struct DriverLimits {
   Duration tls_handshake{std::chrono::seconds(60)};
-  Duration write_stall{std::chrono::minutes(5)};
+  Duration output_timeout{std::chrono::minutes(5)};  // pending output without progress (row 42)
   std::size_t pending_output_max = 1024 * 1024;
   Duration shutdown_grace{std::chrono::seconds(5)};
 };

@@ -52,6 +52,7 @@ TEST_CASE("scenario limits: without [limits] the defaults are the catalogue's la
   CHECK(l.imap_autologout == 30min);
   CHECK(l.imap_login_timeout == 3min);
   CHECK(l.pop3_idle_timeout == 10min);
+  CHECK(l.output_timeout == 5min);
   CHECK(l.smtp_line_bytes_max == 4096);
   CHECK(l.message_bytes_max == 25u * 1024 * 1024);
   CHECK(l.recipients_max == 100);
@@ -70,6 +71,7 @@ smtp_data_timeout = "4m"
 imap_autologout = "1h"
 imap_login_timeout = "1m"
 pop3_idle_timeout = "15m"
+output_timeout = "2s"
 smtp_line_bytes_max = 1000
 message_bytes_max = "10MB"
 recipients_max = 250
@@ -86,6 +88,7 @@ imap_depth_max = 16
   CHECK(l.imap_autologout == 1h);
   CHECK(l.imap_login_timeout == 1min);
   CHECK(l.pop3_idle_timeout == 15min);
+  CHECK(l.output_timeout == 2s);
   CHECK(l.smtp_line_bytes_max == 1000);
   CHECK(l.message_bytes_max == 10'000'000);
   CHECK(l.recipients_max == 250);
@@ -104,6 +107,8 @@ TEST_CASE("scenario limits error: timeouts below the RFC minimums are refused at
         "t.toml:9:19: 'imap_autologout' = 29m is below the RFC 9051 §5.4 minimum of 30m");
   CHECK(only_error("pop3_idle_timeout = \"9m\"\n") ==
         "t.toml:9:21: 'pop3_idle_timeout' = 9m is below the RFC 1939 §3 minimum of 10m");
+  CHECK(only_error("output_timeout = \"0s\"\n") ==
+        "t.toml:9:18: 'output_timeout' = 0s is below the lab's minimum of 1s");
   CHECK(only_error("imap_autologout = \"2d\"\n") == "t.toml:9:19: 'imap_autologout' = 2d is longer than 1d");
 }
 

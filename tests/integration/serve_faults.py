@@ -28,7 +28,7 @@ from serve_harness import Runner, client_tls, inbox_message_ids, lab_scenario, r
 ALICE = ("alice@lab.test", "alice-secret")
 BOB = ("bob@lab.test", "bob-secret")
 OUTPUT_TIMEOUT_S = 2
-SLACK_S = 10  # a loaded CI machine, the sanitizer build
+SLACK_S = 15  # a loaded CI machine, the sanitizer build
 BIG_MESSAGES = 16
 BIG_MESSAGE_BYTES = 2 << 20  # 16 x 2 MiB: far beyond the 1 MiB the server queues plus both socket buffers
 
@@ -173,7 +173,7 @@ def a_second_session_is_served(server):
     assert other.imap(b"N", b"NOOP")[-1].startswith(b"N OK")
     assert other.imap(b"O", b"LOGOUT")[-1].startswith(b"O OK")
     other.close()
-    assert time.monotonic() - started < 5, "the second session took %.1f s" % (time.monotonic() - started)
+    assert time.monotonic() - started < 10, "the second session took %.1f s" % (time.monotonic() - started)
 
 
 def stall_and_expect_close(server, stalled, request, before_timeouts):

@@ -62,6 +62,8 @@ class Server:
         self.state = os.path.join(self.tmp.name, "state")
         self.process = None
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self.stderr = None
+        self.last_log = ""  # what log() read last: stop() removes the file with the state
         self.returncode = None
 
     def start(self):
@@ -72,7 +74,11 @@ class Server:
         if self.scenario:
             args.append(self.scenario)
         self.stderr = open(self.stderr_path, "wb")
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
+        try:
+            self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
+        except OSError as e:
+            self.stop()
+            raise AssertionError("cannot run %s: %s" % (self.binary, e)) from e
         line = read_line(self.process.stdout, time.monotonic() + READY_TIMEOUT_S)
         if line != b"maillab: ready\n":
             self.stop()
@@ -80,8 +86,13 @@ class Server:
         return self
 
     def log(self):
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        """serve's stderr so far; after stop() (which removes the state) what it was then."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                self.last_log = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            pass
+        return self.last_log
 
     def signal(self, signum):
         self.process.send_signal(signum)
@@ -105,8 +116,9 @@ class Server:
                 self.process.wait(timeout=STOP_TIMEOUT_S)
         if self.process:
             self.process.stdout.close()
+        if self.stderr:
             self.stderr.close()
-        log = self.log() if self.process else ""
+        log = self.log()
         self.tmp.cleanup()
         # A sanitizer build reports on stderr; a report is a failure even if every client was happy.
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):

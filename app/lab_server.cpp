@@ -249,6 +249,10 @@ int LabServer::open(std::ostream& errors) {
   smtp.errors_soft_max = limits.smtp_errors_soft_max;
   smtp.error_delay = limits.smtp_error_delay;
   smtp.junk_commands_max = limits.smtp_junk_commands_max;
+  smtp.header_octets_max = limits.smtp_header_bytes_max;
+  // Catalogue row 7 (Postfix >= 3.9 smtpd_forbid_unauth_pipelining): a client that has not logged in
+  // and pipelines where RFC 2920 §3.1 forbids it, or behind the end of DATA, gets 554 5.5.0 and a close.
+  smtp.strict_pipelining = true;
   smtp.command_timeout = limits.smtp_idle_timeout;
   smtp.data_block_timeout = limits.smtp_data_timeout;
   net::smtp::ServerConfig submission = smtp;

@@ -21,9 +21,12 @@
 // does the work.  Replies to pipelined commands leave in order (RFC 2920 §3.2);
 // input is never dropped except what follows STARTTLS (RFC 3207 §4.2,
 // CVE-2011-0411) or QUIT.  With `strict_pipelining` input behind a group-ending
-// command (EHLO, HELO, DATA, QUIT, STARTTLS, AUTH), or any pipelined input from a
-// client that did not negotiate PIPELINING, gets 554 5.5.0 and the session closes
-// (Postfix smtpd_forbid_unauth_pipelining).
+// command (EHLO, HELO, DATA, QUIT, STARTTLS, AUTH) or behind the end of DATA's
+// text (a pipelined QUIT excepted), or any pipelined input from a client that did
+// not negotiate PIPELINING, gets 554 5.5.0 and the session closes, unless the
+// client has logged in (Postfix smtpd_forbid_unauth_pipelining).  A message
+// whose <CRLF>.<CRLF> came before the violation was framed correctly: it is
+// stored and acknowledged first, and what follows the dot never runs.
 //
 // DATA (RFC 5321 §4.1.1.4, §4.5.2): only <CRLF>.<CRLF> ends it.  Lines are
 // dot-unstuffed; a line ending in a bare LF, a bare CR anywhere, or a NUL is
@@ -31,8 +34,12 @@
 // received", as Postfix smtpd_forbid_bare_newline; 550 5.6.0 for NUL) with
 // nothing stored.  The session goes on: the framing never
 // depended on the bare characters, so a smuggled "MAIL FROM" stays payload.
-// Text lines over 1000 octets (500 5.5.6) and messages over the size limit
-// (552 5.3.4) are read to the end, then refused, nothing stored.
+// Text lines over 1000 octets (500 5.5.6), messages over the size limit
+// (552 5.3.4) and header sections (up to the first empty line, RFC 5322 §2.1)
+// over `header_octets_max` (552 5.3.4, catalogue row 32) are read to the end,
+// then refused, nothing stored.  Postfix keeps the first header_size_limit
+// octets of a header and drops the rest; refusing loses nothing silently and
+// the sender learns why from the bounce.
 //
 // A complete message is handed over as a MessageEvent and the engine stops
 // reading input until the driver calls complete_message(): a 250 is sent only
@@ -105,6 +112,7 @@ struct ServerConfig {
   std::size_t text_line_octets_max = 1000;     // RFC 5321 §4.5.3.1.6, CRLF included
   std::size_t recipients_max = 100;            // RFC 5321 §4.5.3.1.8: at least 100
   std::uint64_t message_octets_max = 10 * 1024 * 1024;  // advertised as SIZE
+  std::size_t header_octets_max = 100 * 1024;  // the header section (Postfix header_size_limit 102400)
   std::size_t errors_max = 20;                 // then 421 4.7.0 (Postfix hard_error_limit)
   std::size_t errors_soft_max = 10;            // past it every reply waits error_delay (soft_error_limit)
   Duration error_delay{std::chrono::seconds(1)};  // Postfix smtpd_error_sleep_time; 0: no delay
@@ -215,6 +223,9 @@ class Server {
     bool nul = false;
     bool line_too_long = false;
     bool too_big = false;
+    bool in_header = true;            // before the empty line that ends the header section
+    std::uint64_t header_octets = 0;  // the header section so far, CRLFs included
+    bool header_too_big = false;
   };
 
   void enter_state(Instant now, ServerState next);
@@ -241,12 +252,13 @@ class Server {
   void arm_error_delay(Instant now);
   void release_delayed(Instant now);
   bool delaying() const { return !delayed_out_.empty(); }
-  void check_pipelining(Instant now, Verb verb);
+  void check_pipelining(Instant now, Verb verb, bool end_of_data = false);
   bool pipelining_negotiated() const { return esmtp_ && config_.pipelining; }
 
   // Returns true at the end-of-data line.
   bool data_segment(std::string_view segment, bool complete_line);
   void chunk_bytes(std::string_view bytes);
+  void end_header_line(Payload& p, std::uint64_t line_octets) const;
   void finish_message(Instant now, bool chunked);
   std::optional<Reply> payload_refusal() const;
 
@@ -291,6 +303,7 @@ class Server {
   std::size_t errors_ = 0;
   std::size_t junk_commands_ = 0;
   bool pregreet_ = false;
+  bool message_by_data_ = false;  // the message being stored ended with <CRLF>.<CRLF>
   // The error delay: replies held back until release_at_, and how many events
   // ahead of them may be polled meanwhile (none behind them).
   std::string delayed_out_;

@@ -229,16 +229,39 @@ def test_smuggling_variants_are_refused_and_never_queued(server):  # catalogue r
     none_contain(server, BOB[0], b"carrier")
 
 
-def test_pipelining_after_end_of_data_stays_two_messages(server):  # catalogue row 7
-    c = open_transaction(server)
+def test_unauthenticated_pipelining_after_end_of_data_is_refused(server):  # catalogue row 7
+    c = open_transaction(server)  # port 25, EHLO (PIPELINING offered), not logged in
     c.send(b"Subject: pipelined-one\r\n\r\none\r\n.\r\nMAIL FROM:<x@outside.test>\r\nRCPT TO:<bob@lab.test>\r\n"
            b"DATA\r\nSubject: pipelined-two\r\n\r\ntwo\r\n.\r\nQUIT\r\n")
-    codes = [c.reply()[0] for _ in range(6)]
-    assert codes == [250, 250, 250, 354, 250, 221], codes
+    code, text = c.reply()
+    assert code == 250, text  # the message before the dot was framed correctly: stored and acknowledged
+    code, text = c.reply()
+    assert code == 554 and text.startswith(b"554 5.5.0") and b"synchronization" in text, text
+    assert c.closed()
     one = wait_for(server, BOB[0], b"pipelined-one")
-    two = wait_for(server, BOB[0], b"pipelined-two")
-    assert len(one) == 1 and len(two) == 1 and b"pipelined-two" not in one[0], (one, two)
+    marker_message(server, b"after-pipelining")
+    none_contain(server, BOB[0], b"pipelined-two")
+    assert len(one) == 1 and b"MAIL FROM" not in one[0], one
+
+
+def test_quit_behind_the_dot_and_logged_in_pipelining_still_work(server):  # catalogue row 7
+    c = open_transaction(server)
+    c.send(b"Subject: quit-behind-dot\r\n\r\nq\r\n.\r\nQUIT\r\n")
+    assert c.reply()[0] == 250
+    assert c.reply()[0] == 221
     c.close()
+    s = submission(server)  # logged in: RFC 2920 pipelining across the dot is served in order
+    s.send(b"MAIL FROM:<alice@lab.test>\r\nRCPT TO:<bob@lab.test>\r\nDATA\r\n")
+    assert [s.reply()[0] for _ in range(3)] == [250, 250, 354]
+    s.send(b"Subject: auth-one\r\n\r\none\r\n.\r\nMAIL FROM:<alice@lab.test>\r\nRCPT TO:<bob@lab.test>\r\n"
+           b"DATA\r\nSubject: auth-two\r\n\r\ntwo\r\n.\r\nQUIT\r\n")
+    codes = [s.reply()[0] for _ in range(6)]
+    assert codes == [250, 250, 250, 354, 250, 221], codes
+    one = wait_for(server, BOB[0], b"auth-one")
+    two = wait_for(server, BOB[0], b"auth-two")
+    assert len(one) == 1 and len(two) == 1 and b"auth-two" not in one[0], (one, two)
+    wait_for(server, BOB[0], b"quit-behind-dot")
+    s.close()
 
 
 def test_starttls_injection_forgets_the_session(server):  # catalogue row 9
@@ -612,6 +635,24 @@ def test_mime_bomb_is_answered(server):  # catalogue row 32
 
 # ---- IMAP ------------------------------------------------------------------------------------------------
 
+def test_header_section_over_100_kib_is_refused(server):  # catalogue row 32 (header size)
+    field = b"X-Filler: " + b"h" * 88 + b"\r\n"  # 100 octets
+    c = open_transaction(server)
+    c.send(b"Subject: header-too-big\r\n" + field * 1024 + b"\r\nbody\r\n")  # 102,425 octets of header
+    code, text = c.cmd(b".")
+    assert code == 552 and text.startswith(b"552 5.3.4"), text
+    assert c.cmd(b"NOOP")[0] == 250  # the session goes on
+    c.close()
+    c = open_transaction(server)
+    c.send(b"Subject: header-just-fits\r\n" + field * 1000 + b"\r\nbody\r\n")  # 100,027 octets
+    code, text = c.cmd(b".")
+    assert code == 250, text
+    c.close()
+    wait_for(server, BOB[0], b"header-just-fits")
+    marker_message(server, b"after-header-too-big")
+    none_contain(server, BOB[0], b"Subject: header-too-big")
+
+
 def test_literal_sizes_before_login(server):  # catalogue row 33
     c = imaps(server, login=None)
     for n, size in enumerate((b"4294967295", b"99999999999999999999", b"-1", b"1a", b"18446744073709551616")):
@@ -880,8 +921,10 @@ def main():
         checks = [
             ("row 5: every bare CR/LF end-of-data gets 550 and the smuggled MAIL is never queued",
              test_smuggling_variants_are_refused_and_never_queued),
-            ("row 7: a transaction pipelined after <CRLF>.<CRLF> is a second, separate message",
-             test_pipelining_after_end_of_data_stays_two_messages),
+            ("row 7: MAIL pipelined after <CRLF>.<CRLF> on port 25 gets 554 5.5.0 and a close; the first message is kept",
+             test_unauthenticated_pipelining_after_end_of_data_is_refused),
+            ("row 7: a QUIT behind the dot gets 221; logged in, a second transaction behind the dot is served",
+             test_quit_behind_the_dot_and_logged_in_pipelining_still_work),
             ("row 9: after STARTTLS the EHLO and AUTH pipelined before it are forgotten (503, 530)",
              test_starttls_injection_forgets_the_session),
             ("row 10: STARTTLS foo gets 501 5.5.4, STARTTLS inside TLS 554 5.5.1",
@@ -917,6 +960,8 @@ def main():
             ("row 30: 51 Received: fields get 554 5.4.6, 10 pass", test_too_many_hops),
             ("row 32: a 10,000-deep multipart is stored and its BODYSTRUCTURE answered, bounded",
              test_mime_bomb_is_answered),
+            ("row 32: a header section over 100 KiB gets 552 5.3.4 and is not stored; 100,027 octets pass",
+             test_header_section_over_100_kib_is_refused),
             ("row 33: huge, negative and malformed literal sizes get BAD without '+'",
              test_literal_sizes_before_login),
             ("row 34: APPEND over 25 MiB gets NO [TOOBIG] before any '+'",

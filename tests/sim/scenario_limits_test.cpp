@@ -163,3 +163,10 @@ TEST_CASE("scenario limits: the SMTP error delay and junk limit are read, defaul
   CHECK(only_error("smtp_error_delay = \"2m\"\n") ==
         "t.toml:9:20: 'smtp_error_delay' = 2m must be between 0s and 1m");
 }
+
+TEST_CASE("scenario limits: the SMTP header section cap is read as a size, at least 4 KiB") {
+  CHECK(loaded("").limits.smtp_header_bytes_max == 100 * 1024);
+  CHECK(loaded("smtp_header_bytes_max = \"1MiB\"\n").limits.smtp_header_bytes_max == 1024 * 1024);
+  CHECK(only_error("smtp_header_bytes_max = 1000\n") ==
+        "t.toml:9:25: 'smtp_header_bytes_max' must be at least 4096 (real header sections run to a few KiB)");
+}

@@ -84,7 +84,7 @@ TEST_CASE("smtp server pipelining: BDAT LAST may be followed by the next pipelin
   lab.write("EHLO c\r\n");
   lab.write("MAIL FROM:<x@ext.test>\r\n");
   lab.write("RCPT TO:<bob@lab.test>\r\n");
-  CHECK(lab.write("BDAT 5 LAST\r\nhi\r\n\r\nMAIL FROM:<y@ext.test>\r\n").empty());
+  CHECK(lab.write("BDAT 4 LAST\r\nhi\r\nMAIL FROM:<y@ext.test>\r\n").empty());
   CHECK(lab.accept() == "250 2.0.0 Ok: queued as Q1\r\n250 2.1.0 Ok\r\n");
 }
 

@@ -29,18 +29,19 @@ std::string trim_unfold(std::string_view v) {
   return out.substr(b, e - b + 1);
 }
 
-// Splits a part at its first empty line.  An empty header (the part starts with
+// Splits a part at its first empty line ("\r\n\r\n" or "\n\n", whichever
+// comes first; the scan stops there).  An empty header (the part starts with
 // CRLF) keeps that CRLF as its header.
 std::pair<std::string_view, std::string_view> split_header_body(std::string_view raw) {
   if (raw.substr(0, 2) == "\r\n") return {raw.substr(0, 2), raw.substr(2)};
   if (raw.substr(0, 1) == "\n") return {raw.substr(0, 1), raw.substr(1)};
-  auto crlf = raw.find("\r\n\r\n");
-  auto lf = raw.find("\n\n");
-  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf < lf)) {
-    return {raw.substr(0, crlf + 4), raw.substr(crlf + 4)};
+  for (auto nl = raw.find('\n'); nl != std::string_view::npos; nl = raw.find('\n', nl + 1)) {
+    if (nl + 1 < raw.size() && raw[nl + 1] == '\n') return {raw.substr(0, nl + 2), raw.substr(nl + 2)};
+    if (nl >= 1 && raw[nl - 1] == '\r' && nl + 2 < raw.size() && raw[nl + 1] == '\r' && raw[nl + 2] == '\n') {
+      return {raw.substr(0, nl + 3), raw.substr(nl + 3)};
+    }
   }
-  if (lf != std::string_view::npos) return {raw.substr(0, lf + 2), raw.substr(lf + 2)};
-  return {raw, std::string_view{}};
+  return {raw, raw.substr(raw.size())};
 }
 
 // The parts between "--boundary" delimiter lines (RFC 2046 §5.1.1); the CRLF
@@ -192,7 +193,17 @@ std::string build_envelope(GMimeObject* obj) {
          addresses(obj, "Bcc") + " " + nstr("In-Reply-To") + " " + nstr("Message-ID") + ")";
 }
 
-void fill_node(MimeNode& node, std::string_view raw, std::size_t depth, bool digest_parent, bool message_root) {
+// The part's body runs on to `end` (a later byte of the same message): what
+// follows it in its multipart once kMimePartsMax is reached.
+void extend_body(MimeNode& node, const char* end) {
+  const char* begin = node.header.data() + node.header.size();
+  node.body = std::string_view(begin, static_cast<std::size_t>(end - begin));
+}
+
+// `budget`: how many more nodes may be made (kMimePartsMax in all); `opaque`:
+// this node's header is read but its body is not split (a cap was reached).
+void fill_node(MimeNode& node, std::string_view raw, std::size_t depth, bool digest_parent, bool message_root,
+               std::size_t& budget, bool opaque = false) {
   auto [header, body] = split_header_body(raw);
   node.header = header;
   node.body = body;
@@ -229,21 +240,32 @@ void fill_node(MimeNode& node, std::string_view raw, std::size_t depth, bool dig
     }
   }
   if (message_root) node.envelope = build_envelope(o);
-  if (depth >= kMimeDepthMax) return;
-  if (node.is_multipart()) {
-    std::string boundary;
-    for (const auto& [k, v] : node.params) {
-      if (k == "BOUNDARY") boundary = v;
-    }
-    if (boundary.empty()) return;
-    bool digest = iequals(node.subtype, "digest");
-    for (auto part : split_multipart(body, boundary)) {
-      node.parts.emplace_back();
-      fill_node(node.parts.back(), part, depth + 1, digest, false);
-    }
-  } else if (iequals(node.type, "message") && iequals(node.subtype, "rfc822")) {
+  if (iequals(node.type, "message") && iequals(node.subtype, "rfc822")) {
+    // BODYSTRUCTURE must give an embedded message its ENVELOPE and body
+    // (RFC 3501 §7.4.2): beyond a cap it is made, but opaque and not counted.
+    const bool capped = opaque || depth >= kMimeDepthMax || budget == 0;
+    if (!capped) --budget;
     node.message = std::make_unique<MimeNode>();
-    fill_node(*node.message, body, depth + 1, false, true);
+    fill_node(*node.message, body, depth + 1, false, true, budget, capped);
+    return;
+  }
+  if (opaque || depth >= kMimeDepthMax || !node.is_multipart()) return;
+  std::string boundary;
+  for (const auto& [k, v] : node.params) {
+    if (k == "BOUNDARY") boundary = v;
+  }
+  if (boundary.empty()) return;
+  const bool digest = iequals(node.subtype, "digest");
+  const auto pieces = split_multipart(body, boundary);
+  for (const auto piece : pieces) {
+    if (budget == 0) {
+      // Catalogue row 32: no more parts; the rest of this multipart's parts stay bytes of its last.
+      if (!node.parts.empty()) extend_body(node.parts.back(), pieces.back().data() + pieces.back().size());
+      break;
+    }
+    --budget;
+    node.parts.emplace_back();
+    fill_node(node.parts.back(), piece, depth + 1, digest, false, budget);
   }
 }
 
@@ -330,7 +352,8 @@ std::string filter_header(std::string_view header, const std::vector<std::string
 }
 
 ParsedMessage::ParsedMessage(std::string raw) : raw_(std::move(raw)), root_(std::make_unique<MimeNode>()) {
-  fill_node(*root_, raw_, 0, false, true);
+  std::size_t budget = kMimePartsMax - 1;  // the root is the first
+  fill_node(*root_, raw_, 0, false, true, budget);
 }
 
 std::string ParsedMessage::body_structure(bool extensible) const { return structure(*root_, extensible); }

@@ -9,8 +9,18 @@
 // BODYSTRUCTURE come from those raw bytes, so they match BODY[n] byte for byte.
 // Part numbering follows RFC 3501 §6.4.5: a non-multipart message has one part,
 // "1"; a message/rfc822 part's children are its embedded message's parts, and
-// its HEADER/TEXT are the embedded message's.  Nesting deeper than
-// kMimeDepthMax is treated as an opaque leaf (catalogue row 38).
+// its HEADER/TEXT are the embedded message's.
+//
+// MIME bombs (catalogue rows 32, 38).  Nesting deeper than kMimeDepthMax is an
+// opaque leaf: the multipart at that depth is not split (BODYSTRUCTURE shows it
+// with one placeholder text part, BODY[n] returns its raw bytes).  At most
+// kMimePartsMax parts are made in all, depth first as a streaming parser meets
+// them (Dovecot's message-parser: max_total_mime_parts 10000): once they are
+// used up, whatever follows in a multipart is opaque bytes at the end of its
+// last part, so BODY[] and the last part still hold every byte.  An embedded
+// message/rfc822 beyond either cap keeps its header (ENVELOPE) but is not
+// split further.  Each level scans only its own part's bytes, so the work is
+// at most kMimeDepthMax passes over the message: linear in its size.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +33,8 @@
 
 namespace maillab::net::imap {
 
-inline constexpr std::size_t kMimeDepthMax = 16;
+inline constexpr std::size_t kMimeDepthMax = 16;      // Dovecot allows 100; real mail nests a handful
+inline constexpr std::size_t kMimePartsMax = 10'000;  // every node of the tree, the root included
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 

@@ -116,35 +116,35 @@ TEST_CASE("imap message bomb: the parts cap counts across nesting levels") {
   CHECK(message.body_structure(true).size() < 1'000'000);
 }
 
-TEST_CASE("imap message bomb: a From: of 500,000 addresses is answered in ENVELOPE") {
+TEST_CASE("imap message bomb: a From: of 5,000 addresses is answered in ENVELOPE") {
   std::string raw = "From: ";
-  for (int n = 0; n < 500'000; ++n) raw += (n ? ",\r\n a" : "a") + std::to_string(n) + "@lab.test";
+  for (int n = 0; n < 5'000; ++n) raw += (n ? ",\r\n a" : "a") + std::to_string(n) + "@lab.test";
   raw += "\r\nSubject: many\r\n\r\nbody\r\n";
   const ParsedMessage message(raw);
   const std::string envelope = message.envelope();
-  CHECK(count_of(envelope, "\"lab.test\")") == 3 * 500'000);  // From, Sender and Reply-To
-  CHECK(envelope.find("(NIL NIL \"a499999\" \"lab.test\")") != std::string::npos);
+  CHECK(count_of(envelope, "\"lab.test\")") == 3 * 5'000);  // From, Sender and Reply-To
+  CHECK(envelope.find("(NIL NIL \"a4999\" \"lab.test\")") != std::string::npos);
   CHECK(message.body_structure(true).find("\"TEXT\" \"PLAIN\"") != std::string::npos);
 }
 
 TEST_CASE("imap message bomb: huge RFC 2231 parameter lists are answered") {
-  SUBCASE("100,000 continuations of one parameter are one value") {
+  SUBCASE("10,000 continuations of one parameter are one value") {
     std::string raw = "Content-Type: application/octet-stream;";
-    for (int n = 0; n < 100'000; ++n) raw += "\r\n name*" + std::to_string(n) + "=ab;";
+    for (int n = 0; n < 10'000; ++n) raw += "\r\n name*" + std::to_string(n) + "=ab;";
     raw += "\r\n\r\nbody\r\n";
     const ParsedMessage message(raw);
     const auto& params = message.root().params;
     REQUIRE(params.size() == 1);
     CHECK(params[0].first == "NAME");
-    CHECK(params[0].second.size() == 200'000);
+    CHECK(params[0].second.size() == 20'000);
   }
-  SUBCASE("50,000 distinct parameters are listed, encoded ones decoded") {
+  SUBCASE("5,000 distinct parameters are listed, encoded ones decoded") {
     std::string raw = "Content-Type: text/plain;";
-    for (int n = 0; n < 50'000; ++n) raw += "\r\n p" + std::to_string(n) + "*=utf-8''%C3%A9;";
+    for (int n = 0; n < 5'000; ++n) raw += "\r\n p" + std::to_string(n) + "*=utf-8''%C3%A9;";
     raw += "\r\n\r\nbody\r\n";
     const ParsedMessage message(raw);
     const auto& params = message.root().params;
-    CHECK(params.size() >= 50'000);
-    CHECK(std::count_if(params.begin(), params.end(), [](const auto& p) { return p.second == "\xC3\xA9"; }) == 50'000);
+    CHECK(params.size() >= 5'000);
+    CHECK(std::count_if(params.begin(), params.end(), [](const auto& p) { return p.second == "\xC3\xA9"; }) == 5'000);
   }
 }

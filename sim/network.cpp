@@ -163,18 +163,19 @@ void Network::set_handlers(ConnectionId id, Side side, StreamHandlers handlers) 
   if (it == connections_.end()) return;
   const auto s = static_cast<int>(side);
   it->second.handlers[s] = std::move(handlers);
+  ++it->second.handlers_version[s];
   if (it->second.pending[s].empty() && !it->second.pending_close[s]) return;
   std::string bytes = std::move(it->second.pending[s]);
   it->second.pending[s].clear();
   const bool closed = it->second.pending_close[s];
   it->second.pending_close[s] = false;
   scheduler_.after(Duration{0}, [this, id, side, bytes = std::move(bytes), closed]() mutable {
-    if (!bytes.empty()) deliver(id, side, std::move(bytes));
+    if (!bytes.empty()) deliver(id, side, bytes);
     if (closed) deliver_close(id, side);
   });
 }
 
-void Network::send(ConnectionId id, Side from, std::string_view bytes) {
+void Network::send(ConnectionId id, Side from, std::string bytes) {
   auto it = connections_.find(id);
   if (it == connections_.end() || bytes.empty()) return;
   auto& c = it->second;
@@ -186,9 +187,12 @@ void Network::send(ConnectionId id, Side from, std::string_view bytes) {
   if (!arrival) return break_connection(id, std::nullopt);
   if (*arrival < c.last_arrival[t]) arrival = c.last_arrival[t];
   c.last_arrival[t] = *arrival;
-  scheduler_.at(*arrival, [this, id, to = other(from), data = std::string(bytes)]() mutable {
-    deliver(id, to, std::move(data));
-  });
+  // Arrivals towards one side are scheduled in sending order (never earlier
+  // than the last one), so each event takes the oldest segment in flight.
+  c.in_flight[t].push_back(std::move(bytes));
+  // Two words: std::function keeps them without allocating.
+  const std::uint64_t to_key = id * 2 + static_cast<std::uint64_t>(t);
+  scheduler_.at(*arrival, [this, to_key] { deliver_segment(to_key / 2, static_cast<Side>(to_key % 2)); });
 }
 
 void Network::close(ConnectionId id, Side from) {
@@ -200,6 +204,7 @@ void Network::close(ConnectionId id, Side from) {
   if (c.fin_sent[f]) return;
   c.fin_sent[f] = true;
   c.handlers[f] = {};
+  ++c.handlers_version[f];
   if (observer_) observer_->tcp_fin(id, from);
   Instant busy = c.busy_until[f];
   auto arrival = transit(c.ends[f].host, c.ends[t].host, 0, busy, Duration{200'000});
@@ -209,17 +214,40 @@ void Network::close(ConnectionId id, Side from) {
   scheduler_.at(*arrival, [this, id, to = other(from)] { deliver_close(id, to); });
 }
 
-void Network::deliver(ConnectionId id, Side to, std::string bytes) {
+void Network::deliver_segment(ConnectionId id, Side to) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  auto& c = it->second;
   const auto s = static_cast<int>(to);
-  if (it->second.fin_sent[s]) return;  // this side closed: it reads no more
-  if (!it->second.handlers[s].on_data) {
-    it->second.pending[s] += bytes;
+  auto& queue = c.in_flight[s];
+  std::string bytes = std::move(queue[c.in_flight_head[s]]);
+  if (++c.in_flight_head[s] == queue.size()) {
+    queue.clear();
+    c.in_flight_head[s] = 0;
+  }
+  deliver(id, to, bytes);
+}
+
+void Network::deliver(ConnectionId id, Side to, std::string_view bytes) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto& c = it->second;
+  const auto s = static_cast<int>(to);
+  if (c.fin_sent[s]) return;  // this side closed: it reads no more
+  if (!c.handlers[s].on_data) {
+    c.pending[s] += bytes;
     return;
   }
-  auto on_data = it->second.handlers[s].on_data;
+  // The handler may close this side, replace its handlers or break the
+  // connection while it runs: it runs from here, and goes back only when its
+  // side's handlers were left alone meanwhile.
+  auto on_data = std::move(c.handlers[s].on_data);
+  c.handlers[s].on_data = nullptr;
+  const std::uint64_t version = c.handlers_version[s];
   on_data(bytes);
+  auto again = connections_.find(id);
+  if (again != connections_.end() && again->second.handlers_version[s] == version)
+    again->second.handlers[s].on_data = std::move(on_data);
 }
 
 void Network::deliver_close(ConnectionId id, Side to) {

@@ -123,7 +123,11 @@ class Network {
                ConnectOptions options = {});
   // Handlers of one side; data that arrived before them is handed over at once.
   void set_handlers(ConnectionId id, Side side, StreamHandlers handlers);
-  void send(ConnectionId id, Side from, std::string_view bytes);
+  // The bytes travel as one segment; the std::string overload moves them in
+  // instead of copying.
+  void send(ConnectionId id, Side from, std::string bytes);
+  void send(ConnectionId id, Side from, std::string_view bytes) { send(id, from, std::string(bytes)); }
+  void send(ConnectionId id, Side from, const char* bytes) { send(id, from, std::string(bytes)); }
   void close(ConnectionId id, Side from);
   [[nodiscard]] bool is_open(ConnectionId id) const { return connections_.count(id) != 0; }
   [[nodiscard]] const Endpoint& endpoint(ConnectionId id, Side side) const {
@@ -154,6 +158,13 @@ class Network {
     std::array<bool, 2> fin_delivered{};
     std::array<Instant, 2> last_arrival{};     // per receiving side, keeps order
     std::array<Instant, 2> busy_until{};       // per sending side, bandwidth
+    // Segments on their way to each side, oldest first (from `head`): each
+    // arrival event takes the oldest, so an event holds no bytes of its own.
+    std::array<std::vector<std::string>, 2> in_flight{};
+    std::array<std::size_t, 2> in_flight_head{};
+    // Bumped whenever a side's handlers are replaced or dropped, so that
+    // deliver() knows whether to put back the on_data it called.
+    std::array<std::uint64_t, 2> handlers_version{};
   };
 
   bool reachable(HostId a, HostId b) const;
@@ -161,7 +172,8 @@ class Network {
   // lost more than retries_max times (the connection breaks).
   std::optional<Instant> transit(HostId a, HostId b, std::size_t bytes, Instant& busy_until,
                                  Duration rto);
-  void deliver(ConnectionId id, Side to, std::string bytes);
+  void deliver(ConnectionId id, Side to, std::string_view bytes);
+  void deliver_segment(ConnectionId id, Side to);
   void deliver_close(ConnectionId id, Side to);
   void break_connection(ConnectionId id, std::optional<Side> dead_side);
 

@@ -87,7 +87,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
       std::string out = engine_->poll_transmit();
       if (!out.empty()) {
         moved = true;
-        write(out);
+        write(std::move(out));
       }
       while (auto event = engine_->poll_event()) {
         moved = true;
@@ -134,18 +134,18 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
     if (on_event) on_event(event);
   }
 
-  void write(std::string_view plaintext) {
+  void write(std::string plaintext) {
     if (tls_) {
       tls_->write_plaintext(plaintext);
       flush_tls();
     } else {
-      network_.send(id_, side_, plaintext);
+      network_.send(id_, side_, std::move(plaintext));
     }
   }
 
   void flush_tls() {
     std::string cipher = tls_->poll_ciphertext();
-    if (!cipher.empty()) network_.send(id_, side_, cipher);
+    if (!cipher.empty()) network_.send(id_, side_, std::move(cipher));
   }
 
   void start_tls() {

@@ -56,6 +56,11 @@ Result<detail::PkeyPtr> make_key(KeyType type) {
   return detail::PkeyPtr(key);
 }
 
+Result<detail::PkeyPtr> share_key(EVP_PKEY* key) {
+  if (EVP_PKEY_up_ref(key) != 1) return tls_error("cannot share the key");
+  return detail::PkeyPtr(key);
+}
+
 std::string bio_text(BIO* bio) {
   char* data = nullptr;
   long size = BIO_get_mem_data(bio, &data);
@@ -147,7 +152,7 @@ Result<void> add_subject_alt_names(X509* cert, const CertificateRequest& request
 
 namespace detail {
 
-Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request) {
+Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request, EVP_PKEY* existing_key) {
   if (request.dns_names.empty() && request.ip_addresses.empty()) {
     return bad_request("a certificate needs at least one DNS name or IP address");
   }
@@ -164,8 +169,9 @@ Result<CertificateObjects> make_certificate_objects(const CertificateRequest& re
     return bad_request("certificate validity must be 1 to 36500 days");
   }
   ERR_clear_error();
-  auto key = make_key(request.key_type);
+  auto key = existing_key != nullptr ? share_key(existing_key) : make_key(request.key_type);
   if (!key) return key.error();
+  const bool rsa = EVP_PKEY_get_base_id(key->get()) == EVP_PKEY_RSA;
 
   detail::X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return tls_error("cannot create a certificate");
@@ -191,8 +197,7 @@ Result<CertificateObjects> make_certificate_objects(const CertificateRequest& re
   }
   if (X509_set_pubkey(cert.get(), key->get()) != 1) return tls_error("cannot set the public key");
 
-  const char* key_usage = request.key_type == KeyType::rsa_2048 ? "critical,digitalSignature,keyEncipherment"
-                                                                : "critical,digitalSignature";
+  const char* key_usage = rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature";
   for (auto added : {add_extension(cert.get(), NID_basic_constraints, "critical,CA:FALSE"),
                      add_extension(cert.get(), NID_key_usage, key_usage),
                      add_extension(cert.get(), NID_ext_key_usage, "serverAuth"),

@@ -172,6 +172,19 @@ Result<TlsContext> TlsContext::client_verifying(std::string_view ca_pem,
   return TlsContext(std::move(*shared));
 }
 
+Result<TlsContext> TlsContext::with_certificate_for(const CertificateRequest& request) const {
+  assert(role() == Role::server);
+  EVP_PKEY* key = SSL_CTX_get0_privatekey(shared_->ctx.get());
+  if (key == nullptr) return make_error(ErrorCategory::tls, "the TLS context has no private key");
+  auto made = detail::make_certificate_objects(request, key);
+  if (!made) return made.error();
+  auto certificate = std::make_shared<Certificate>();
+  certificate->cert = std::move(made->cert);
+  TlsContext copy(shared_);
+  copy.certificate_ = std::move(certificate);
+  return copy;
+}
+
 Role TlsContext::role() const { return shared_->role; }
 bool TlsContext::verifies_peer() const { return shared_->verify; }
 void TlsContext::set_key_log(KeyLogSink sink) { shared_->key_log = std::move(sink); }

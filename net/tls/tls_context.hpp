@@ -2,8 +2,11 @@
 //
 // Theory of operation.  A TlsContext is made once per role and host (a server
 // with its certificate and key, or a client with its trust policy) and handed to
-// every TlsEngine of that role; copies share the same SSL_CTX.  Policy, the same
-// for both roles:
+// every TlsEngine of that role; copies share the same SSL_CTX.  Many hosts may
+// share one server SSL_CTX and key, each copy presenting its own certificate
+// (with_certificate_for): the simulator's MTAs, where a key and an SSL_CTX per
+// host cost more to make than all the handshakes of a small run.  Policy, the
+// same for both roles:
 //   - TLS 1.2 minimum (RFC 8996 deprecates 1.0/1.1; RFC 8314 §4.1 asks mail
 //     clients for 1.2+), TLS 1.3 preferred;
 //   - OpenSSL's default cipher list minus legacy suites: no static-RSA key
@@ -59,6 +62,12 @@ class TlsContext {
   static Result<TlsContext> client_verifying(std::string_view ca_pem,
                                              std::optional<std::int64_t> verify_at_unix_s = std::nullopt);
 
+  // A copy of this server context whose engines present a certificate of
+  // their own for `request` (made and signed like server_self_signed's, with
+  // this context's private key; request.key_type is not used).  The SSL_CTX,
+  // key and key log stay shared.
+  [[nodiscard]] Result<TlsContext> with_certificate_for(const CertificateRequest& request) const;
+
   [[nodiscard]] Role role() const;
   [[nodiscard]] bool verifies_peer() const;
 
@@ -70,11 +79,13 @@ class TlsContext {
   [[nodiscard]] SSL_CTX* native_handle() const;
 
   struct Shared;  // the SSL_CTX and the key log sink, shared by copies and engines
+  struct Certificate;  // what with_certificate_for made
 
  private:
   explicit TlsContext(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
   friend class TlsEngine;
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<const Certificate> certificate_;  // null: the SSL_CTX's own
 };
 
 }  // namespace maillab::net::tls

@@ -209,7 +209,11 @@ Result<TlsEngine> TlsEngine::server(const TlsContext& context) {
   assert(context.role() == Role::server);
   auto impl = make_impl(context.shared_);
   if (!impl) return impl.error();
-  SSL_set_accept_state((*impl)->ssl.get());
+  SSL* ssl = (*impl)->ssl.get();
+  if (context.certificate_ && SSL_use_certificate(ssl, context.certificate_->cert.get()) != 1) {
+    return make_error(ErrorCategory::tls, "certificate refused: " + detail::drain_openssl_errors());
+  }
+  SSL_set_accept_state(ssl);
   return TlsEngine(std::move(*impl));
 }
 

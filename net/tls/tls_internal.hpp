@@ -39,12 +39,15 @@ BioPtr memory_bio(std::string_view text);
 
 // A self-signed certificate and its key as OpenSSL objects (tls_certificate.cpp):
 // what make_self_signed_certificate writes as PEM and
-// TlsContext::server_self_signed loads without a PEM round trip.
+// TlsContext::server_self_signed loads without a PEM round trip.  With
+// `existing_key` the certificate is made for (and signed by) that key, which
+// it then holds a reference to, and request.key_type is not used.
 struct CertificateObjects {
   X509Ptr cert;
   PkeyPtr key;
 };
-Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request);
+Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request,
+                                                    EVP_PKEY* existing_key = nullptr);
 
 }  // namespace maillab::net::tls::detail
 
@@ -55,6 +58,12 @@ struct TlsContext::Shared {
   Role role = Role::client;
   bool verify = false;
   KeyLogSink key_log;
+};
+
+// The certificate one copy of a server context presents instead of the
+// SSL_CTX's own (TlsContext::with_certificate_for).
+struct TlsContext::Certificate {
+  detail::X509Ptr cert;
 };
 
 }  // namespace maillab::net::tls

@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -354,6 +356,74 @@ TEST_CASE("tls engine: a server_self_signed context completes a handshake that a
   auto other_server = make_server(*server_context);
   pump(wrong_name, other_server);
   CHECK(wrong_name.state() == TlsState::failed);
+}
+
+namespace {
+
+// What a client saw of the leaf certificates presented to it: subject CN and
+// public key (DER), recorded by an SSL verify callback that accepts them all.
+std::vector<std::pair<std::string, std::string>> seen_leaves;
+
+int record_leaf(int /*preverify_ok*/, X509_STORE_CTX* store) {
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  std::array<char, 256> cn{};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn.data(), static_cast<int>(cn.size()));
+  unsigned char* der = nullptr;
+  const int der_size = i2d_PUBKEY(X509_get0_pubkey(leaf), &der);
+  seen_leaves.emplace_back(cn.data(), std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_size)));
+  OPENSSL_free(der);
+  return 1;
+}
+
+std::string public_key_der(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int der_size = i2d_PUBKEY(key, &der);
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_size));
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tls engine: contexts made by with_certificate_for share the SSL_CTX and key, each presenting its own name") {
+  CertificateRequest request;
+  request.dns_names = {"mail.d1.test"};
+  request.not_before_unix_s = test_now_unix_s;
+  auto base = TlsContext::server_self_signed(request);
+  REQUIRE(base.ok());
+  request.dns_names = {"mail.d2.test"};
+  auto second = base->with_certificate_for(request);
+  request.dns_names = {"mail.d3.test"};
+  auto third = base->with_certificate_for(request);
+  REQUIRE(second.ok());
+  REQUIRE(third.ok());
+  CHECK(second->native_handle() == base->native_handle());
+  CHECK(third->native_handle() == base->native_handle());
+
+  auto client_context = lab_client_context();
+  SSL_CTX_set_verify(client_context.native_handle(), SSL_VERIFY_PEER, &record_leaf);
+  std::vector<std::pair<std::string, std::string>> presented;  // one per handshake
+  for (const TlsContext* context : {&*base, &*second, &*third}) {
+    seen_leaves.clear();  // the callback runs once per verification error too
+    auto client = make_client(client_context, "mail.test");
+    auto server = make_server(*context);
+    pump(client, server);
+    CHECK(client.handshake_complete());
+    CHECK(server.handshake_complete());
+    REQUIRE_FALSE(seen_leaves.empty());
+    presented.push_back(seen_leaves.front());
+  }
+  CHECK(presented[0].first == "mail.d1.test");
+  CHECK(presented[1].first == "mail.d2.test");
+  CHECK(presented[2].first == "mail.d3.test");
+  const std::string key = public_key_der(SSL_CTX_get0_privatekey(base->native_handle()));
+  for (const auto& [name, leaf_key] : presented) CHECK_MESSAGE(leaf_key == key, name);
+
+  CertificateRequest nameless;
+  auto refused = base->with_certificate_for(nameless);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().category == maillab::ErrorCategory::invalid_argument);
 }
 
 TEST_CASE("tls engine: server_self_signed refuses a request without names, as make_self_signed_certificate does") {

@@ -104,45 +104,77 @@ namespace {
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
-bool starts_with_message_id(std::string_view text) {
-  constexpr std::string_view name = "message-id";
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Could a field whose text this is be named `name`?  (Its name starts the text.)
+bool starts_with_name(std::string_view text, std::string_view name) {
   if (text.size() < name.size()) return false;
   for (std::size_t i = 0; i < name.size(); ++i)
-    if ((text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i]) != name[i]) return false;
+    if (ascii_lower(text[i]) != ascii_lower(name[i])) return false;
   return true;
 }
 
-// Message::parse(message).first("Message-ID"), without parsing every field:
-// the header is cut into fields the way Message::parse cuts it (a line, then
-// its continuation lines that start with WSP, up to the empty line), and only
-// a field that can be named Message-ID is parsed.
-std::optional<std::string> message_id_field(std::string_view raw) {
+bool starts_with_message_id(std::string_view text) { return starts_with_name(text, "message-id"); }
+
+// Calls visit(begin, end) for each entry of the header section, cut the way
+// Message::parse cuts it: a line, then its continuation lines that start
+// with WSP, up to the empty line.  visit returns true to stop.
+template <typename Visit>
+void for_each_entry(std::string_view raw, Visit visit) {
   std::size_t pos = 0;
-  std::size_t field_begin = std::string_view::npos;
-  auto check = [&](std::size_t field_end) -> std::optional<std::string> {
-    if (field_begin == std::string_view::npos) return std::nullopt;
-    const std::string_view text = raw.substr(field_begin, field_end - field_begin);
-    if (!starts_with_message_id(text)) return std::nullopt;
-    const auto parsed = net::mail::Message::parse(text);
-    const auto* field = parsed.first("Message-ID");
-    if (!field) return std::nullopt;
-    return field->value;
-  };
+  std::size_t entry_begin = std::string_view::npos;
   while (pos < raw.size()) {
     const std::size_t lf = raw.find('\n', pos);
     const std::size_t next = lf == std::string_view::npos ? raw.size() : lf + 1;
     const std::string_view line = raw.substr(pos, next - pos);
     if (line == "\r\n" || line == "\n") break;
-    if (!is_wsp(line.front()) || field_begin == std::string_view::npos) {
-      if (auto value = check(pos)) return value;
-      field_begin = pos;
+    if (!is_wsp(line.front()) || entry_begin == std::string_view::npos) {
+      if (entry_begin != std::string_view::npos && visit(entry_begin, pos)) return;
+      entry_begin = pos;
     }
     pos = next;
   }
-  return check(pos);
+  if (entry_begin != std::string_view::npos) visit(entry_begin, pos);
+}
+
+// Message::parse(message).first("Message-ID"), without parsing every field:
+// only an entry that can be named Message-ID is parsed.
+std::optional<std::string> message_id_field(std::string_view raw) {
+  std::optional<std::string> value;
+  for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
+    const std::string_view text = raw.substr(begin, end - begin);
+    if (!starts_with_message_id(text)) return false;
+    const auto parsed = net::mail::Message::parse(text);
+    const auto* field = parsed.first("Message-ID");
+    if (field) value = field->value;
+    return field != nullptr;
+  });
+  return value;
 }
 
 }  // namespace
+
+std::size_t count_fields(std::string_view raw, std::string_view name) {
+  std::size_t n = 0;
+  for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
+    const std::string_view text = raw.substr(begin, end - begin);
+    if (starts_with_name(text, name)) n += net::mail::Message::parse(text).count(name);
+    return false;
+  });
+  return n;
+}
+
+Result<std::string> prepend_field(std::string_view raw, std::string_view name, std::string_view value) {
+  // Message::insert at index 0 depends only on the message's line end, which
+  // Message::parse takes from the first line: parsing that line alone is enough.
+  const std::size_t first_lf = raw.find('\n');
+  const std::size_t head = first_lf == std::string_view::npos ? raw.size() : first_lf + 1;
+  auto first_line = net::mail::Message::parse(raw.substr(0, head));
+  if (auto added = first_line.prepend(name, value); !added) return added.error();
+  std::string out = first_line.serialize();
+  out.append(raw.substr(head));
+  return out;
+}
 
 std::string message_id_of(const std::string& message) {
   auto value = message_id_field(message);

@@ -8,10 +8,13 @@
 // §3.6.3): the lesson on envelope vs header depends on it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "net/core/result.hpp"
 #include "sim/scenario.hpp"
 
 namespace maillab::sim {
@@ -42,5 +45,12 @@ std::string compose_dsn(const DsnInput& input);
 std::string subject_of(const std::string& message);
 // The Message-ID without angle brackets ("" when none).
 std::string message_id_of(const std::string& message);
+
+// What the MTA does to every message, without parsing the whole header:
+//   count_fields(raw, name) == Message::parse(raw).count(name) (the hop count
+//   with "Received"), and prepend_field(raw, name, value) is Message::parse(raw)
+//   with prepend(name, value), serialised: the same bytes, the same refusals.
+std::size_t count_fields(std::string_view raw, std::string_view name);
+Result<std::string> prepend_field(std::string_view raw, std::string_view name, std::string_view value);
 
 }  // namespace maillab::sim

@@ -108,7 +108,11 @@ Mta::Mta(World::Impl& world, const HostSpec& spec, HostId host)
   net::tls::CertificateRequest request;
   request.dns_names = {spec.name};
   request.not_before_unix_s = world.start_unix_s - 86400;
-  if (auto context = net::tls::TlsContext::server_self_signed(request)) tls_ = std::move(context).value();
+  if (!world.server_tls) {
+    if (auto first = net::tls::TlsContext::server_self_signed(request)) world.server_tls = std::move(first).value();
+  }
+  if (!world.server_tls) return;
+  if (auto context = world.server_tls->with_certificate_for(request)) tls_ = std::move(context).value();
 }
 
 bool Mta::is_final_for(const std::string& domain) const {
@@ -223,10 +227,12 @@ void Mta::accept_pop3(ConnectionId id) {
       SessionLabel{name_, world_.network.host_name(peer), "pop3", false}, tls_, "");
   session->on_event = [this, session = session.get(), peer_name = world_.network.host_name(peer)](
                           net::pop3::ServerEvent& event) {
-    if (auto* body = std::get_if<net::pop3::BodyEvent>(&event))
-      world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, peer_name, "pop3", 'S',
-                                  fmt::format("({}: {} lines, {} octets)", body->what, body->lines, body->octets),
-                                  body->tls, session->msg});
+    auto* body = std::get_if<net::pop3::BodyEvent>(&event);
+    if (!body) return;
+    if (!world_.trace.wants_events()) return world_.trace.count_line();
+    world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, peer_name, "pop3", 'S',
+                                fmt::format("({}: {} lines, {} octets)", body->what, body->lines, body->octets),
+                                body->tls, session->msg});
   };
   const std::uint64_t epoch = epoch_;
   session->on_closed = [this, id, epoch] {
@@ -254,6 +260,7 @@ void Mta::accept_imap(ConnectionId id) {
                           net::imap::ServerEvent& event) {
     auto* literal = std::get_if<net::imap::LiteralEvent>(&event);
     if (!literal || literal->dir != net::Direction::server_to_client) return;
+    if (!world_.trace.wants_events()) return world_.trace.count_line();
     world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, peer_name, "imap", 'S',
                                 fmt::format("(literal: {} octets)", literal->bytes), session->engine().tls_active(),
                                 session->msg});
@@ -283,9 +290,8 @@ void Mta::on_message(ConnectionId id, std::uint16_t port, smtp::MessageEvent& ev
   auto it = inbound_.find(id);
   if (it == inbound_.end()) return;
   auto session = it->second.session;
-  auto parsed = net::mail::Message::parse(event.data);
   const std::string queue_id = new_queue_id();
-  if (net::mail::hop_count(parsed) >= 30) {  // RFC 5321 §6.3
+  if (count_fields(event.data, "Received") >= 30) {  // RFC 5321 §6.3: the hop count
     session->engine().complete_message(world_.now(), smtp::StoreOutcome{smtp::StoreResult::permanent_failure, "",
                                                                         "5.4.6 Too many hops: a mail loop?"});
     return session->pump();
@@ -302,13 +308,20 @@ void Mta::on_message(ConnectionId id, std::uint16_t port, smtp::MessageEvent& ev
   info.id = queue_id;
   if (event.forward_paths.size() == 1) info.for_recipient = event.forward_paths.front().to_string();
   info.date_s = world_.unix_now();
-  (void)net::mail::add_received(parsed, info);
+  std::string data;
   if (port == 587) {
+    auto parsed = net::mail::Message::parse(event.data);
+    (void)net::mail::add_received(parsed, info);
     const auto& user = event.authenticated_user;
     (void)net::mail::ensure_message_id_and_date(parsed, queue_id, user.empty() ? name_ : domain_of(user),
                                                 world_.unix_now());
+    data = parsed.serialize();
+  } else {
+    // What add_received on the parsed message gives, without parsing it.
+    auto received = net::mail::format_received(info);
+    auto with = received ? prepend_field(event.data, "Received", *received) : received;
+    data = with ? std::move(with).value() : event.data;
   }
-  std::string data = parsed.serialize();
   const std::string msg = message_id_of(data);
   session->msg = msg;
   world_.note_hop(msg, name_);
@@ -359,10 +372,11 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     world_.finalize(msg, recipient, FateState::delivered, "forwarded by " + name_);
     return std::nullopt;
   }
-  auto parsed = net::mail::Message::parse(data);
-  (void)parsed.prepend("Delivered-To", recipient);
-  (void)parsed.prepend("Return-Path", "<" + sender + ">");
-  std::string stored = parsed.serialize();
+  // Message::prepend of both fields, without parsing the message.
+  std::string stored = data;
+  if (auto with = prepend_field(stored, "Delivered-To", recipient)) stored = std::move(with).value();
+  if (auto with = prepend_field(stored, "Return-Path", "<" + sender + ">"))
+    stored = std::move(with).value();
   auto uid = store_.append(user, "INBOX", stored, {}, world_.unix_now());
   if (!uid) {
     const bool quota = uid.error().category == ErrorCategory::quota;
@@ -373,11 +387,13 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
                              quota ? "x-local; mailbox full: quota exceeded (RFC 3463 X.2.2)"
                                    : "x-local; " + uid.error().message));
   }
-  auto delivered = world_.make_event(TraceKind::deliver, name_, "", "local",
-                                     fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
-  delivered.user = user;
-  delivered.data = std::move(stored);
-  world_.trace.add(std::move(delivered));
+  if (world_.tracing()) {
+    auto delivered = world_.make_event(TraceKind::deliver, name_, "", "local",
+                                       fmt::format("<{}> delivered to {} INBOX (uid {})", msg, user, *uid), msg);
+    delivered.user = user;
+    delivered.data = std::move(stored);
+    world_.trace.add(std::move(delivered));
+  }
   store_changed();
   world_.finalize(msg, recipient, FateState::delivered, user + " INBOX on " + name_);
   return std::nullopt;
@@ -414,10 +430,12 @@ std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection
 void Mta::enqueue(const std::string& sender, std::vector<std::string> recipients, std::string data,
                   const std::string& msg) {
   const std::string id = new_queue_id();
-  std::string list;
-  for (const auto& r : recipients) list += (list.empty() ? "" : ", ") + r;
-  queue_event(fmt::format("{}: queued <{}> from <{}> for {}", id, msg, sender, list), msg, "enqueue",
-              world_.now());  // the first attempt runs at once
+  if (world_.tracing()) {
+    std::string list;
+    for (const auto& r : recipients) list += (list.empty() ? "" : ", ") + r;
+    queue_event(fmt::format("{}: queued <{}> from <{}> for {}", id, msg, sender, list), msg, "enqueue",
+                world_.now());  // the first attempt runs at once
+  }
   queue_.emplace(id, QueueEntry{id, msg, sender, std::move(data), std::move(recipients), {}, world_.now(), 0, false, {}});
   const std::uint64_t epoch = epoch_;
   world_.scheduler.after(Duration{0}, [this, id, epoch] {
@@ -427,6 +445,7 @@ void Mta::enqueue(const std::string& sender, std::vector<std::string> recipients
 
 void Mta::queue_event(std::string text, const std::string& msg, std::string action,
                       std::optional<Instant> next_retry) {
+  if (!world_.tracing()) return;
   auto event = world_.make_event(TraceKind::queue, name_, "", "smtp", std::move(text), msg);
   event.action = std::move(action);
   event.next_retry = next_retry;
@@ -503,9 +522,11 @@ void Mta::deliver_domain(const std::string& queue_id, const std::string& domain,
       std::string order;
       for (const auto& r : mx) {
         exchanges.push_back(r.exchange);
-        order += (order.empty() ? "" : ", ") + r.exchange + " (" + std::to_string(r.preference) + ")";
+        if (world_.tracing())
+          order += (order.empty() ? "" : ", ") + r.exchange + " (" + std::to_string(r.preference) + ")";
       }
-      world_.event(TraceKind::queue, name_, "", "smtp", "MX order for " + domain + ": " + order, msg);
+      if (world_.tracing())
+        world_.event(TraceKind::queue, name_, "", "smtp", "MX order for " + domain + ": " + order, msg);
     }
     try_exchange(queue_id, exchanges, 0, recipients, "", done);
   });
@@ -533,7 +554,8 @@ void Mta::try_exchange(const std::string& queue_id, std::vector<std::string> exc
     if (epoch != epoch_) return;
     if (answer.status != Status::ok) return next("no address for " + exchange);
     const Ipv4 address = answer.records.front().ipv4;
-    world_.event(TraceKind::connect, name_, exchange, "smtp", "connecting to " + format_ipv4(address) + ":25", msg);
+    if (world_.tracing())
+      world_.event(TraceKind::connect, name_, exchange, "smtp", "connecting to " + format_ipv4(address) + ":25", msg);
     world_.network.connect(host_, address, 25, [=, this](ConnectOutcome outcome, ConnectionId id) {
       if (epoch != epoch_) return;
       if (outcome != ConnectOutcome::connected)
@@ -597,8 +619,9 @@ void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string
   for (const auto& rcpt : entry.recipients) {
     const RecipientResult& r = results.at(rcpt);
     if (r.delivery == smtp::Delivery::accepted) {
-      world_.event(TraceKind::queue, name_, "", "smtp", fmt::format("{}: {} relayed to {}", queue_id, rcpt, r.remote_mta),
-                   entry.msg);
+      if (world_.tracing())
+        world_.event(TraceKind::queue, name_, "", "smtp",
+                     fmt::format("{}: {} relayed to {}", queue_id, rcpt, r.remote_mta), entry.msg);
     } else if (r.delivery == smtp::Delivery::permanent) {
       failed[rcpt] = r;
     } else {

@@ -98,8 +98,9 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
     if (answer.status != DnsAnswer::Status::ok)
       return retry_or_give_up(*m, data, msg, attempt, recipients, "no address for " + spec_.server);
     const Ipv4 address = answer.records.front().ipv4;
-    world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
-                 fmt::format("connecting to {}:{}", format_ipv4(address), spec_.port), msg);
+    if (world_.tracing())
+      world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
+                   fmt::format("connecting to {}:{}", format_ipv4(address), spec_.port), msg);
     world_.network.connect(host_, address, spec_.port, [=, this](ConnectOutcome outcome, ConnectionId id) mutable {
       if (outcome != ConnectOutcome::connected)
         world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
@@ -149,6 +150,7 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
 }
 
 void Mua::fetch_event(const std::string& proto, std::string text, const std::string& msg, std::string action) {
+  if (!world_.tracing()) return;
   auto event = world_.make_event(TraceKind::fetch, name_, spec_.fetch_server, proto, std::move(text), msg);
   event.user = spec_.user;
   event.action = std::move(action);
@@ -186,7 +188,8 @@ void Mua::fetch_pop3(Ipv4 address, std::uint64_t epoch) {
         mailbox_.push_back(r->message);
         if (!r->uidl.empty()) known_uidls_.insert(r->uidl);
         if (!spec_.keep) marked->push_back(msg);
-        fetch_event("pop3", "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
+        if (world_.tracing())
+          fetch_event("pop3", "retrieved <" + msg + "> \"" + subject_of(r->message) + "\"", msg);
       } else if (auto* s = std::get_if<pop3::SummaryEvent>(&event)) {
         fetch_event("pop3",
                     s->ok ? fmt::format("{} message(s) on the server, {} retrieved, {} deleted", s->messages_on_server,
@@ -239,9 +242,11 @@ void Mua::fetch_imap(Ipv4 address, std::uint64_t epoch) {
           imap_last_uid_ = 0;
         }
         imap_last_uid_ = std::max(imap_last_uid_, m->uid);
-        fetch_event("imap",
-                    fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data), m->uid),
-                    msg);
+        if (world_.tracing())
+          fetch_event("imap",
+                      fmt::format("fetched <{}> \"{}\" (UID {}), left on the server", msg, subject_of(m->data),
+                                  m->uid),
+                      msg);
       } else if (auto* f = std::get_if<imap::ClientFinished>(&event)) {
         // UIDs up to highest_uid were fetched even when the session broke later.
         if (f->uid_validity != 0) {

@@ -38,6 +38,7 @@ World::Impl::Impl(World& w)
 
 void World::Impl::event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
                         std::string text, const std::string& msg, char dir) {
+  if (kind != TraceKind::line && !tracing()) return;
   trace.add(TraceEvent{now(), kind, src, dst, proto, dir, std::move(text), false, msg});
 }
 
@@ -198,9 +199,9 @@ void DnsServer::start() {
     if (!query || query->is_response || query->questions.size() != 1) return;
     const dns::Message response = answer(*query);
     const auto& q = query->questions.front();
-    world_.event(TraceKind::dns, world_.network.host_name(host_),
-                 world_.network.host_name(datagram.source.host), "dns", describe_answer(response, q.name, q.type), {},
-                 'S');
+    if (world_.tracing())
+      world_.event(TraceKind::dns, world_.network.host_name(host_), world_.network.host_name(datagram.source.host),
+                   "dns", describe_answer(response, q.name, q.type), {}, 'S');
     world_.network.send_udp(host_, 53, datagram.source.address, datagram.source.port, dns::encode(response));
   });
 }
@@ -292,8 +293,9 @@ void Resolver::query(const std::string& name, dns::RecordType type, const std::s
     q.id = pending->id;
     q.recursion_desired = true;
     q.questions.push_back(dns::Question{name, type});
-    world_.event(TraceKind::dns, self, world_.network.host_name(world_.dns_host), "dns",
-                 "query " + dns::type_name(type) + " " + name, msg, 'C');
+    if (world_.tracing())
+      world_.event(TraceKind::dns, self, world_.network.host_name(world_.dns_host), "dns",
+                   "query " + dns::type_name(type) + " " + name, msg, 'C');
     world_.network.send_udp(host_, pending->port, server, 53, dns::encode(q));
     pending->timer = world_.scheduler.after(std::chrono::seconds(5), [again = weak_send.lock()] { (*again)(); });
   };

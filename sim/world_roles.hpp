@@ -248,6 +248,9 @@ struct World::Impl {
   Prng& prng;
   ScenarioCredentials credentials;
   std::optional<net::tls::TlsContext> client_tls;
+  // One SSL_CTX and key for every MTA, made by the first; each MTA presents
+  // its own certificate (TlsContext::with_certificate_for).
+  std::optional<net::tls::TlsContext> server_tls;
   net::tls::KeyLogSink key_log;
   std::unique_ptr<DnsServer> dns;
   HostId dns_host = 0;
@@ -259,6 +262,9 @@ struct World::Impl {
   std::map<std::string, std::vector<std::shared_ptr<InjectionWatch>>> watches;
 
   [[nodiscard]] Instant now() const { return scheduler.now(); }
+  // Would an event be kept, printed, watched or heard?  When not (`maillab run
+  // --quiet`), callers skip building its text: event() would drop it anyway.
+  [[nodiscard]] bool tracing() const { return trace.wants_events(); }
   [[nodiscard]] std::int64_t unix_now() const { return start_unix_s + scheduler.now().us / 1'000'000; }
   void event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
              std::string text, const std::string& msg = {}, char dir = 0);

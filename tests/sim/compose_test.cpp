@@ -47,3 +47,47 @@ TEST_CASE("compose: message_id_of reads what a full Message::parse reads, on 5,0
     CHECK(message_id_of(message) == by_full_parse(message));
   }
 }
+
+TEST_CASE("compose: count_fields and prepend_field read and write what parse, count, prepend and serialize do") {
+  using maillab::sim::count_fields;
+  using maillab::sim::prepend_field;
+  const std::string crlf = "Received: from a\r\n\tby b\r\nreceived : x\r\n Received: folded\r\nSubject: s\r\n\r\nReceived: body\r\n";
+  CHECK(count_fields(crlf, "Received") == 2);
+  CHECK(count_fields(crlf, "SUBJECT") == 1);
+  CHECK(count_fields(crlf, "Body") == 0);
+  CHECK(count_fields("", "Received") == 0);
+  CHECK(count_fields(" Received: x\r\nReceived: y", "received") == 1);
+  CHECK(count_fields("ReceivedX: y\r\nReceived-By: z\r\n", "Received") == 0);
+
+  auto prepended = prepend_field(crlf, "Delivered-To", "bob@lab.test");
+  REQUIRE(prepended.ok());
+  CHECK(*prepended == "Delivered-To: bob@lab.test\r\n" + crlf);
+  auto bare_lf = prepend_field("Subject: s\n\nbody\n", "Received", "from a\r\n\tby b");
+  REQUIRE(bare_lf.ok());
+  CHECK(*bare_lf == "Received: from a\n\tby b\nSubject: s\n\nbody\n");  // the message's own line end
+  CHECK_FALSE(prepend_field(crlf, "Bad Name", "x").ok());
+  CHECK_FALSE(prepend_field(crlf, "X-Injected", "a\r\nBcc: eve@evil.test").ok());
+}
+
+TEST_CASE("compose: count_fields and prepend_field agree with a full parse on 5,000 random messages") {
+  maillab::sim::Prng prng(11);
+  const std::vector<std::string> pieces{"Received:",  "received :", "Received", "ReceivedX:", " ",      "\t",
+                                        "from a",     "x",          "\r\n",     "\n",         "\r",     ":",
+                                        "Subject: s", "\r\n\r\n",   "\n\n",     " by b ",     "Bad Name:"};
+  const std::vector<std::string> values{"", "from a", "from a\r\n\tby b", "a\nb", "<bob@lab.test>", "a\r\n b", "a\r"};
+  for (int round = 0; round < 5000; ++round) {
+    std::string raw;
+    const auto count = prng.below(13);
+    for (std::uint64_t i = 0; i < count; ++i) raw += pieces[prng.below(pieces.size())];
+    const std::string& value = values[prng.below(values.size())];
+    const std::string name = prng.below(4) == 0 ? "Bad Name" : "Received";
+    INFO(raw);
+    INFO(value);
+    auto parsed = maillab::net::mail::Message::parse(raw);
+    CHECK(maillab::sim::count_fields(raw, "Received") == parsed.count("Received"));
+    auto expected = parsed.prepend(name, value);
+    auto fast = maillab::sim::prepend_field(raw, name, value);
+    REQUIRE(fast.ok() == expected.ok());
+    if (fast.ok()) CHECK(*fast == parsed.serialize());
+  }
+}

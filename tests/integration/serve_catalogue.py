@@ -313,22 +313,9 @@ def test_long_command_lines(server):  # catalogue row 11
     c.close()
 
 
-def rss_kib(server):
-    with open("/proc/%d/status" % server.process.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def sanitized(server):
-    with open("/proc/%d/maps" % server.process.pid) as f:
-        return "asan" in f.read()
-
-
 def test_100_mb_without_a_line_end_is_bounded(server):  # catalogue row 12
     block = b"z" * (1 << 20)
-    before = rss_kib(server)
+    before = server.rss_kib()
     c = smtp(server)
     for _ in range(100):
         c.send(block)
@@ -341,8 +328,8 @@ def test_100_mb_without_a_line_end_is_bounded(server):  # catalogue row 12
     code, text = d.cmd(b"\r\n.")
     assert code in (500, 552) and text[4:9] in (b"5.5.6", b"5.3.4"), text[:200]
     assert d.cmd(b"NOOP")[0] == 250
-    grown = rss_kib(server) - before
-    if not sanitized(server):  # ASan's quarantine keeps freed buffers: RSS says nothing there
+    grown = server.rss_kib() - before
+    if not server.sanitized():  # ASan's quarantine keeps freed buffers: RSS says nothing there
         assert grown < 32 * 1024, "the server grew by %d KiB reading 200 MB of endless lines" % grown
     c.close()
     d.close()

@@ -130,19 +130,6 @@ def pop3_login(server, user, rcvbuf=None):
     return c
 
 
-def rss_kib(server):
-    with open("/proc/%d/status" % server.process.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def sanitized(server):
-    with open("/proc/%d/maps" % server.process.pid) as f:
-        return "asan" in f.read()
-
-
 def big_message(n):
     line = b"%-76s\r\n" % (b"line of big message %d" % n)
     body = line * (BIG_MESSAGE_BYTES // len(line))
@@ -179,14 +166,14 @@ def a_second_session_is_served(server):
 def stall_and_expect_close(server, stalled, request, before_timeouts):
     """Sends `request` on a connection that never reads; the server must close it
     after the output timeout (not before) and within the slack, serving others meanwhile."""
-    baseline = rss_kib(server)
+    baseline = server.rss_kib()
     stalled.send(request)
     sent = time.monotonic()
     peak = baseline
     a_second_session_is_served(server)
     deadline = sent + OUTPUT_TIMEOUT_S + SLACK_S
     while output_timeouts_logged(server) == before_timeouts:
-        peak = max(peak, rss_kib(server))
+        peak = max(peak, server.rss_kib())
         assert time.monotonic() < deadline, "no output timeout after %.1f s" % (time.monotonic() - sent)
         time.sleep(0.05)
     elapsed = time.monotonic() - sent
@@ -202,7 +189,7 @@ def stall_and_expect_close(server, stalled, request, before_timeouts):
     assert got < total // 2, "the client got %d of %d octets: it was never stalled" % (got, total)
     stalled.close()
     grown = peak - baseline
-    if not sanitized(server):  # ASan's quarantine keeps freed buffers: RSS says nothing there
+    if not server.sanitized():  # ASan's quarantine keeps freed buffers: RSS says nothing there
         # Less than the mailbox it was asked for (glibc keeps some freed memory: no tighter figure).
         assert grown < total // 1024, "serve grew by %d KiB for a stalled %d MiB answer" % (grown, total >> 20)
     return elapsed, grown, pending

@@ -125,6 +125,19 @@ class Server:
             if marker in log:
                 raise AssertionError("the server's stderr has a sanitizer report:\n" + log)
 
+    def rss_kib(self):
+        """serve's resident set size now, from /proc."""
+        with open("/proc/%d/status" % self.process.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def sanitized(self):
+        """True for an ASan build: its quarantine keeps freed buffers, so RSS says nothing there."""
+        with open("/proc/%d/maps" % self.process.pid) as f:
+            return "asan" in f.read()
+
     def maildir_new(self, user):
         local, domain = user.split("@")
         path = os.path.join(self.state, "mail", domain, local, "new")

@@ -49,7 +49,10 @@ def test_curl_smtp_starttls_and_smtps(server):
         run(["curl", "-sS", "--ssl-reqd", "-k", "--url", "%s://127.0.0.1:%d" % (scheme, port),
              "--mail-from", "alice@lab.test", "--mail-rcpt", "bob@lab.test",
              "--user", "alice@lab.test:alice-secret", "--upload-file", "-"], stdin=data)
-        assert any(m.endswith(data) for m in inbox(server, "bob@lab.test", "bob-secret")), scheme
+        # Mail is asynchronous: the 250 says the message is safe in the queue; IMAP shows it
+        # once its delivery round has synced the Maildir.
+        wait_until(lambda: any(m.endswith(data) for m in inbox(server, "bob@lab.test", "bob-secret")),
+                   what="curl's %s message in bob's INBOX" % scheme)
 
 
 def test_curl_pop3_and_imap_fetch(server):
@@ -111,7 +114,10 @@ def test_swaks_pipelining_starttls_auth_attachment(server):
     assert re.search(r"<~\s+235 ", out), out          # AUTH inside TLS ("~" marks TLS in swaks' transcript)
     assert re.search(r"<~\s+250 2\.0\.0", out), out    # the message was accepted
     for user, password in (("alice@lab.test", "alice-secret"), ("bob@lab.test", "bob-secret")):
-        found = [m for m in inbox(server, user, password) if b"swaks with an attachment" in m]
+        def delivered():
+            return [m for m in inbox(server, user, password) if b"swaks with an attachment" in m]
+        wait_until(delivered, what="swaks' message in %s's INBOX" % user)
+        found = delivered()
         assert len(found) == 1, (user, len(found))
         message = email.message_from_bytes(found[0])
         parts = [p for p in message.walk() if p.get_content_type() == "application/octet-stream"]

@@ -12,101 +12,19 @@ import imaplib
 import os
 import poplib
 import smtplib
-import socket
 import ssl
 import sys
 import time
 
-from serve_harness import Runner, client_tls, expect_silence, running
+from serve_harness import RawClient, Runner, client_tls, expect_silence, running
 
 ALICE = ("alice@lab.test", "alice-secret")
 BOB = ("bob@lab.test", "bob-secret")
 WAIT_S = 60  # delivery into a Maildir goes through the on-disk queue (and, across domains, the world)
 
 
-class Conn:
-    """A raw client connection with its own input buffer; every read is bounded in time and size."""
-
-    def __init__(self, port, tls=False):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        if tls:
-            self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
-        self.buf = b""
-
-    def starttls(self):
-        assert self.buf == b"", self.buf
-        self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or len(self.buf) > (8 << 20):
-            raise AssertionError("timed out; have %r" % self.buf[-2000:])
-        self.sock.settimeout(remaining)
-        chunk = self.sock.recv(1 << 16)
-        if not chunk:
-            raise AssertionError("connection closed; have %r" % self.buf[-2000:])
-        self.buf += chunk
-
-    def line(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while b"\r\n" not in self.buf:
-            self._fill(deadline)
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def reply(self, timeout=20.0):
-        """One SMTP reply: (code, all its lines)."""
-        lines = []
-        while True:
-            line = self.line(timeout)
-            lines.append(line)
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), b"\n".join(lines)
-
-    def cmd(self, line, timeout=20.0):
-        self.send(line + b"\r\n")
-        return self.reply(timeout)
-
-    def tagged(self, tag, timeout=20.0):
-        """IMAP: every line up to and including the one tagged `tag`."""
-        lines = []
-        while True:
-            line = self.line(timeout)
-            lines.append(line)
-            if line.startswith(tag + b" ") or line.startswith(b"* BYE"):
-                return lines
-
-    def imap(self, tag, command, timeout=20.0):
-        self.send(tag + b" " + command + b"\r\n")
-        return self.tagged(tag, timeout)
-
-    def closed(self, timeout=10.0):
-        """True once the server closes (what it sends first is read and dropped)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(1 << 16)
-            except (socket.timeout, TimeoutError):
-                return False
-            except (ConnectionResetError, OSError):
-                return True
-            if not chunk:
-                return True
-        return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 def smtp(server, service="smtp", ehlo=True):
-    c = Conn(server.ports[service], tls=service == "smtps")
+    c = RawClient(server.ports[service], tls=service == "smtps")
     assert c.reply()[0] == 220
     if ehlo:
         assert c.cmd(b"EHLO student-pc")[0] == 250
@@ -123,7 +41,7 @@ def submission(server, user=ALICE):
 
 
 def imaps(server, login=ALICE):
-    c = Conn(server.ports["imaps"], tls=True)
+    c = RawClient(server.ports["imaps"], tls=True)
     assert c.line().startswith(b"* OK")
     if login:
         lines = c.imap(b"L", b"LOGIN %s %s" % (login[0].encode(), login[1].encode()))
@@ -132,20 +50,12 @@ def imaps(server, login=ALICE):
 
 
 def pop3s(server, login=None):
-    c = Conn(server.ports["pop3s"], tls=True)
+    c = RawClient(server.ports["pop3s"], tls=True)
     assert c.line().startswith(b"+OK")
     if login:
-        assert c.cmd_pop(b"USER " + login[0].encode()).startswith(b"+OK")
-        assert c.cmd_pop(b"PASS " + login[1].encode()).startswith(b"+OK")
+        assert c.pop(b"USER " + login[0].encode()).startswith(b"+OK")
+        assert c.pop(b"PASS " + login[1].encode()).startswith(b"+OK")
     return c
-
-
-def _cmd_pop(self, line, timeout=20.0):
-    self.send(line + b"\r\n")
-    return self.line(timeout)
-
-
-Conn.cmd_pop = _cmd_pop
 
 
 def maildir_files(server, user):
@@ -265,7 +175,7 @@ def test_quit_behind_the_dot_and_logged_in_pipelining_still_work(server):  # cat
 
 
 def test_starttls_injection_forgets_the_session(server):  # catalogue row 9
-    c = Conn(server.ports["submission"])
+    c = RawClient(server.ports["submission"])
     assert c.reply()[0] == 220
     assert c.cmd(b"EHLO x")[0] == 250
     c.send(b"STARTTLS\r\nEHLO evil\r\nAUTH PLAIN AGFsaWNlQGxhYi50ZXN0AGFsaWNlLXNlY3JldA==\r\n")
@@ -395,7 +305,7 @@ def test_body_over_the_size_limit_without_size(server):  # catalogue row 16
 def test_connection_cap_default_ten_per_address(binary):  # catalogue row 19
     with running(binary) as server:
         held = [smtp(server, ehlo=False) for _ in range(10)]
-        extra = Conn(server.ports["smtp"])
+        extra = RawClient(server.ports["smtp"])
         code, text = extra.reply()
         assert code == 421 and b"4.7.0" in text, text
         assert extra.closed()
@@ -554,10 +464,10 @@ def test_dot_stuffing_round_trip(server):  # catalogue row 28
     assert data[0][1].endswith(b"\r\n" + expected), data[0][1]  # behind Return-Path:, Received: ...
     imap.logout()
     p = pop3s(server, BOB)
-    count = int(p.cmd_pop(b"STAT").split()[1])
+    count = int(p.pop(b"STAT").split()[1])
     wires = []
     for n in range(1, count + 1):
-        assert p.cmd_pop(b"RETR %d" % n).startswith(b"+OK")
+        assert p.pop(b"RETR %d" % n).startswith(b"+OK")
         lines = []
         while True:
             line = p.line()
@@ -569,7 +479,7 @@ def test_dot_stuffing_round_trip(server):  # catalogue row 28
     assert len(wire) == 1, len(wire)
     # RFC 1939 §3: byte-stuffed again on the way out.
     assert wire[0][wire[0].index(b"") + 1:] == [b"..", b"...", b"....x", b".. ", b"..hidden", b"last line"], wire[0]
-    p.cmd_pop(b"QUIT")
+    p.pop(b"QUIT")
     p.close()
 
 
@@ -794,12 +704,12 @@ def test_partial_fetch_and_top_overflow(server):  # catalogue row 42
     assert lines[-1].startswith(b"D OK"), lines[-1]
     c.close()
     p = pop3s(server, ALICE)
-    assert p.cmd_pop(b"TOP 1 4294967295").startswith(b"+OK")
+    assert p.pop(b"TOP 1 4294967295").startswith(b"+OK")
     while p.line() != b".":
         pass
     for bad in (b"TOP 1 -1", b"TOP 1 99999999999999999999", b"TOP 0 1", b"TOP 1"):
-        assert p.cmd_pop(bad).startswith(b"-ERR"), bad
-    p.cmd_pop(b"QUIT")
+        assert p.pop(bad).startswith(b"-ERR"), bad
+    p.pop(b"QUIT")
     p.close()
 
 
@@ -851,17 +761,17 @@ def test_two_sessions_see_an_expunge(server):  # catalogue row 48
 def test_pop3_transaction_commands_before_login(server):  # catalogue row 49
     for command in (b"STAT", b"LIST", b"RETR 1", b"DELE 1", b"UIDL", b"TOP 1 0"):
         p = pop3s(server)
-        assert p.cmd_pop(command).startswith(b"-ERR"), command
+        assert p.pop(command).startswith(b"-ERR"), command
         p.close()
     p = pop3s(server)  # the third bad command before login ends the session (Dovecot pop3-login)
-    assert p.cmd_pop(b"STAT").startswith(b"-ERR")
-    assert p.cmd_pop(b"RETR 1").startswith(b"-ERR")
-    assert p.cmd_pop(b"DELE 1").startswith(b"-ERR")
+    assert p.pop(b"STAT").startswith(b"-ERR")
+    assert p.pop(b"RETR 1").startswith(b"-ERR")
+    assert p.pop(b"DELE 1").startswith(b"-ERR")
     assert p.closed()
 
 
 def pop3_stat(p):
-    reply = p.cmd_pop(b"STAT")
+    reply = p.pop(b"STAT")
     assert reply.startswith(b"+OK"), reply
     return int(reply.split()[1])
 
@@ -872,30 +782,30 @@ def test_pop3_deletion_rules(server):  # catalogue rows 50, 51, 52
     count = pop3_stat(p)
     assert count >= 2
     second = pop3s(server)  # row 52: a second session for the same maildrop
-    assert second.cmd_pop(b"USER " + ALICE[0].encode()).startswith(b"+OK")
-    reply = second.cmd_pop(b"PASS " + ALICE[1].encode())
+    assert second.pop(b"USER " + ALICE[0].encode()).startswith(b"+OK")
+    reply = second.pop(b"PASS " + ALICE[1].encode())
     assert reply.startswith(b"-ERR [IN-USE]"), reply
     second.close()
-    assert p.cmd_pop(b"DELE 2").startswith(b"+OK")
+    assert p.pop(b"DELE 2").startswith(b"+OK")
     for command in (b"DELE 2", b"RETR 2", b"TOP 2 0", b"LIST 2", b"DELE 0", b"DELE %d" % (count + 1), b"DELE 1a"):
-        assert p.cmd_pop(command).startswith(b"-ERR"), command
+        assert p.pop(command).startswith(b"-ERR"), command
     assert pop3_stat(p) == count - 1
-    assert p.cmd_pop(b"RSET").startswith(b"+OK")
+    assert p.pop(b"RSET").startswith(b"+OK")
     assert pop3_stat(p) == count
-    assert p.cmd_pop(b"DELE 1").startswith(b"+OK")
+    assert p.pop(b"DELE 1").startswith(b"+OK")
     p.close()  # row 51: gone without QUIT: nothing is deleted
     deadline = time.monotonic() + 10
     while True:  # the lock goes once the server has seen the close
         again = pop3s(server)
-        again.cmd_pop(b"USER " + ALICE[0].encode())
-        reply = again.cmd_pop(b"PASS " + ALICE[1].encode())
+        again.pop(b"USER " + ALICE[0].encode())
+        reply = again.pop(b"PASS " + ALICE[1].encode())
         if reply.startswith(b"+OK"):
             break
         again.close()
         assert reply.startswith(b"-ERR [IN-USE]") and time.monotonic() < deadline, reply
         time.sleep(0.2)
     assert pop3_stat(again) == count
-    again.cmd_pop(b"QUIT")
+    again.pop(b"QUIT")
     again.close()
 
 

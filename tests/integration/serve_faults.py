@@ -17,13 +17,12 @@ import os
 import poplib
 import re
 import smtplib
-import socket
 import sys
 import tempfile
 import threading
 import time
 
-from serve_harness import Runner, client_tls, inbox_message_ids, lab_scenario, running, wait_until
+from serve_harness import RawClient, Runner, client_tls, inbox_message_ids, lab_scenario, running, wait_until
 
 ALICE = ("alice@lab.test", "alice-secret")
 BOB = ("bob@lab.test", "bob-secret")
@@ -33,84 +32,9 @@ BIG_MESSAGES = 16
 BIG_MESSAGE_BYTES = 2 << 20  # 16 x 2 MiB: far beyond the 1 MiB the server queues plus both socket buffers
 
 
-class Conn:
-    """A raw client connection with its own input buffer; every read is bounded in time and size."""
-
-    def __init__(self, port, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:  # before connect: the window the client offers stays small
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(20)
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-
-    def starttls(self):
-        assert self.buf == b"", self.buf
-        self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while b"\r\n" not in self.buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or len(self.buf) > (8 << 20):
-                raise AssertionError("timed out; have %r" % self.buf[-2000:])
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise AssertionError("connection closed; have %r" % self.buf[-2000:])
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def tagged(self, tag, timeout=20.0):
-        """Every line up to the one tagged `tag` (or an untagged BYE, except for LOGOUT's)."""
-        lines = []
-        while True:
-            line = self.line(timeout)
-            lines.append(line)
-            if line.startswith(tag + b" ") or (line.startswith(b"* BYE") and tag != b"O"):
-                return lines
-
-    def imap(self, tag, command, timeout=20.0):
-        self.send(tag + b" " + command + b"\r\n")
-        return self.tagged(tag, timeout)
-
-    def pop(self, command, timeout=20.0):
-        self.send(command + b"\r\n")
-        return self.line(timeout)
-
-    def drain_to_close(self, timeout=30.0, limit=64 << 20):
-        """Reads and drops everything until the server's close; the octets read."""
-        total = len(self.buf)
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, "the connection was not closed (%d octets read)" % total
-            assert total <= limit, "more than %d octets arrived" % limit
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(1 << 16)
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:  # a reset, or TLS cut without close_notify
-                return total
-            if not chunk:
-                return total
-            total += len(chunk)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 def imap_login(server, user, rcvbuf=None):
     """IMAP on the plain port, STARTTLS, LOGIN (RFC 9051 §6.2.1)."""
-    c = Conn(server.ports["imap"], rcvbuf)
+    c = RawClient(server.ports["imap"], rcvbuf=rcvbuf)
     assert c.line().startswith(b"* OK")
     assert c.imap(b"T", b"STARTTLS")[-1].startswith(b"T OK")
     c.starttls()
@@ -121,7 +45,7 @@ def imap_login(server, user, rcvbuf=None):
 
 def pop3_login(server, user, rcvbuf=None):
     """POP3 on the plain port, STLS (RFC 2595 §4), USER/PASS."""
-    c = Conn(server.ports["pop3"], rcvbuf)
+    c = RawClient(server.ports["pop3"], rcvbuf=rcvbuf)
     assert c.line().startswith(b"+OK")
     assert c.pop(b"STLS").startswith(b"+OK")
     c.starttls()

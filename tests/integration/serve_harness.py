@@ -241,6 +241,116 @@ def lab_scenario(directory, name, limits="", title="Lab"):
     return path
 
 
+class RawClient:
+    """A raw client connection with its own input buffer; every read is bounded in time and size."""
+
+    def __init__(self, port, tls=False, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect: the window the client offers stays small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(20)
+        self.sock.connect(("127.0.0.1", port))
+        if tls:
+            self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
+        self.buf = b""
+
+    def starttls(self):
+        assert self.buf == b"", self.buf
+        self.sock = client_tls().wrap_socket(self.sock, server_hostname="localhost")
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or len(self.buf) > (8 << 20):
+            raise AssertionError("timed out; have %r" % self.buf[-2000:])
+        self.sock.settimeout(remaining)
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise AssertionError("connection closed; have %r" % self.buf[-2000:])
+        self.buf += chunk
+
+    def line(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self, timeout=20.0):
+        """One SMTP reply: (code, all its lines)."""
+        lines = []
+        while True:
+            line = self.line(timeout)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), b"\n".join(lines)
+
+    def cmd(self, line, timeout=20.0):
+        self.send(line + b"\r\n")
+        return self.reply(timeout)
+
+    def tagged(self, tag, timeout=20.0):
+        """IMAP: every line up to and including the one tagged `tag`, or an untagged BYE
+        (except for a LOGOUT tagged O, whose BYE comes before its tagged OK)."""
+        lines = []
+        while True:
+            line = self.line(timeout)
+            lines.append(line)
+            if line.startswith(tag + b" ") or (line.startswith(b"* BYE") and tag != b"O"):
+                return lines
+
+    def imap(self, tag, command, timeout=20.0):
+        self.send(tag + b" " + command + b"\r\n")
+        return self.tagged(tag, timeout)
+
+    def pop(self, command, timeout=20.0):
+        """POP3: one command, its first reply line."""
+        self.send(command + b"\r\n")
+        return self.line(timeout)
+
+    def closed(self, timeout=10.0):
+        """True once the server closes (what it sends first is read and dropped)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except (socket.timeout, TimeoutError):
+                return False
+            except (ConnectionResetError, OSError):
+                return True
+            if not chunk:
+                return True
+        return False
+
+    def drain_to_close(self, timeout=30.0, limit=64 << 20):
+        """Reads and drops everything until the server's close; the octets read."""
+        total = len(self.buf)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "the connection was not closed (%d octets read)" % total
+            assert total <= limit, "more than %d octets arrived" % limit
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:  # a reset, or TLS cut without close_notify
+                return total
+            if not chunk:
+                return total
+            total += len(chunk)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 def recv_until(sock, marker, timeout=10.0, limit=1 << 20):
     """Reads until `marker` is in the data; bounded in time and size."""
     data = b""

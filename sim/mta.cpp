@@ -474,26 +474,32 @@ void Mta::attempt(const std::string& queue_id) {
 
 void Mta::deliver_domain(const std::string& queue_id, const std::string& domain, std::vector<std::string> recipients,
                          std::function<void(std::map<std::string, RecipientResult>)> done) {
-  const std::string msg = queue_.at(queue_id).msg;
-  auto all = [recipients](RecipientResult r) {
+  auto attempt = std::make_shared<DomainAttempt>();
+  attempt->queue_id = queue_id;
+  attempt->msg = queue_.at(queue_id).msg;
+  attempt->recipients = std::move(recipients);
+  attempt->done = std::move(done);
+  auto all = [attempt](RecipientResult r) {
     std::map<std::string, RecipientResult> out;
-    for (const auto& rcpt : recipients) out[rcpt] = r;
+    for (const auto& rcpt : attempt->recipients) out[rcpt] = r;
     return out;
   };
   const std::uint64_t epoch = epoch_;
-  resolver_.query(domain, dns::RecordType::mx, msg, [=, this](DnsAnswer answer) {
+  resolver_.query(domain, dns::RecordType::mx, attempt->msg, [this, attempt, all, domain, epoch](DnsAnswer answer) {
     if (epoch != epoch_) return;
+    const std::string& msg = attempt->msg;
+    const auto& finished = attempt->done;
     if (answer.status == Status::timeout || answer.status == Status::failure)
-      return done(all(local_result(smtp::Delivery::transient, "4.4.3", "x-maillab; DNS lookup of " + domain +
+      return finished(all(local_result(smtp::Delivery::transient, "4.4.3", "x-maillab; DNS lookup of " + domain +
                                                                            " failed, will retry (RFC 3463 X.4.3)")));
     if (answer.status == Status::nxdomain)
-      return done(all(local_result(smtp::Delivery::permanent, "5.1.2",
+      return finished(all(local_result(smtp::Delivery::permanent, "5.1.2",
                                    "x-maillab; domain " + domain + " does not exist (NXDOMAIN, RFC 3463 X.1.2)")));
     std::vector<dns::Record> mx;
     for (const auto& r : answer.records)
       if (r.type == dns::RecordType::mx) mx.push_back(r);
     if (mx.size() == 1 && mx.front().exchange.empty())
-      return done(all(local_result(smtp::Delivery::permanent, "5.1.10",
+      return finished(all(local_result(smtp::Delivery::permanent, "5.1.10",
                                    "x-maillab; " + domain + " has a null MX: it accepts no mail (RFC 7505 §3)")));
     std::vector<std::string> exchanges;
     if (mx.empty()) {
@@ -516,7 +522,7 @@ void Mta::deliver_domain(const std::string& queue_id, const std::string& domain,
         const auto own = self->preference;
         mx.erase(std::remove_if(mx.begin(), mx.end(), [&](const auto& r) { return r.preference >= own; }), mx.end());
         if (mx.empty())
-          return done(all(local_result(smtp::Delivery::permanent, "5.4.6",
+          return finished(all(local_result(smtp::Delivery::permanent, "5.4.6",
                                        "x-maillab; mail for " + domain + " loops back to myself (RFC 3463 X.4.6)")));
       }
       std::string order;
@@ -528,85 +534,87 @@ void Mta::deliver_domain(const std::string& queue_id, const std::string& domain,
       if (world_.tracing())
         world_.event(TraceKind::queue, name_, "", "smtp", "MX order for " + domain + ": " + order, msg);
     }
-    try_exchange(queue_id, exchanges, 0, recipients, "", done);
+    attempt->exchanges = std::move(exchanges);
+    try_exchange(attempt, 0, "");
   });
 }
 
-void Mta::try_exchange(const std::string& queue_id, std::vector<std::string> exchanges, std::size_t index,
-                       std::vector<std::string> recipients, std::string last_error,
-                       std::function<void(std::map<std::string, RecipientResult>)> done) {
-  auto entry_it = queue_.find(queue_id);
-  if (entry_it == queue_.end()) return;
-  const QueueEntry& entry = entry_it->second;
-  const std::string msg = entry.msg;
-  if (index >= exchanges.size()) {
+void Mta::try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_t index, std::string last_error) {
+  if (queue_.find(attempt->queue_id) == queue_.end()) return;
+  if (index >= attempt->exchanges.size()) {
     std::map<std::string, RecipientResult> out;
-    for (const auto& r : recipients)
+    for (const auto& r : attempt->recipients)
       out[r] = local_result(smtp::Delivery::transient, "4.4.1", "x-maillab; " + last_error + " (RFC 3463 X.4.1)");
-    return done(out);
+    return attempt->done(out);
   }
-  const std::string exchange = exchanges[index];
   const std::uint64_t epoch = epoch_;
-  auto next = [=, this](std::string why) {
-    try_exchange(queue_id, exchanges, index + 1, recipients, std::move(why), done);
-  };
-  resolver_.query(exchange, dns::RecordType::a, msg, [=, this](DnsAnswer answer) {
+  // The callbacks below share `attempt` (and find the exchange by index)
+  // instead of each copying the recipients, the MX list and `done`.
+  auto next = [this, attempt, index](std::string why) { try_exchange(attempt, index + 1, std::move(why)); };
+  const auto on_address = [this, attempt, index, epoch, next](DnsAnswer answer) {
     if (epoch != epoch_) return;
+    const std::string& exchange = attempt->exchanges[index];
+    const std::string& msg = attempt->msg;
     if (answer.status != Status::ok) return next("no address for " + exchange);
     const Ipv4 address = answer.records.front().ipv4;
     if (world_.tracing())
       world_.event(TraceKind::connect, name_, exchange, "smtp", "connecting to " + format_ipv4(address) + ":25", msg);
-    world_.network.connect(host_, address, 25, [=, this](ConnectOutcome outcome, ConnectionId id) {
+    world_.network.connect(host_, address, 25, [this, attempt, index, epoch, next, address](ConnectOutcome outcome,
+                                                                                           ConnectionId id) {
       if (epoch != epoch_) return;
+      const std::string& peer = attempt->exchanges[index];
       if (outcome != ConnectOutcome::connected)
-        world_.event(TraceKind::connect, name_, exchange, "smtp",
-                     "connect to " + format_ipv4(address) + ":25: " + std::string(to_string(outcome)), msg);
-      if (outcome != ConnectOutcome::connected) return next(exchange + ": " + std::string(to_string(outcome)));
-      auto it = queue_.find(queue_id);
+        world_.event(TraceKind::connect, name_, peer, "smtp",
+                     "connect to " + format_ipv4(address) + ":25: " + std::string(to_string(outcome)), attempt->msg);
+      if (outcome != ConnectOutcome::connected) return next(peer + ": " + std::string(to_string(outcome)));
+      auto it = queue_.find(attempt->queue_id);
       if (it == queue_.end()) return world_.network.close(id, Side::client);
       auto session = std::make_shared<EngineSession<smtp::Client>>(
           world_.network, world_.scheduler, world_.trace, id, Side::client,
-          SessionLabel{name_, exchange, "smtp", true}, world_.client_tls, exchange);
-      session->msg = msg;
+          SessionLabel{name_, peer, "smtp", true}, world_.client_tls, peer);
+      session->msg = attempt->msg;
       auto* raw = session.get();  // the session owns this callback: no shared_ptr cycle
       auto results = std::make_shared<std::map<std::string, RecipientResult>>();
       auto session_failure = std::make_shared<std::optional<smtp::Verdict>>();
-      session->on_event = [=, this](smtp::ClientEvent& event) {
+      session->on_event = [this, attempt, index, raw, results, session_failure](smtp::ClientEvent& event) {
+        const std::string& remote = attempt->exchanges[index];
         if (auto* r = std::get_if<smtp::RecipientOutcome>(&event)) {
-          (*results)[r->address] = from_verdict(r->verdict, exchange);
+          (*results)[r->address] = from_verdict(r->verdict, remote);
           if (r->verdict.scope == smtp::FailureScope::session) *session_failure = r->verdict;
         } else if (auto* c = std::get_if<smtp::ContentSentEvent>(&event)) {
-          world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, exchange, "smtp", 'C',
+          world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, remote, "smtp", 'C',
                                       fmt::format("(message content: {} lines, {} octets)", c->lines, c->octets),
-                                      raw->engine().tls_active(), msg});
+                                      raw->engine().tls_active(), attempt->msg});
         }
       };
-      session->on_closed = [=, this] {
-        world_.scheduler.after(Duration{0}, [=, this] {
+      session->on_closed = [this, attempt, index, epoch, next, id, results, session_failure] {
+        world_.scheduler.after(Duration{0}, [this, attempt, index, epoch, next, id, results, session_failure] {
           if (epoch != epoch_) return;
+          const std::string& remote = attempt->exchanges[index];
           outbound_.erase(id);
           // A session-wide transient failure (421, a timeout, a dropped line):
           // the next MX may do better (RFC 5321 §5.1).
           if (*session_failure && (*session_failure)->delivery == smtp::Delivery::transient)
-            return next(exchange + ": " + (*session_failure)->diagnostic);
+            return next(remote + ": " + (*session_failure)->diagnostic);
           std::map<std::string, RecipientResult> out;
-          for (const auto& r : recipients) {
+          for (const auto& r : attempt->recipients) {
             auto found = results->find(r);
             out[r] = found != results->end()
                          ? found->second
-                         : local_result(smtp::Delivery::transient, "4.4.2", "x-maillab; " + exchange + ": no answer");
+                         : local_result(smtp::Delivery::transient, "4.4.2", "x-maillab; " + remote + ": no answer");
           }
-          done(out);
+          attempt->done(out);
         });
       };
       smtp::ClientConfig config;
       config.helo_name = name_;
       config.tls = world_.scenario.starttls ? smtp::TlsPolicy::opportunistic : smtp::TlsPolicy::none;
-      config.messages.push_back(smtp::OutgoingMessage{it->second.sender, recipients, it->second.data});
+      config.messages.push_back(smtp::OutgoingMessage{it->second.sender, attempt->recipients, it->second.data});
       outbound_[id] = session;
       session->start(config, world_.now());
     });
-  });
+  };
+  resolver_.query(attempt->exchanges[index], dns::RecordType::a, attempt->msg, on_address);
 }
 
 void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string, RecipientResult>& results) {

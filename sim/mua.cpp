@@ -91,43 +91,60 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
       if (std::find(recipients.begin(), recipients.end(), r) == recipients.end()) recipients.push_back(r);
   if (!world_.network.host_up(host_))
     return retry_or_give_up(message, std::move(data), msg, attempt, recipients, name_ + " is down");
+  // One submission, shared by the callbacks of its lookup and session
+  // instead of each copying the message.
+  struct Submission {
+    const MessageSpec* m = nullptr;
+    std::string data;
+    std::string msg;
+    std::uint32_t attempt = 0;
+    std::vector<std::string> recipients;
+  };
+  auto sub = std::make_shared<Submission>(Submission{&message, std::move(data), std::move(msg), attempt,
+                                                     std::move(recipients)});
   const std::uint64_t epoch = epoch_;
-  const MessageSpec* m = &message;
-  resolver_.query(spec_.server, dns::RecordType::a, msg, [=, this](DnsAnswer answer) mutable {
-    if (epoch != epoch_) return retry_or_give_up(*m, data, msg, attempt, recipients, name_ + " went down");
+  resolver_.query(spec_.server, dns::RecordType::a, sub->msg, [this, sub, epoch](DnsAnswer answer) {
+    const Submission& out = *sub;
+    if (epoch != epoch_)
+      return retry_or_give_up(*out.m, out.data, out.msg, out.attempt, out.recipients, name_ + " went down");
     if (answer.status != DnsAnswer::Status::ok)
-      return retry_or_give_up(*m, data, msg, attempt, recipients, "no address for " + spec_.server);
+      return retry_or_give_up(*out.m, out.data, out.msg, out.attempt, out.recipients,
+                              "no address for " + spec_.server);
     const Ipv4 address = answer.records.front().ipv4;
     if (world_.tracing())
       world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
-                   fmt::format("connecting to {}:{}", format_ipv4(address), spec_.port), msg);
-    world_.network.connect(host_, address, spec_.port, [=, this](ConnectOutcome outcome, ConnectionId id) mutable {
+                   fmt::format("connecting to {}:{}", format_ipv4(address), spec_.port), out.msg);
+    world_.network.connect(host_, address, spec_.port, [this, sub, epoch, address](ConnectOutcome outcome,
+                                                                                  ConnectionId id) {
+      const Submission& job = *sub;
       if (outcome != ConnectOutcome::connected)
         world_.event(TraceKind::connect, name_, spec_.server, spec_.port == 25 ? "smtp" : "submission",
-                     fmt::format("connect to {}:{}: {}", format_ipv4(address), spec_.port, to_string(outcome)), msg);
+                     fmt::format("connect to {}:{}: {}", format_ipv4(address), spec_.port, to_string(outcome)),
+                     job.msg);
       if (epoch != epoch_) {
         world_.network.close(id, Side::client);
-        return retry_or_give_up(*m, data, msg, attempt, recipients, name_ + " went down");
+        return retry_or_give_up(*job.m, job.data, job.msg, job.attempt, job.recipients, name_ + " went down");
       }
       if (outcome != ConnectOutcome::connected)
-        return retry_or_give_up(*m, data, msg, attempt, recipients, std::string(to_string(outcome)));
+        return retry_or_give_up(*job.m, job.data, job.msg, job.attempt, job.recipients,
+                                std::string(to_string(outcome)));
       auto session = std::make_shared<EngineSession<smtp::Client>>(
           world_.network, world_.scheduler, world_.trace, id, Side::client,
           SessionLabel{name_, spec_.server, spec_.port == 25 ? "smtp" : "submission", true}, world_.client_tls,
           spec_.server);
-      session->msg = msg;
+      session->msg = job.msg;
       auto* raw = session.get();  // the session owns this callback: no shared_ptr cycle
       auto results = std::make_shared<std::map<std::string, smtp::Verdict>>();
-      session->on_event = [=, this](smtp::ClientEvent& event) {
+      session->on_event = [this, sub, raw, results](smtp::ClientEvent& event) {
         if (auto* r = std::get_if<smtp::RecipientOutcome>(&event)) (*results)[r->address] = r->verdict;
         else if (auto* c = std::get_if<smtp::ContentSentEvent>(&event))
           world_.trace.add(TraceEvent{world_.now(), TraceKind::line, name_, spec_.server,
                                       spec_.port == 25 ? "smtp" : "submission", 'C',
                                       fmt::format("(message content: {} lines, {} octets)", c->lines, c->octets),
-                                      raw->engine().tls_active(), msg});
+                                      raw->engine().tls_active(), sub->msg});
       };
-      session->on_closed = [=, this]() mutable {
-        world_.scheduler.after(Duration{0}, [=, this]() mutable {
+      session->on_closed = [this, epoch, id] {
+        world_.scheduler.after(Duration{0}, [this, epoch, id] {
           if (epoch != epoch_) return;
           smtp_.erase(id);
           auto node = outgoing_.extract(id);
@@ -141,9 +158,10 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
         const auto* user = world_.scenario.find_user(spec_.user);
         config.credentials = smtp::ClientCredentials{user->address, user->password};
       }
-      config.messages.push_back(smtp::OutgoingMessage{m->from, recipients, data});
+      config.messages.push_back(smtp::OutgoingMessage{job.m->from, job.recipients, job.data});
       smtp_[id] = session;
-      outgoing_[id] = Outgoing{m, data, msg, attempt, recipients, results};
+      // The message's last use here: it moves to the outbox entry.
+      outgoing_[id] = Outgoing{job.m, std::move(sub->data), job.msg, job.attempt, job.recipients, results};
       session->start(config, world_.now());
     });
   });

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <memory>
 #include <utility>
 
 namespace maillab::sim {
@@ -128,28 +129,30 @@ void Network::connect(HostId from, const Ipv4& to, std::uint16_t port, ConnectFn
   const auto target = host_by_address(to);
   Endpoint server{target.value_or(0), to, port};
   if (observer_) observer_->tcp_syn(id, client, server);
-  auto time_out = [this, started, options, on_result, id] {
-    scheduler_.at(started + options.timeout, [on_result, id] { on_result(ConnectOutcome::timed_out, id); });
+  // Held once: the events below share it instead of each copying the caller's captures.
+  auto result = std::make_shared<ConnectFn>(std::move(on_result));
+  auto time_out = [this, started, timeout = options.timeout, result, id] {
+    scheduler_.at(started + timeout, [result, id] { (*result)(ConnectOutcome::timed_out, id); });
   };
   if (!target || !reachable(from, *target)) return time_out();
   Instant busy = started;
   const auto syn_arrival = transit(from, *target, 0, busy, Duration{1'000'000});
   if (!syn_arrival || *syn_arrival > started + options.timeout) return time_out();
-  scheduler_.at(*syn_arrival, [this, id, client, server, on_result, time_out] {
+  scheduler_.at(*syn_arrival, [this, id, client, server, result, time_out] {
     if (!reachable(client.host, server.host)) return time_out();
     const Duration latency = link(client.host, server.host).latency;
     auto listener = listeners_.find({server.host, server.port});
     if (listener == listeners_.end()) {
       if (observer_) observer_->tcp_reset(id, Side::server);
-      scheduler_.after(latency, [on_result, id] { on_result(ConnectOutcome::refused, id); });
+      scheduler_.after(latency, [result, id] { (*result)(ConnectOutcome::refused, id); });
       return;
     }
     Connection connection;
     connection.ends = {client, server};
     connections_.emplace(id, std::move(connection));
     if (observer_) observer_->tcp_established(id);
-    scheduler_.after(latency, [this, id, on_result] {
-      on_result(connections_.count(id) ? ConnectOutcome::connected : ConnectOutcome::timed_out, id);
+    scheduler_.after(latency, [this, id, result] {
+      (*result)(connections_.count(id) ? ConnectOutcome::connected : ConnectOutcome::timed_out, id);
     });
     AcceptFn accept = listener->second;
     StreamHandlers handlers = accept(id);  // may also call set_handlers() itself

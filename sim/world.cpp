@@ -249,28 +249,63 @@ dns::Message DnsServer::answer(const dns::Message& query) const {
 
 void Resolver::query(const std::string& name, dns::RecordType type, const std::string& msg,
                      std::function<void(DnsAnswer)> done) {
+  // Everything one query needs, held once: the UDP binding and the retry
+  // timer each hold a pointer to it (copying them copies no strings and no
+  // callback), and it goes when both have let go.
   struct Pending {
+    Resolver* resolver = nullptr;
+    std::string name;
+    dns::RecordType type{};
+    std::string msg;
+    std::string self;
+    Ipv4 server{};
+    std::function<void(DnsAnswer)> done;
     bool finished = false;
     int tries = 0;
     EventId timer{};
     std::uint16_t port = 0;
     std::uint16_t id = 0;
+
+    void finish(DnsAnswer answer) {
+      if (finished) return;
+      finished = true;
+      World::Impl& world = resolver->world_;
+      world.scheduler.cancel(timer);
+      world.network.unbind_udp(resolver->host_, port);
+      auto callback = std::move(done);
+      callback(std::move(answer));
+    }
+    static void send(const std::shared_ptr<Pending>& pending) {
+      Pending& p = *pending;
+      if (p.finished) return;
+      World::Impl& world = p.resolver->world_;
+      if (++p.tries > 3) {
+        world.event(TraceKind::dns, p.self, world.network.host_name(world.dns_host), "dns",
+                    "no answer for " + dns::type_name(p.type) + " " + p.name + " after 3 tries", p.msg);
+        return p.finish(DnsAnswer{DnsAnswer::Status::timeout, {}});
+      }
+      dns::Message q;
+      q.id = p.id;
+      q.recursion_desired = true;
+      q.questions.push_back(dns::Question{p.name, p.type});
+      if (world.tracing())
+        world.event(TraceKind::dns, p.self, world.network.host_name(world.dns_host), "dns",
+                    "query " + dns::type_name(p.type) + " " + p.name, p.msg, 'C');
+      world.network.send_udp(p.resolver->host_, p.port, p.server, 53, dns::encode(q));
+      p.timer = world.scheduler.after(std::chrono::seconds(5), [pending] { send(pending); });
+    }
   };
   auto pending = std::make_shared<Pending>();
+  pending->resolver = this;
+  pending->name = name;
+  pending->type = type;
+  pending->msg = msg;
+  pending->done = std::move(done);
   pending->port = world_.network.ephemeral_port(host_);
   pending->id = next_id_++;
-  const std::string self = world_.network.host_name(host_);
-  const Ipv4 server = world_.network.host_address(world_.dns_host);
-  // `send` is owned by its pending retry timer only, so it goes when that does.
-  auto send = std::make_shared<std::function<void()>>();
-  auto finish = [this, pending, done](DnsAnswer answer) {
-    if (pending->finished) return;
-    pending->finished = true;
-    world_.scheduler.cancel(pending->timer);
-    world_.network.unbind_udp(host_, pending->port);
-    done(std::move(answer));
-  };
-  world_.network.bind_udp(host_, pending->port, [pending, finish](const Datagram& datagram) {
+  pending->self = world_.network.host_name(host_);
+  pending->server = world_.network.host_address(world_.dns_host);
+  world_.network.bind_udp(host_, pending->port, [pending](const Datagram& datagram) {
     auto response = dns::decode(datagram.payload);
     if (!response || !response->is_response || response->id != pending->id) return;
     DnsAnswer answer;
@@ -278,28 +313,10 @@ void Resolver::query(const std::string& name, dns::RecordType type, const std::s
     else if (response->rcode != dns::Rcode::no_error) answer.status = DnsAnswer::Status::failure;
     else if (response->answers.empty()) answer.status = DnsAnswer::Status::nodata;
     else answer.status = DnsAnswer::Status::ok;
-    answer.records = response->answers;
-    finish(std::move(answer));
+    answer.records = std::move(response->answers);
+    pending->finish(std::move(answer));
   });
-  std::weak_ptr<std::function<void()>> weak_send = send;
-  *send = [this, pending, name, type, msg, self, server, finish, weak_send] {
-    if (pending->finished) return;
-    if (++pending->tries > 3) {
-      world_.event(TraceKind::dns, self, world_.network.host_name(world_.dns_host), "dns",
-                   "no answer for " + dns::type_name(type) + " " + name + " after 3 tries", msg);
-      return finish(DnsAnswer{DnsAnswer::Status::timeout, {}});
-    }
-    dns::Message q;
-    q.id = pending->id;
-    q.recursion_desired = true;
-    q.questions.push_back(dns::Question{name, type});
-    if (world_.tracing())
-      world_.event(TraceKind::dns, self, world_.network.host_name(world_.dns_host), "dns",
-                   "query " + dns::type_name(type) + " " + name, msg, 'C');
-    world_.network.send_udp(host_, pending->port, server, 53, dns::encode(q));
-    pending->timer = world_.scheduler.after(std::chrono::seconds(5), [again = weak_send.lock()] { (*again)(); });
-  };
-  (*send)();
+  Pending::send(pending);
 }
 
 // --- World ------------------------------------------------------------------------

@@ -164,9 +164,17 @@ class Mta {
   void attempt(const std::string& queue_id);
   void deliver_domain(const std::string& queue_id, const std::string& domain, std::vector<std::string> recipients,
                       std::function<void(std::map<std::string, RecipientResult>)> done);
-  void try_exchange(const std::string& queue_id, std::vector<std::string> exchanges, std::size_t index,
-                    std::vector<std::string> recipients, std::string last_error,
-                    std::function<void(std::map<std::string, RecipientResult>)> done);
+  // One domain's share of a delivery attempt, shared by the callbacks of its
+  // lookups and sessions: the MX hosts in order, the recipients, who hears.
+  struct DomainAttempt {
+    std::string queue_id;
+    std::string msg;
+    std::vector<std::string> exchanges;
+    std::vector<std::string> recipients;
+    std::function<void(std::map<std::string, RecipientResult>)> done;
+  };
+  // Tries exchanges[index] (its A record, then SMTP), then the next ones.
+  void try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_t index, std::string last_error);
   void finish_attempt(const std::string& queue_id, const std::map<std::string, RecipientResult>& results);
   void bounce(const QueueEntry& entry, const std::map<std::string, RecipientResult>& failed);
 

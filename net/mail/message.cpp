@@ -4,7 +4,10 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <string>
+
+#include "net/core/line_break.hpp"
 
 namespace maillab::net::mail {
 namespace {
@@ -60,12 +63,16 @@ void describe_field(HeaderField& field) {
   field.name = std::string(name);
   std::string_view raw = strip_line_end(text.substr(colon + 1));
   field.raw_value = std::string(raw);
+  // Unfolding drops every LF and the CR of each CRLF; a bare CR stays.
   std::string unfolded;
   unfolded.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\n') continue;
-    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
-    unfolded.push_back(raw[i]);
+  for (std::size_t i = 0; i < raw.size();) {
+    const void* found = std::memchr(raw.data() + i, '\n', raw.size() - i);
+    const std::size_t lf = found != nullptr ? static_cast<std::size_t>(static_cast<const char*>(found) - raw.data())
+                                            : raw.size();
+    const std::size_t end = lf < raw.size() && lf > i && raw[lf - 1] == '\r' ? lf - 1 : lf;
+    unfolded.append(raw.substr(i, end - i));
+    i = lf + 1;
   }
   std::size_t b = 0;
   std::size_t e = unfolded.size();
@@ -80,23 +87,24 @@ void describe_field(HeaderField& field) {
 Result<std::string> checked_value(std::string_view value, const std::string& line_end) {
   std::string out;
   out.reserve(value.size());
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    char c = value[i];
-    if (c == '\0') return fail("header value contains NUL");
-    if (c == '\r' || c == '\n') {
-      std::size_t end = i;
-      if (c == '\r') {
-        if (i + 1 >= value.size() || value[i + 1] != '\n') return fail("header value contains a bare CR");
-        end = i + 1;
-      }
-      if (end + 1 >= value.size() || !is_wsp(value[end + 1])) {
-        return fail("header value contains a line end not followed by whitespace (header injection)");
-      }
-      out += line_end;
-      i = end;
-      continue;
+  // Run by run (the bytes up to the next CR or LF), in order, so that the
+  // first fault is the one reported.
+  for (std::size_t i = 0; i < value.size();) {
+    const std::size_t brk = next_line_break(value, i);
+    const std::string_view run = value.substr(i, brk - i);
+    if (std::memchr(run.data(), '\0', run.size()) != nullptr) return fail("header value contains NUL");
+    out.append(run);
+    if (brk == value.size()) break;
+    std::size_t end = brk;
+    if (value[brk] == '\r') {
+      if (brk + 1 >= value.size() || value[brk + 1] != '\n') return fail("header value contains a bare CR");
+      end = brk + 1;
     }
-    out.push_back(c);
+    if (end + 1 >= value.size() || !is_wsp(value[end + 1])) {
+      return fail("header value contains a line end not followed by whitespace (header injection)");
+    }
+    out += line_end;
+    i = end + 1;
   }
   return out;
 }
@@ -106,16 +114,13 @@ Result<std::string> checked_value(std::string_view value, const std::string& lin
 std::string normalize_crlf(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 32 + 2);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\r') {
-      out += "\r\n";
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else if (c == '\n') {
-      out += "\r\n";
-    } else {
-      out.push_back(c);
-    }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t brk = next_line_break(text, i);
+    out.append(text.substr(i, brk - i));
+    if (brk == text.size()) break;
+    out += "\r\n";
+    i = after_line_break(text, brk);
   }
   return out;
 }

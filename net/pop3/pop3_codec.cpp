@@ -6,6 +6,8 @@
 #include <cassert>
 #include <limits>
 
+#include "net/core/line_break.hpp"
+
 namespace maillab::net::pop3 {
 
 std::optional<std::uint32_t> parse_number(std::string_view text) {
@@ -45,14 +47,14 @@ StuffedBody dot_stuff(std::string_view data) {
   body.bytes.reserve(data.size() + data.size() / 64 + 2);
   std::size_t i = 0;
   while (i < data.size()) {
-    const auto end = data.find_first_of("\r\n", i);
-    const std::string_view line = data.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i);
+    const std::size_t end = next_line_break(data, i);
+    const std::string_view line = data.substr(i, end - i);
     if (!line.empty() && line.front() == '.') body.bytes += '.';
     body.bytes += line;
     body.bytes += "\r\n";
     ++body.lines;
-    if (end == std::string_view::npos) break;
-    i = (data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ? end + 2 : end + 1;
+    if (end == data.size()) break;
+    i = after_line_break(data, end);
   }
   return body;
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "net/core/base64.hpp"
+#include "net/core/line_break.hpp"
 #include "net/core/sasl.hpp"
 
 namespace maillab::net::smtp {
@@ -187,17 +188,18 @@ std::string dot_stuff(std::string_view data) {
   std::string out;
   out.reserve(data.size() + data.size() / 32 + 5);
   bool line_start = true;
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    const char c = data[i];
-    if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n') ++i;
-      out += "\r\n";
-      line_start = true;
-      continue;
+  std::size_t i = 0;
+  while (i < data.size()) {
+    const std::size_t brk = next_line_break(data, i);
+    if (brk > i) {  // a run of ordinary bytes: copied whole, a leading dot doubled
+      if (line_start && data[i] == '.') out += '.';
+      out.append(data.substr(i, brk - i));
+      line_start = false;
     }
-    if (line_start && c == '.') out += '.';
-    out += c;
-    line_start = false;
+    if (brk == data.size()) break;
+    out += "\r\n";
+    line_start = true;
+    i = after_line_break(data, brk);
   }
   if (!line_start) out += "\r\n";
   out += ".\r\n";
@@ -207,16 +209,17 @@ std::string dot_stuff(std::string_view data) {
 std::size_t normalised_size(std::string_view data) {
   std::size_t size = 0;
   bool line_start = true;
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    const char c = data[i];
-    if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n') ++i;
-      size += 2;
-      line_start = true;
-      continue;
+  std::size_t i = 0;
+  while (i < data.size()) {
+    const std::size_t brk = next_line_break(data, i);
+    if (brk > i) {
+      size += brk - i;
+      line_start = false;
     }
-    ++size;
-    line_start = false;
+    if (brk == data.size()) break;
+    size += 2;
+    line_start = true;
+    i = after_line_break(data, brk);
   }
   if (!line_start) size += 2;
   return size;

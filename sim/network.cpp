@@ -43,7 +43,9 @@ std::string_view to_string(ConnectOutcome outcome) {
 HostId Network::add_host(std::string name, Ipv4 address) {
   assert(!find_host(name));
   hosts_.push_back(Host{std::move(name), address, true, 49152});
-  return static_cast<HostId>(hosts_.size() - 1);
+  const auto id = static_cast<HostId>(hosts_.size() - 1);
+  by_address_.try_emplace(address, id);  // the first host with an address keeps it
+  return id;
 }
 
 std::optional<HostId> Network::find_host(std::string_view name) const {
@@ -53,9 +55,9 @@ std::optional<HostId> Network::find_host(std::string_view name) const {
 }
 
 std::optional<HostId> Network::host_by_address(const Ipv4& address) const {
-  for (std::size_t i = 0; i < hosts_.size(); ++i)
-    if (hosts_[i].address == address) return static_cast<HostId>(i);
-  return std::nullopt;
+  auto it = by_address_.find(address);
+  if (it == by_address_.end()) return std::nullopt;
+  return it->second;
 }
 
 void Network::set_host_up(HostId host, bool up) {

@@ -181,6 +181,7 @@ class Network {
   Prng& prng_;
   NetworkObserver* observer_ = nullptr;
   std::vector<Host> hosts_;
+  std::map<Ipv4, HostId> by_address_;  // every connect and datagram looks its peer up
   LinkOptions default_link_{};
   std::map<std::pair<HostId, HostId>, LinkOptions> links_;
   std::map<std::pair<HostId, std::uint16_t>, AcceptFn> listeners_;

@@ -1,12 +1,12 @@
 #include "sim/scenario.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
 #include <set>
-#include <sstream>
 #include <type_traits>
 
 #include <toml++/toml.h>
@@ -16,7 +16,9 @@
 namespace maillab::sim {
 namespace {
 
-char lower_char(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII letters lowered, every other byte kept: what std::tolower does in the
+// "C" and UTF-8 locales, without a library call per character.
+char lower_char(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -1066,9 +1068,13 @@ ScenarioLoad load_scenario_file(const std::string& path) {
     out.errors.push_back(make_error(ErrorCategory::io, path + ": cannot read the file"));
     return out;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_scenario(text.str(), path);
+  // Read in large blocks into one string (a stringstream grows by doubling and
+  // then copies the whole text out once more; works for pipes too).
+  std::string text;
+  std::array<char, 1 << 16> block;
+  while (in.read(block.data(), block.size()) || in.gcount() > 0)
+    text.append(block.data(), static_cast<std::size_t>(in.gcount()));
+  return load_scenario(text, path);
 }
 
 }  // namespace maillab::sim

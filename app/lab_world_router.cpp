@@ -75,6 +75,27 @@ bool WorldRouter::holds(const std::string& user, const sim::SpoolEntry& entry) c
   return false;
 }
 
+bool WorldRouter::delivers_at_once(const sim::SpoolEntry& entry) const {
+  if (entry.recipients.empty()) return false;
+  const std::string host = entry_host(entry);
+  if (host.empty()) return false;
+  const sim::Scenario& scenario = world_.world().scenario();
+  auto keeps_here = [&](std::string_view address) {
+    const sim::DomainSpec* domain = scenario.find_domain(domain_part(address));
+    return domain != nullptr && domain->mailbox_host == host;
+  };
+  const net::mail::ParseOptions utf8{true};
+  for (const auto& recipient : entry.recipients) {
+    auto address = net::mail::parse_mailbox(recipient, utf8);
+    if (!address) return false;
+    const auto owner = directory_.mailbox_of(address.value());
+    if (!owner || !keeps_here(recipient) || !keeps_here(*owner)) return false;
+    const sim::UserSpec* spec = directory_.user(*owner);
+    if (spec == nullptr || !spec->forward.empty()) return false;
+  }
+  return true;
+}
+
 void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resumed) {
   const std::string host = entry_host(entry);
   const bool auth = !entry.attribute(SpoolSink::kAuthUser).empty();

@@ -23,6 +23,9 @@
 // entry from the on-disk queue once none is left.  A store error that may pass
 // (a full disk) leaves the recipient queued for the next start.
 //
+// Local mail (delivers_at_once) is routed before it is durable and has no
+// queue entry (app/spool_sink.hpp); the world sees the same injection.
+//
 // Exactly once across a crash: a resumed entry may already be in some
 // mailboxes (the copy is stored before the queue forgets it).  Every copy
 // carries the queue id in its first Received: field; before a resumed entry
@@ -53,6 +56,10 @@ class WorldRouter final : public QueueRouter {
 
   std::optional<net::smtp::StoreOutcome> admit(const net::smtp::MessageEvent& message, bool submission) override;
   void route(const sim::SpoolEntry& entry, Instant now, bool resumed) override;
+  // Every recipient a user (or alias, or postmaster) whose domain keeps its
+  // mailboxes at the entry host, none with a forward: the entry host's MDA
+  // stores them all at once (barring a full mailbox or a store error).
+  [[nodiscard]] bool delivers_at_once(const sim::SpoolEntry& entry) const override;
 
   // The world host a real client's mail enters at (see the theory of operation).
   [[nodiscard]] std::string entry_host(const sim::SpoolEntry& entry) const;

@@ -29,11 +29,13 @@ void SpoolCommitter::commit(sim::StagedEntry staged, Committed done) {
   wake_.notify_one();
 }
 
-void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger) {
-  if (ledger.empty()) return;
+void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks) {
+  if (ledger.empty() && acks.empty()) return;
+  if (!acks.empty() && std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
   {
     std::lock_guard lock(mutex_);
     deliveries_.merge(std::move(ledger));
+    for (auto& ack : acks) acks_.push_back(std::move(ack));
   }
   wake_.notify_one();
 }
@@ -73,15 +75,16 @@ void SpoolCommitter::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait(lock, [this] {
-      return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty();
+      return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty() || !acks_.empty();
     });
     // Chores and deliveries alone wait a little for staged entries to share
     // their round: a sync per delivered message would take the disk from the
     // sessions' 250s.
-    if (next_.staged.empty() && !stopping_) {
-      wake_.wait_for(lock, chore_linger_, [this] { return stopping_ || !next_.staged.empty(); });
+    // Acks are sessions waiting for their 250: they do not wait.
+    if (next_.staged.empty() && acks_.empty() && !stopping_) {
+      wake_.wait_for(lock, chore_linger_, [this] { return stopping_ || !next_.staged.empty() || !acks_.empty(); });
     }
-    if (next_.staged.empty() && chores_.empty() && deliveries_.empty()) return;  // stopping, nothing left
+    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty()) return;  // stopping
     Round round;
     if (next_.staged.size() <= round_entries_max_) {
       round = std::exchange(next_, Round{});
@@ -95,6 +98,8 @@ void SpoolCommitter::run() {
     }
     std::vector<Chore> chores = std::exchange(chores_, {});
     sim::durable::SyncLedger deliveries = std::exchange(deliveries_, {});
+    std::vector<Committed> acks = std::exchange(acks_, {});
+    stats_.direct += acks.size();
     // What to run on the io thread once the deliveries are durable (the store shows their UIDs).
     std::vector<std::function<void()>> published = deliveries.take_on_synced();
     const bool syncs_something = !round.staged.empty() || deliveries.file_count() + deliveries.dir_count() > 0;
@@ -136,8 +141,14 @@ void SpoolCommitter::run() {
           for (const auto& action : actions) action();
         });
       }
-      if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
     }
+    // After the actions that show the new UIDs: a client that has its 250 finds the message.
+    if (!acks.empty()) {
+      asio::post(io_, [this, acks = std::move(acks), durable = synced]() mutable {
+        finished(std::move(acks), std::move(durable));
+      });
+    }
+    if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
     if (!synced) {
       for (auto& action : published) stranded_.push_back(std::move(action));
     }

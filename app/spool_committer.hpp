@@ -34,6 +34,11 @@
 // the next round that makes something durable (with syncfs that round's sync
 // covers their files too).
 //
+// Mail delivered at once into local Maildirs (app/spool_sink.hpp) has no
+// queue entry: its 250 rides on the ledger instead (sync_deliveries with
+// acks).  Such acks do not wait for staged entries; they are answered, ok or
+// 452, by the round that synced (or failed to sync) the ledger handed with them.
+//
 // While a round is in flight the committer holds work on the io_context, so
 // io.run() does not return before every callback has run; stop() drains the
 // queue and joins the worker.
@@ -69,6 +74,7 @@ class SpoolCommitter {
     std::uint64_t largest_round = 0;
     std::uint64_t delivery_syncs = 0;  // ledgers synced (one per round that had any)
     std::uint64_t delivery_files = 0;  // Maildir files among them
+    std::uint64_t direct = 0;          // messages acknowledged by a delivery sync (no queue entry)
   };
 
   SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
@@ -81,7 +87,9 @@ class SpoolCommitter {
   // io thread.
   void commit(sim::StagedEntry staged, Committed done);
   // What deliveries left unsynced: durable before any chore handed over after it.
-  void sync_deliveries(sim::durable::SyncLedger ledger);
+  // `acks` run on the io thread once a round has made the ledger durable (ok),
+  // or has failed to (error): the 250s of messages delivered without a queue entry.
+  void sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks = {});
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the worker (any thread but the worker).
@@ -115,6 +123,7 @@ class SpoolCommitter {
   Round next_;
   std::vector<Chore> chores_;
   sim::durable::SyncLedger deliveries_;
+  std::vector<Committed> acks_;  // wait for deliveries_
   bool stopping_ = false;
   Stats stats_;
 

@@ -57,6 +57,7 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
   if (!message.authenticated_user.empty()) entry.attributes.emplace_back(kAuthUser, message.authenticated_user);
   if (submission) entry.attributes.emplace_back(kSubmission, "1");
   entry.data = message.data;
+  if (deliver_at_once(entry, now, done)) return;
 
   auto staged = spool_.stage(entry);
   if (!staged) {
@@ -83,6 +84,52 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
       asio::post(io_, [this] { route_next(); });
     }
   });
+}
+
+bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done) {
+  using net::smtp::StoreResult;
+  if (deferred_store_ == nullptr || !router_.delivers_at_once(entry)) return false;
+  Pending& pending = pending_[entry.id];
+  pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
+  pending.attempts = 1;
+  with_deferred_syncs([&] { router_.route(entry, now, false); });
+  if (after_route_) after_route_();
+  changed_.erase(entry.id);  // no queue entry to rewrite or remove
+  std::vector<std::string> left(pending.recipients.begin(), pending.recipients.end());
+  if (left.empty()) {
+    pending_.erase(entry.id);
+    acks_.push_back([id = entry.id, done = std::move(done)](const Result<void>& durable) {
+      if (durable) done({StoreResult::accepted, id, ""});
+      else done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1
+    });
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      asio::post(io_, [this] { flush(); });
+    }
+    return true;
+  }
+  // Not all final after all: the queue keeps those recipients (as if queued
+  // first and routed after), and the deliveries made go to the committer
+  // first, so that the 250 follows both.
+  entry.recipients = std::move(left);
+  flush();
+  auto staged = spool_.stage(entry);
+  if (!staged) {
+    if (log_) log_("queue: " + staged.error().message);
+    pending_.erase(entry.id);
+    done({StoreResult::insufficient_storage, "", ""});
+    return true;
+  }
+  committer_.commit(std::move(staged).value(), [this, id = entry.id, done = std::move(done)](
+                                                   const Result<void>& durable) mutable {
+    if (!durable) {
+      pending_.erase(id);
+      done({StoreResult::insufficient_storage, "", ""});
+      return;
+    }
+    done({StoreResult::accepted, id, ""});
+  });
+  return true;
 }
 
 void SpoolSink::route_next() {
@@ -161,7 +208,7 @@ void SpoolSink::flush() {
     if (after_route_) unsynced_.on_synced(after_route_);
   }
   // Before the chores below: they may remove entries whose copies it holds.
-  if (!unsynced_.empty()) committer_.sync_deliveries(std::move(unsynced_));
+  if (!unsynced_.empty() || !acks_.empty()) committer_.sync_deliveries(std::move(unsynced_), std::exchange(acks_, {}));
   for (const auto& id : std::exchange(changed_, {})) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;

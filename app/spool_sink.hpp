@@ -25,6 +25,17 @@
 // queue only once its Maildir copies are durable (app/spool_committer.hpp).
 // Deliveries made outside route() (the world's later hops) can be deferred
 // the same way through with_deferred_syncs().
+// Local mail without a queue entry: when the router says an entry goes
+// into local mailboxes at once for every recipient (delivers_at_once: no
+// relay, no forward), store() routes it at once with deferred syncs instead
+// of steps 2-4, and its 250 waits for the committer's round that makes the
+// ledger holding its Maildir files durable (sync_deliveries with an ack); a
+// failed sync answers 452 4.3.1.  Before its 250 such a message exists only
+// in the Maildir, hidden from readers until that round (the client still
+// holds it, RFC 5321 §6.1); after it, it is durable there.  If routing left
+// a recipient not final after all (a full mailbox, a store error that may
+// pass), the entry is queued for just those recipients, committed after the
+// ledger is handed over, and the 250 waits for that commit.
 // On start, recover() loads the queue (tmp/ leftovers discarded, damaged
 // files moved aside and logged by name) and routes every entry again:
 // acknowledged mail is resumed, never lost.  A recipient the router leaves
@@ -61,6 +72,10 @@ class QueueRouter {
   // entry was found in the queue at start, so a crash may have come between
   // a delivery and its report: the router must not deliver twice.
   virtual void route(const sim::SpoolEntry& entry, Instant now, bool resumed) = 0;
+  // Would route() store the entry into local mailboxes at once, for every
+  // recipient, with nothing left for later (no relay, no forward)?  Such an
+  // entry may be routed before it is durable, without a queue entry.
+  [[nodiscard]] virtual bool delivers_at_once(const sim::SpoolEntry& /*entry*/) const { return false; }
 };
 
 class SpoolSink final : public net::io::MessageSink {
@@ -109,6 +124,8 @@ class SpoolSink final : public net::io::MessageSink {
   static constexpr std::size_t kToRouteBytesMax = 16 * 1024 * 1024;
 
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
+  // The local path above; false when the entry must go through the queue.
+  bool deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done);
   void route_next();
   void flush();
 
@@ -126,6 +143,7 @@ class SpoolSink final : public net::io::MessageSink {
   bool route_posted_ = false;
   sim::MaildirStore* deferred_store_ = nullptr;
   sim::durable::SyncLedger unsynced_;  // deliveries not yet handed to the committer
+  std::vector<SpoolCommitter::Committed> acks_;  // wait for unsynced_ to be durable
 };
 
 }  // namespace maillab::app

@@ -10,12 +10,18 @@ every wait bounded), on serve_world_domains.toml:
   - a recipient that school.test does not know is refused by mx.school.test and
     alice gets a DSN (RFC 3464) in her INBOX;
   - the on-disk queue forgets each message once the world settled it;
+  - mail on the MX port for a user of that host goes straight into the
+    Maildir (no queue file is ever created: inotify on queue/ and .tmp/,
+    while a message for another domain does create one) and the trace still
+    shows it accepted from the real client and delivered by the MDA;
   - the --trace file streams the world's events and the real clients' own lines
     (never a password).
 
 usage: serve_world.py PATH/TO/maillab
 """
 import base64
+import ctypes
+import errno
 import imaplib
 import json
 import os
@@ -100,6 +106,45 @@ def unknown_user_bounces(server):
     assert b"<world.unknown@lab.test>" in report, report  # the original (its header) comes back
 
 
+class QueueWatch:
+    """inotify (through libc) on STATE/queue and STATE/queue/.tmp: did anything get created there?"""
+    IN_NONBLOCK, IN_CREATE, IN_MOVED_TO = 0o4000, 0x100, 0x80
+
+    def __init__(self, server):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        for folder in ("queue", os.path.join("queue", ".tmp")):
+            path = os.path.join(server.state, folder).encode()
+            assert self.libc.inotify_add_watch(self.fd, path, self.IN_CREATE | self.IN_MOVED_TO) >= 0, path
+
+    def created(self):
+        try:
+            return len(os.read(self.fd, 65536)) > 0
+        except BlockingIOError as e:
+            assert e.errno == errno.EAGAIN
+            return False
+
+    def close(self):
+        os.close(self.fd)
+
+
+def local_mail_skips_the_queue(server):
+    watch = QueueWatch(server)
+    try:
+        with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as smtp:
+            smtp.ehlo("outside.example.org")
+            smtp.sendmail("carol@example.org", [BOB[0]],
+                          message("world", "carol@example.org", BOB[0], "<world.local@example.org>", BODY))
+        wait_until(lambda: any(b"<world.local@example.org>" in m for m in imap_messages(server, BOB)), HOP_BOUND_S,
+                   "the local message in bob's INBOX")
+        assert not watch.created(), "a queue file was written for mail a local mailbox took at once"
+        submit(server, BOB[0], "<world.bob2@lab.test>")  # relayed by mail.lab.test: it goes through the queue
+        assert watch.created(), "the watch saw no queue file for relayed mail either"
+    finally:
+        watch.close()
+
+
 def queue_empties(server):
     folder = os.path.join(server.state, "queue")
 
@@ -141,6 +186,11 @@ def trace_has_hops_and_client_lines(raw):
     assert hop, "no SMTP hop from mail.lab.test to mx.school.test"
     assert find(kind="line", proto="smtp", src="mx.school.test", dst="mail.lab.test", dir="S"), "no hop replies"
     assert find(kind="deliver", src="mx.school.test", msg="world.bob@lab.test", user="bob@school.test")
+    local = [e for e in find(kind="queue", src="mx.school.test", msg="world.local@example.org")
+             if "from the real client 127.0.0.1:" in e["text"]]
+    assert local, "the local message's acceptance from the real client is not in the trace"
+    assert find(kind="deliver", src="mx.school.test", msg="world.local@example.org", user="bob@school.test"), \
+        "the local message's MDA step is not in the trace"
     assert find(kind="connect", src="mail.lab.test", dst="mx1.far.test"), "no attempt at MX 10"
     assert [e for e in find(kind="line", proto="smtp", src="mail.lab.test", dst="mx2.far.test", dir="C")
             if e["text"] == "RCPT TO:<erin@far.test>"], "no SMTP hop to MX 20"
@@ -173,6 +223,8 @@ def main():
         runner.check("an unknown user at school.test: mx.school.test refuses it, alice gets a DSN",
                      unknown_user_bounces, server)
         runner.check("far.test's MX 10 is down: MX 20 takes the message for erin", mx_fallback, server, sent)
+        runner.check("local mail on the MX port goes into bob's Maildir without a queue file", local_mail_skips_the_queue,
+                     server)
         runner.check("the on-disk queue forgets each message once the world settled it", queue_empties, server)
         runner.check("serve exits 0 on SIGTERM with the world running", stops_cleanly, server)
         with open(trace_path, "rb") as f:

@@ -227,8 +227,10 @@ struct ImapServer::Session {
 
   void bad(const std::string& tag, std::string_view text) {
     emit((tag.empty() ? std::string("*") : tag) + " BAD " + std::string(text));
-    if (++bad_count >= cfg.bad_commands_max) {
-      emit("* BYE Too many invalid IMAP commands.");
+    const std::uint32_t cap =
+        state == ServerState::not_authenticated ? cfg.preauth_bad_commands_max : cfg.bad_commands_max;
+    if (++bad_count >= cap) {
+      emit("* BYE Too many invalid IMAP commands.");  // RFC 9051 §7.1.5 (Dovecot's wording)
       close("too many invalid commands");
     }
   }
@@ -505,6 +507,7 @@ struct ImapServer::Session {
     user = name;
     holds_user_session = cfg.user_sessions != nullptr;
     reader.set_line_bytes_max(cfg.limits.line_bytes_max);
+    bad_count = 0;  // the logged-in session counts afresh, as Dovecot's imap process after imap-login
     enter_state(ServerState::authenticated);
     emit(tag + " OK [CAPABILITY " + capabilities() + "] Logged in");
   }

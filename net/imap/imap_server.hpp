@@ -23,7 +23,11 @@
 // the config allows it (LOGINDISABLED is advertised then); failed logins are
 // answered only after a growing delay; mailbox names are decoded strictly from
 // modified UTF-7 and validated before they reach the store; every store call
-// carries the logged-in user, so nobody reaches another user's tree.
+// carries the logged-in user, so nobody reaches another user's tree.  A
+// session that earns `preauth_bad_commands_max` BAD replies before login (3,
+// Dovecot imap-login), or `bad_commands_max` after it (20, counted from the
+// login on), gets "* BYE Too many invalid IMAP commands." and is closed
+// (RFC 9051 §7.1.5: BYE, then the server closes the connection).
 //
 // Mailbox changes made by other sessions or deliveries reach this session when
 // the driver calls handle_store_changed(): EXISTS and FETCH (FLAGS) at once;
@@ -82,6 +86,9 @@ struct ServerConfig {
   Duration idle_keepalive{std::chrono::minutes(2)};  // "* OK Still here" during IDLE (catalogue row 43)
   Duration auth_failure_delay{std::chrono::seconds(2)};
   Duration auth_failure_delay_max{std::chrono::seconds(15)};
+  // Commands answered BAD before the session ends with "* BYE" (RFC 9051 §7.1.5; catalogue row 44):
+  // Dovecot's imap-login allows 3 before login, its imap process 20 after, counted afresh.
+  std::uint32_t preauth_bad_commands_max = 3;
   std::uint32_t bad_commands_max = 20;
   std::int64_t unix_epoch_offset_s = 0;  // Unix time at Instant{0}, for APPEND's default date
   UserSessions* user_sessions = nullptr;  // the driver's; nullptr: no cap per user

@@ -551,14 +551,14 @@ def test_header_section_over_100_kib_is_refused(server):  # catalogue row 32 (he
 
 
 def test_literal_sizes_before_login(server):  # catalogue row 33
-    c = imaps(server, login=None)
     for n, size in enumerate((b"4294967295", b"99999999999999999999", b"-1", b"1a", b"18446744073709551616")):
+        c = imaps(server, login=None)  # one session each: the third BAD before login ends a session (row 44)
         tag = b"T%d" % n
         c.send(tag + b" LOGIN {" + size + b"}\r\n")
         line = c.line()
         assert line.startswith(tag + b" BAD"), (size, line)  # never "+": nothing is read or allocated
-    assert c.imap(b"N", b"NOOP")[-1].startswith(b"N OK")
-    c.close()
+        assert c.imap(b"N", b"NOOP")[-1].startswith(b"N OK")
+        c.close()
 
 
 def test_append_too_big_is_refused_before_the_go_ahead(server):  # catalogue row 34
@@ -714,13 +714,33 @@ def test_partial_fetch_and_top_overflow(server):  # catalogue row 42
 
 
 def test_commands_before_login(server):  # catalogue row 44
-    c = imaps(server, login=None)
     for n, command in enumerate((b"SELECT INBOX", b"FETCH 1 BODY[]", b'LIST "" "*"', b"APPEND INBOX {5}",
                                  b"STATUS INBOX (MESSAGES)", b"UID SEARCH ALL")):
+        if n % 2 == 0:
+            c = imaps(server, login=None)  # two per session: the third BAD before login ends it
         tag = b"T%d" % n
         lines = c.imap(tag, command)
         assert len(lines) == 1 and (lines[0].startswith(tag + b" BAD") or lines[0].startswith(tag + b" NO")), lines
-    c.close()
+        if n % 2 == 1:
+            c.close()
+
+
+def test_third_bad_imap_command_before_login_closes(server):  # catalogue row 44 (Dovecot imap-login)
+    c = imaps(server, login=None)
+    assert c.imap(b"A", b"SELECT INBOX") == [b"A BAD Log in first"]
+    assert c.imap(b"B", b"FROB") == [b"B BAD Unknown command"]
+    assert c.imap(b"C", b"FETCH 1 BODY[]") == [b"C BAD Log in first"]
+    assert c.line() == b"* BYE Too many invalid IMAP commands."  # RFC 9051 §7.1.5, then the close
+    assert c.closed()
+    d = imaps(server, login=None)  # two BADs, then a login: the logged-in session counts afresh
+    assert d.imap(b"A", b"FROB")[-1].startswith(b"A BAD")
+    assert d.imap(b"B", b"FROB")[-1].startswith(b"B BAD")
+    d.send(b"L LOGIN " + ALICE[0].encode() + b" " + ALICE[1].encode() + b"\r\n")
+    assert d.tagged(b"L")[-1].startswith(b"L OK")
+    for n in range(5):
+        assert d.imap(b"X%d" % n, b"FROB") == [b"X%d BAD Unknown command" % n]
+    assert d.imap(b"N", b"NOOP")[-1].startswith(b"N OK")
+    d.close()
 
 
 def test_login_names_are_not_paths(server):  # catalogue row 47
@@ -878,6 +898,8 @@ def main():
              test_partial_fetch_and_top_overflow),
             ("row 44: SELECT, FETCH, LIST, APPEND, STATUS and SEARCH before login reveal nothing",
              test_commands_before_login),
+            ("row 44: the third bad IMAP command before login gets * BYE and the close; after login it is 20",
+             test_third_bad_imap_command_before_login_closes),
             ("row 47: login names with paths never log in", test_login_names_are_not_paths),
             ("row 48: an EXPUNGE in one session reaches the other; UIDVALIDITY stays",
              test_two_sessions_see_an_expunge),

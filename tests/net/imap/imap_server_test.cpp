@@ -109,13 +109,44 @@ TEST_CASE("imap server: a failed login is answered only after the delay, and inp
 TEST_CASE("imap server: commands before login get BAD and reveal nothing (catalogue row 44)") {
   World w;
   w.deliver("alice@lab.test", kSimpleMessage);
-  Session s(w);
   for (const char* c : {"a SELECT INBOX", "b FETCH 1 BODY[]", "c LIST \"\" *", "d APPEND INBOX {3}"}) {
+    Session s(w);  // a fresh session each: the third BAD before login ends one
     auto out = s.cmd(c);
     CHECK(has(out, " BAD Log in first"));
     CHECK_FALSE(has(out, "Hello"));
     CHECK_FALSE(has(out, "+ "));
+    CHECK_FALSE(s.server->closed());
   }
+}
+
+TEST_CASE("imap server: the third bad command before login gets * BYE and closes (catalogue row 44)") {
+  World w;
+  Session s(w);
+  CHECK(s.cmd("a SELECT INBOX") == "a BAD Log in first\r\n");
+  CHECK(s.cmd("b FOO") == "b BAD Unknown command\r\n");
+  CHECK_FALSE(s.server->closed());
+  CHECK(s.cmd("c APPEND INBOX {3}") == "c BAD Log in first\r\n* BYE Too many invalid IMAP commands.\r\n");
+  CHECK(s.server->closed());
+  CHECK(s.server->state() == ServerState::logout);
+  bool close_event = false;
+  while (auto e = s.server->poll_event()) close_event |= std::holds_alternative<net::CloseEvent>(*e);
+  CHECK(close_event);
+  CHECK(s.cmd("d CAPABILITY") == "");  // nothing is read after the BYE
+}
+
+TEST_CASE("imap server: after login the count starts afresh and the 20th bad command gets * BYE") {
+  World w;
+  Session s(w);
+  s.cmd("a FOO");
+  s.cmd("b FOO");
+  CHECK(has(s.login(), "L OK"));
+  for (int i = 1; i < 20; ++i) {
+    const std::string tag = "x" + std::to_string(i);
+    CHECK(s.cmd(tag + " FOO") == tag + " BAD Unknown command\r\n");
+  }
+  CHECK_FALSE(s.server->closed());
+  CHECK(s.cmd("y FOO") == "y BAD Unknown command\r\n* BYE Too many invalid IMAP commands.\r\n");
+  CHECK(s.server->closed());
 }
 
 TEST_CASE("imap server: login names with traversal are refused (catalogue row 47)") {
@@ -255,7 +286,8 @@ TEST_CASE("imap server: literal limits are decided before '+' (catalogue rows 33
   Session s(w, cfg);
   CHECK(s.cmd("A LOGIN {4294967295}") == "A BAD [TOOBIG] Literal too large\r\n");
   CHECK(has(s.cmd("B LOGIN {99999999999999999999}"), "B BAD [TOOBIG]"));
-  CHECK(has(s.cmd("C LOGIN {1a}"), "C BAD Invalid literal"));
+  Session t(w, cfg);  // the third BAD before login would end the first session
+  CHECK(has(t.cmd("C LOGIN {1a}"), "C BAD Invalid literal"));
   s.login();
   CHECK(s.cmd("D APPEND INBOX {2000000000}") == "D NO [TOOBIG] Message too large\r\n");
   CHECK(has(s.cmd("E NOOP"), "E OK"));
@@ -539,6 +571,7 @@ TEST_CASE("imap server: repeated bad commands end the session") {
   ServerConfig cfg = maillab::test::open_config();
   cfg.bad_commands_max = 3;
   Session s(w, cfg);
+  s.login();
   s.cmd("a FOO");
   s.cmd("b BAR");
   CHECK(has(s.cmd("c BAZ"), "* BYE Too many invalid IMAP commands."));

@@ -255,6 +255,7 @@ int LabServer::open(std::ostream& errors) {
   smtp.strict_pipelining = true;
   smtp.command_timeout = limits.smtp_idle_timeout;
   smtp.data_block_timeout = limits.smtp_data_timeout;
+  smtp.min_data_rate = limits.smtp_min_data_rate;  // catalogue row 18: the message content's deadline
   net::smtp::ServerConfig submission = smtp;
   submission.submission = true;
   net::pop3::ServerConfig pop3;

@@ -442,7 +442,7 @@ class Loader {
                 "smtp_data_timeout", "imap_autologout", "imap_login_timeout", "pop3_idle_timeout",
                 "output_timeout", "smtp_line_bytes_max", "message_bytes_max", "recipients_max", "smtp_errors_max",
                 "smtp_errors_soft_max", "smtp_error_delay", "smtp_junk_commands_max", "smtp_header_bytes_max",
-                "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
+                "smtp_min_data_rate", "imap_line_bytes_max", "imap_literal_bytes_max", "imap_depth_max"});
     LimitsSpec& l = scenario_.limits;
     constexpr std::uint64_t kib = 1024, mib = 1024 * kib, gib = 1024 * mib;
     auto count = [&](std::string_view key, auto& into, std::uint64_t lo, std::uint64_t hi, std::string_view why) {
@@ -488,6 +488,12 @@ class Loader {
     }
     count("smtp_junk_commands_max", l.smtp_junk_commands_max, 1, 100'000, "");
     bytes("smtp_header_bytes_max", l.smtp_header_bytes_max, 4 * kib, 64 * mib, "real header sections run to a few KiB");
+    // Row 18: 0 turns the minimum data rate off, so a negative value must not read as 0.
+    const toml::node* rate = t->get("smtp_min_data_rate");
+    if (rate && rate->is_integer() && *rate->value<std::int64_t>() < 0)
+      fail(*rate, "'smtp_min_data_rate' must be 0 (off) or a rate in bytes per second");
+    else
+      count("smtp_min_data_rate", l.smtp_min_data_rate, 0, 100'000'000, "");
     bytes("imap_line_bytes_max", l.imap_line_bytes_max, 8 * kib, 16 * mib, "RFC 7162 §4");
     bytes("imap_literal_bytes_max", l.imap_literal_bytes_max, 4 * kib, gib, "RFC 7888 §5");
     count("imap_depth_max", l.imap_depth_max, 4, 100, "real clients nest FETCH and SEARCH lists");

@@ -159,6 +159,7 @@ struct LimitsSpec {
   Duration smtp_error_delay{std::chrono::seconds(1)};  // row 20 (smtpd_error_sleep_time); 0s: none
   std::size_t smtp_junk_commands_max = 100;       // row 20: then NOOP/RSET/VRFY/... count as errors
   std::size_t smtp_header_bytes_max = 100 * 1024;  // row 32 (Postfix header_size_limit 102400)
+  std::uint64_t smtp_min_data_rate = 500;         // row 18: bytes/s inside DATA/BDAT (smtpd_min_data_rate); 0: off
   std::size_t imap_line_bytes_max = 64 * 1024;    // row 37; RFC 7162 §4: at least 8192
   std::uint64_t imap_literal_bytes_max = 25ull * 1024 * 1024;  // rows 33-34: APPEND
   std::size_t imap_depth_max = 8;                 // row 38: nested lists in one command

@@ -150,6 +150,8 @@ Server::Server(ServerConfig config, Policy& policy, Instant now)
 
 void Server::handle_bytes(Instant now, std::string_view bytes) {
   if (bytes.empty()) return;
+  // Row 18: each read of N octets inside the message content extends its deadline by N / rate.
+  if (request_start_ != never) request_octets_ += bytes.size();
   switch (state_) {
     case S::closing:
     case S::closed:
@@ -199,7 +201,8 @@ void Server::handle_timeout(Instant now) {
     release_delayed(now);
     return;
   }
-  if (now < deadline_) return;
+  const bool too_slow = now >= request_deadline();
+  if (now < deadline_ && !too_slow) return;
   switch (state_) {
     case S::connecting:
       send_greeting(now);
@@ -220,7 +223,15 @@ void Server::handle_timeout(Instant now) {
     case S::closed:
       return;
     default:
-      close_with(now, replies::timeout(config_.host_name), "idle timeout");  // 421 4.4.2, §4.5.3.2.7
+      if (too_slow) {
+        // Row 18 (Postfix smtpd_min_data_rate): the same 421 4.4.2 as an idle client, §4.5.3.2 / §3.8.
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - request_start_).count();
+        note("message content below " + std::to_string(config_.min_data_rate) + " octets/s: " +
+             std::to_string(request_octets_) + " octets in " + std::to_string(seconds) + " s");
+        close_with(now, replies::timeout(config_.host_name), "minimum data rate");
+      } else {
+        close_with(now, replies::timeout(config_.host_name), "idle timeout");  // 421 4.4.2, §4.5.3.2.7
+      }
       arm_error_delay(now);
   }
 }
@@ -295,7 +306,7 @@ std::optional<ServerEvent> Server::poll_event() {
   return event;
 }
 
-Instant Server::poll_timeout() const { return std::min(deadline_, release_at_); }
+Instant Server::poll_timeout() const { return std::min({deadline_, release_at_, request_deadline()}); }
 
 std::vector<std::string> Server::extensions() const {
   std::vector<std::string> keywords;
@@ -339,6 +350,23 @@ void Server::arm_timer(Instant now) {
       break;
   }
   deadline_ = timeout == Duration::max() ? never : now + timeout;
+}
+
+void Server::open_request(Instant now) {
+  request_start_ = now;
+  request_octets_ = buffered().size();  // what followed the DATA or BDAT line in its read
+}
+
+Instant Server::request_deadline() const {
+  if (request_start_ == never || config_.min_data_rate == 0) return never;
+  if (state_ != S::data && state_ != S::bdat && state_ != S::rcpt) return never;  // rcpt: between BDAT chunks
+  // data-block timeout + octets / rate, in microseconds without overflow.
+  const std::uint64_t rate = config_.min_data_rate;
+  const std::uint64_t whole_s = request_octets_ / rate;
+  if (whole_s > 1'000'000'000) return never;  // more than 30 years of credit
+  const Duration credit = std::chrono::seconds(static_cast<std::int64_t>(whole_s)) +
+                          Duration(static_cast<std::int64_t>((request_octets_ % rate) * 1'000'000 / rate));
+  return request_start_ + config_.data_block_timeout + credit;
 }
 
 void Server::send(const Reply& reply) {
@@ -408,6 +436,8 @@ void Server::reset_transaction() {
   chunk_remaining_ = 0;
   chunk_octets_ = 0;
   payload_ = {};
+  request_start_ = never;
+  request_octets_ = 0;
 }
 
 void Server::consume(std::size_t octets) {
@@ -767,6 +797,7 @@ std::optional<Reply> Server::payload_refusal() const {
 }
 
 void Server::finish_message(Instant now, bool chunked) {
+  request_start_ = never;  // the content is in: storing it has its own timeout (§4.5.3.2.6)
   if (auto refusal = payload_refusal()) {
     if (payload_.bare_lf || payload_.bare_cr) note("bare <CR> or <LF> in message text: message refused");
     send(*refusal);
@@ -1014,6 +1045,7 @@ void Server::do_data(Instant now, const CommandLine&) {
     return;
   }
   payload_ = {};
+  open_request(now);
   send(replies::start_mail_input());  // 354, §4.1.1.4
   enter_state(now, S::data);
 }
@@ -1050,6 +1082,7 @@ void Server::do_bdat(Instant now, const CommandLine& command) {
   if (!bdat_started_) {
     payload_ = {};
     bdat_started_ = true;
+    open_request(now);
   }
   chunk_remaining_ = *size;
   chunk_octets_ = *size;

@@ -63,7 +63,13 @@
 // client gets 421 4.4.2 and the session closes.  The command wait runs from the
 // previous line to the end of the next one, however its octets trickle in (a
 // per-request deadline, catalogue row 18); the data-block wait restarts with
-// every block received.
+// every block received.  The message content has a per-request deadline of its
+// own (row 18, Postfix smtpd_per_request_deadline with smtpd_min_data_rate):
+// from DATA, or the first BDAT, the client has the data-block timeout plus
+// N / `min_data_rate` seconds for the N octets received since, so a client
+// trickling a byte now and then cannot hold a DATA open for ever.  When it
+// passes the client gets 421 4.4.2 (§4.5.3.2, §3.8), the session closes and
+// nothing is stored.
 #pragma once
 
 #include <array>
@@ -123,6 +129,8 @@ struct ServerConfig {
   // the RFC's values, these replace them for the command and data states.
   Duration command_timeout{std::chrono::minutes(5)};     // §4.5.3.2.7: at least 5 min
   Duration data_block_timeout{std::chrono::minutes(3)};  // §4.5.3.2.5: at least 3 min
+  // The message content's minimum rate, octets per second (Postfix smtpd_min_data_rate); 0: none.
+  std::uint64_t min_data_rate = 500;
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };
@@ -238,6 +246,8 @@ class Server {
   void reset_transaction();
   bool transaction_open() const { return state_ == ServerState::mail || state_ == ServerState::rcpt; }
   void arm_timer(Instant now);
+  void open_request(Instant now);
+  Instant request_deadline() const;
 
   void pump(Instant now);
   bool pump_command(Instant now);
@@ -330,6 +340,10 @@ class Server {
   std::uint64_t discard_remaining_ = 0;  // a refused BDAT chunk, read and dropped
   std::optional<Reply> discard_reply_;
   Payload payload_;
+  // The message content's per-request deadline (see the theory of operation):
+  // open from DATA or the first BDAT until the message is complete or dropped.
+  Instant request_start_ = never;
+  std::uint64_t request_octets_ = 0;  // received since, command lines between BDAT chunks included
 };
 
 }  // namespace maillab::net::smtp

@@ -2,8 +2,11 @@
 """maillab serve's limits from the scenario's [limits] table (scenarios/README.md):
 the per-user IMAP session cap (catalogue row 43) with Python's imaplib, the
 connection caps (row 19) and the command line winning over the scenario, the
-SMTP and IMAP limits reaching the engines, and a bad value refused at start
-with FILE:LINE:COL.
+SMTP and IMAP limits reaching the engines, the minimum data rate inside DATA
+(row 18: a DATA trickled at 1 B/s against smtp_min_data_rate = 1000 gets
+421 4.4.2 once smtp_data_timeout's 3 min and its credit have run out; it runs
+in a thread beside the other checks, so the script takes about 3 min, not 3
+more), and a bad value refused at start with FILE:LINE:COL.
 
 usage: serve_limits.py PATH/TO/maillab
 """
@@ -14,9 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from serve_harness import LAB_SCENARIO, Runner, client_tls, lab_scenario, recv_until, running
+from serve_harness import (LAB_SCENARIO, RawClient, Runner, client_tls, inbox_message_ids, lab_scenario, recv_until,
+                           running, wait_until)
 
 
 def imaps(server):
@@ -127,6 +132,57 @@ def test_imap_limits_reach_the_engine(server):  # catalogue rows 34, 38
         client.shutdown()
 
 
+TRICKLE_DEADLINE_S = 180.0  # smtp_data_timeout (3 min, its RFC 5321 minimum); 1 B/s earns 1 ms a second
+
+
+def trickle_data(server, outcome):
+    """Opens a DATA, then sends one octet a second until the server answers or 240 s pass.
+    Stores the reply, the seconds from the 354 to it and whether the server then closed."""
+    c = RawClient(server.ports["smtp"])
+    try:
+        assert c.reply()[0] == 220
+        for command, code in ((b"EHLO trickler", 250), (b"MAIL FROM:<x@outside.test>", 250),
+                              (b"RCPT TO:<bob@lab.test>", 250), (b"DATA", 354)):
+            got = c.cmd(command)
+            assert got[0] == code, (command, got)
+        started = time.monotonic()
+        c.send(b"Message-ID: <trickle@outside.test>\r\nSubject: trickle\r\n\r\n")
+        while time.monotonic() - started < 240:
+            c.sock.settimeout(1.0)
+            try:
+                chunk = c.sock.recv(4096)
+            except (socket.timeout, TimeoutError):
+                c.send(b"x")
+                continue
+            except OSError:
+                chunk = b""
+            c.buf += chunk
+            if b"\r\n" in c.buf or not chunk:
+                break
+        outcome["seconds"] = time.monotonic() - started
+        outcome["reply"] = c.buf
+        outcome["closed"] = c.closed()
+    except Exception as e:  # noqa: BLE001 - reported by the check that reads the outcome
+        outcome["error"] = repr(e)
+    finally:
+        c.close()
+
+
+def test_trickled_data_gets_421_at_the_minimum_rate(server, thread, outcome):  # catalogue row 18
+    # A normal client meanwhile is not affected by the minimum rate.
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as smtp:
+        smtp.sendmail("x@outside.test", ["bob@lab.test"],
+                      b"Message-ID: <fast@outside.test>\r\nSubject: fast\r\n\r\n" + b"line of text\r\n" * 4000)
+    wait_until(lambda: "<fast@outside.test>" in inbox_message_ids(server, "bob@lab.test"), what="the fast message")
+    thread.join(timeout=260)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    reply = outcome["reply"]
+    assert reply.startswith(b"421 4.4.2 ") and reply.endswith(b"\r\n"), outcome  # RFC 5321 §4.5.3.2, §3.8
+    assert TRICKLE_DEADLINE_S - 1 <= outcome["seconds"] <= TRICKLE_DEADLINE_S + 10, outcome
+    assert outcome["closed"], outcome
+    assert "<trickle@outside.test>" not in inbox_message_ids(server, "bob@lab.test")  # nothing stored
+
+
 def test_bad_limit_refused_at_start(binary, directory):
     path = lab_scenario(directory, "bad.toml", 'imap_autologout = "10m"\n')
     line = LAB_SCENARIO.count("\n") + 1
@@ -155,12 +211,18 @@ def main():
                          test_eleventh_imap_session_of_a_user_gets_no_limit, server)
         engines = lab_scenario(directory, "engines.toml",
                                 'message_bytes_max = "64KiB"\nsmtp_line_bytes_max = 600\nrecipients_max = 120\n'
-                                'imap_depth_max = 4\nimap_literal_bytes_max = "64KiB"\n')
+                                'imap_depth_max = 4\nimap_literal_bytes_max = "64KiB"\nsmtp_min_data_rate = 1000\n')
         with running(binary, scenario=engines) as server:
+            trickled = {}
+            trickler = threading.Thread(target=trickle_data, args=(server, trickled), daemon=True)
+            trickler.start()
             runner.check("SMTP: [limits] sets SIZE (552 5.3.4), the line cap (500 5.5.2) and recipients (452 4.5.3)",
                          test_smtp_limits_reach_the_engine, server)
             runner.check("IMAP: [limits] sets the nesting depth (BAD) and the APPEND literal cap (NO [TOOBIG])",
                          test_imap_limits_reach_the_engine, server)
+            runner.check("SMTP: a DATA trickled at 1 B/s against smtp_min_data_rate = 1000 gets 421 4.4.2 after "
+                         "3 min, nothing stored; a normal message meanwhile is delivered",
+                         test_trickled_data_gets_421_at_the_minimum_rate, server, trickler, trickled)
             runner.finish(server)
 
 

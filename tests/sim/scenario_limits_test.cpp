@@ -170,3 +170,14 @@ TEST_CASE("scenario limits: the SMTP header section cap is read as a size, at le
   CHECK(only_error("smtp_header_bytes_max = 1000\n") ==
         "t.toml:9:25: 'smtp_header_bytes_max' must be at least 4096 (real header sections run to a few KiB)");
 }
+
+TEST_CASE("scenario limits: the SMTP minimum data rate is read in bytes per second, 500 by default, 0 turns it off") {
+  CHECK(loaded("").limits.smtp_min_data_rate == 500);
+  CHECK(loaded("smtp_min_data_rate = 1000\n").limits.smtp_min_data_rate == 1000);
+  CHECK(loaded("smtp_min_data_rate = 0\n").limits.smtp_min_data_rate == 0);
+  CHECK(only_error("smtp_min_data_rate = -1\n") ==
+        "t.toml:9:22: 'smtp_min_data_rate' must be 0 (off) or a rate in bytes per second");
+  CHECK(only_error("smtp_min_data_rate = \"500B\"\n") == "t.toml:9:22: 'smtp_min_data_rate' must be a whole number");
+  CHECK(only_error("smtp_min_data_rate = 100000001\n") ==
+        "t.toml:9:22: 'smtp_min_data_rate' must be at most 100000000");
+}

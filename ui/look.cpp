@@ -29,6 +29,13 @@ unsigned int backdrop_colour() {
   return ImGui::ColorConvertFloat4ToU32(ImVec4(mix(panel.x, under.x), mix(panel.y, under.y), mix(panel.z, under.z), 1.0f));
 }
 
+ImFont* font_sized(float pixels) {
+  for (auto* font : ImGui::GetIO().Fonts->Fonts) {
+    if (font->FontSize == std::round(pixels)) return font;
+  }
+  return nullptr;
+}
+
 std::string format_time(double seconds) {
   const auto ms = static_cast<long long>(std::llround(seconds * 1000.0));
   char buffer[32];

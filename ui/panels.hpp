@@ -6,6 +6,7 @@
 #include "ui/model/snapshot.hpp"
 #include "ui/model/view_state.hpp"
 
+struct ImFont;
 struct ImVec2;
 
 namespace maillab::ui {
@@ -32,6 +33,13 @@ void draw_routes(Frame& frame);
 unsigned int message_colour(std::size_t message_index);
 unsigned int line_colour(char dir, bool presenter);
 std::string format_time(double seconds);  // "00:01:05.120", as the transcript prints it
+
+// Envelope count badges are this much of the font's size; the studio loads
+// those sizes into the atlas (text is drawn 1:1 from it, sampled nearest).
+inline constexpr float badge_scale_labelled = 0.8f;
+inline constexpr float badge_scale_crowded = 0.7f;
+// The atlas's font of that size in whole pixels, or nullptr (the current font, scaled).
+ImFont* font_sized(float pixels);
 
 // The tiled panels draw no background of their own (SetNextWindowBgAlpha(0)):
 // under llvmpipe a blended fill of the whole window is the dearest thing in a

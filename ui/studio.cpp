@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -36,22 +38,53 @@ struct Fonts {
   ImFont* presenter = nullptr;
 };
 
+// Text is drawn 1:1 from the atlas: each size is rasterised once, at whole
+// pixels (no 3x horizontal oversampling), so every screen pixel of a glyph
+// is one texel and the atlas can be sampled GL_NEAREST (nearest_atlas()).
+// Under llvmpipe every fragment of the frame (fills too: they sample the
+// atlas's white texel) costs a quarter of the texture reads of GL_LINEAR.
+// The envelope badges' sizes (font_sized()) are loaded too, so no text is
+// scaled from another size.
+constexpr float normal_px = 17.0f;
+constexpr float presenter_px = 28.0f;
+
 Fonts load_fonts() {
   Fonts fonts;
   auto& io = ImGui::GetIO();
   if (std::filesystem::exists(font_path)) {
-    fonts.normal = io.Fonts->AddFontFromFileTTF(font_path, 17.0f);
-    fonts.presenter = io.Fonts->AddFontFromFileTTF(font_path, 28.0f);
+    ImFontConfig config;
+    config.OversampleH = 1;
+    config.OversampleV = 1;
+    config.PixelSnapH = true;
+    fonts.normal = io.Fonts->AddFontFromFileTTF(font_path, normal_px, &config);
+    fonts.presenter = io.Fonts->AddFontFromFileTTF(font_path, presenter_px, &config);
+    for (const float px : {normal_px, presenter_px}) {
+      for (const float scale : {badge_scale_labelled, badge_scale_crowded}) {
+        io.Fonts->AddFontFromFileTTF(font_path, std::round(px * scale), &config);
+      }
+    }
   }
   if (fonts.normal == nullptr) fonts.normal = io.Fonts->AddFontDefault();
   if (fonts.presenter == nullptr) fonts.presenter = fonts.normal;
   return fonts;
 }
 
+// The atlas is drawn 1:1 (load_fonts()), so nearest sampling gives the same
+// pixels as linear and costs llvmpipe a quarter of the texel reads.
+void nearest_atlas() {
+  const auto texture = static_cast<GLuint>(reinterpret_cast<std::intptr_t>(ImGui::GetIO().Fonts->TexID));
+  glBindTexture(GL_TEXTURE_2D, texture);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+}
+
 void apply_style(bool presenter) {
   ImGui::StyleColorsDark();
   auto& style = ImGui::GetStyle();
   style.WindowRounding = 4.0f;
+  // ImGui's textured anti-aliased lines need a linearly filtered atlas;
+  // with nearest_atlas() lines take their anti-aliasing from geometry.
+  style.AntiAliasedLinesUseTex = false;
   if (presenter) {
     // High contrast for a projector: pure black panels, bright text.
     style.Colors[ImGuiCol_WindowBg] = ImVec4(0, 0, 0, 1);
@@ -442,7 +475,8 @@ int run_studio(const StudioOptions& options) {
       apply_style(studio.view.presenter);
       studio.applied_presenter = studio.view.presenter;
     }
-    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplOpenGL3_NewFrame();  // the first one makes the atlas's texture
+    if (frames == 0) nearest_atlas();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
     ImGui::PushFont(studio.view.presenter ? fonts.presenter : fonts.normal);

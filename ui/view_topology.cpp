@@ -273,9 +273,22 @@ void draw_topology(Frame& frame) {
   // where it covers no node, queue or other label.
   const float envelope = labelled ? font : std::max(font * 0.45f, node_h);
   const ImVec2 envelope_half(envelope * 0.8f, envelope * 0.5f);
-  const float badge_size = font * (labelled ? 0.8f : 0.7f);
+  // The badge's own size from the atlas: drawn 1:1, never scaled (panels.hpp).
+  ImFont* const badge_font = font_sized(font * (labelled ? badge_scale_labelled : badge_scale_crowded));
+  const float badge_size = badge_font != nullptr ? badge_font->FontSize : font * badge_scale_crowded;
   drawn.clear();
-  for (const auto& glyph : envelope_glyphs(snap, trace, view.time, view.selected_message)) {
+  // Where each glyph travels (between the node edges) and where it is now.
+  struct Placed {
+    ImVec2 start;
+    ImVec2 at;
+    const ImVec2* from = nullptr;  // node positions: the key of a host pair
+    const ImVec2* to = nullptr;
+  };
+  const auto glyphs = envelope_glyphs(snap, trace, view.time, view.selected_message);
+  std::vector<Placed> placed(glyphs.size());
+  std::vector<ScreenPoint> at_points(glyphs.size());
+  for (std::size_t i = 0; i < glyphs.size(); ++i) {
+    const auto& glyph = glyphs[i];
     const auto from = position.find(glyph.from);
     const auto to = position.find(glyph.to);
     if (from == position.end() || to == position.end()) continue;
@@ -285,14 +298,34 @@ void draw_topology(Frame& frame) {
     };
     const auto [start, end] = between_boxes(from->second, grown(glyph.from), to->second, grown(glyph.to));
     const auto t = static_cast<float>(glyph.progress);
-    const ImVec2 p(start.x + (end.x - start.x) * t, start.y + (end.y - start.y) * t);
+    placed[i] = Placed{start, ImVec2(start.x + (end.x - start.x) * t, start.y + (end.y - start.y) * t), &from->second,
+                       &to->second};
+    at_points[i] = ScreenPoint{placed[i].at.x - origin.x, placed[i].at.y - origin.y};
+  }
+  // A crowded world also stacks glyphs of different links that land on the
+  // same envelope-sized cell of the screen (envelopes.hpp): they would cover
+  // each other, and each costs llvmpipe a body, a trail and a badge.
+  std::vector<std::size_t> counts;
+  if (labelled) {
+    for (const auto& glyph : glyphs) counts.push_back(glyph.count);
+  } else {
+    counts = stack_by_cell(glyphs, at_points, envelope_half.x * 2, envelope_half.y * 2);
+  }
+  for (std::size_t i = 0; i < glyphs.size(); ++i) {
+    const auto& glyph = glyphs[i];
+    if (placed[i].from == nullptr || counts[i] == 0) continue;
+    const ImVec2 start = placed[i].start;
+    const ImVec2 p = placed[i].at;
     const auto& link = snap.open_links[glyph.link];
     const auto colour = link.msg.empty() ? IM_COL32(220, 220, 220, 255) : message_colour(trace.message_index(link.msg));
     const Box body{p - envelope_half, p + envelope_half};
     if (!labelled) {
       const ImVec2 back(start.x - p.x, start.y - p.y);
       const float length = std::sqrt(back.x * back.x + back.y * back.y);
-      const float trail = std::min(length, envelope * 4.0f);
+      // Little more than an envelope long: a diagonal line's cost under
+      // llvmpipe grows with the square its bounds cover (4 envelopes' trails
+      // were 14% of the heavy trace's drawing; these are 4%).
+      const float trail = std::min(length, envelope * 1.2f);
       if (length > 0.5f) {
         draw->Flags &= ~ImDrawListFlags_AntiAliasedLines;
         draw->AddLine(p, ImVec2(p.x + back.x / length * trail, p.y + back.y / length * trail), IM_COL32(160, 160, 160, 255));
@@ -305,12 +338,12 @@ void draw_topology(Frame& frame) {
       draw->AddLine(ImVec2(body.max.x, body.min.y), p, IM_COL32(40, 40, 40, 255));
     }
     if (glyph.selected) draw->AddRect(body.min - ImVec2(2, 2), body.max + ImVec2(2, 2), IM_COL32(255, 255, 0, 255));
-    if (glyph.count > 1) {
-      const auto badge = "\u00d7" + std::to_string(glyph.count);
-      draw->AddText(nullptr, badge_size, ImVec2(body.max.x + 1.0f, body.min.y - badge_size * 0.5f),
+    if (counts[i] > 1) {
+      const auto badge = "\u00d7" + std::to_string(counts[i]);
+      draw->AddText(badge_font, badge_size, ImVec2(body.max.x + 1.0f, body.min.y - badge_size * 0.5f),
                     IM_COL32(255, 255, 255, 255), badge.c_str());
     }
-    if (labelled && drawn.insert(pair_of(&from->second, &to->second)).second) {
+    if (labelled && drawn.insert(pair_of(placed[i].from, placed[i].to)).second) {
       const auto label = port_label(link.proto);
       const ImVec2 label_size = ImGui::CalcTextSize(label.c_str());
       const ImVec2 at = place_label(body, label_size, taken, font * 0.3f);

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <tuple>
+#include <unordered_map>
 
 namespace maillab::ui {
 
@@ -48,6 +50,28 @@ std::vector<EnvelopeGlyph> envelope_glyphs(const Snapshot& snapshot, const Trace
   }
   std::sort(glyphs.begin(), glyphs.end(), [](const EnvelopeGlyph& a, const EnvelopeGlyph& b) { return a.link < b.link; });
   return glyphs;
+}
+
+std::vector<std::size_t> stack_by_cell(const std::vector<EnvelopeGlyph>& glyphs, const std::vector<ScreenPoint>& at,
+                                       float cell_w, float cell_h) {
+  std::vector<std::size_t> counts(glyphs.size(), 0);
+  std::unordered_map<std::uint64_t, std::size_t> first_in_cell;
+  first_in_cell.reserve(glyphs.size());
+  for (std::size_t i = 0; i < glyphs.size(); ++i) {
+    const auto& glyph = glyphs[i];
+    if (glyph.selected || i >= at.size() || !(cell_w > 0) || !(cell_h > 0)) {
+      counts[i] = glyph.count;
+      continue;
+    }
+    const auto column = static_cast<std::int32_t>(std::floor(at[i].x / cell_w));
+    const auto row = static_cast<std::int32_t>(std::floor(at[i].y / cell_h));
+    const auto cell = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(column)) << 32) |
+                      static_cast<std::uint32_t>(row);
+    const auto [it, first] = first_in_cell.try_emplace(cell, i);
+    counts[it->second] += glyph.count;
+    (void)first;
+  }
+  return counts;
 }
 
 }  // namespace maillab::ui

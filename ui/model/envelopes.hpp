@@ -41,4 +41,20 @@ struct EnvelopeGlyph {
 std::vector<EnvelopeGlyph> envelope_glyphs(const Snapshot& snapshot, const Trace& trace, double now_s,
                                            std::string_view selected_message, int places_per_link = 8);
 
+// A crowded topology (hundreds of hosts, no labels) stacks glyphs by where
+// they land on screen as well: glyphs of different links whose places fall
+// in the same cell (about an envelope's size) would cover each other, so the
+// first of them (the oldest) is drawn counting them all and the others are
+// not drawn.  Lessons never stack (the studio calls this only when crowded).
+struct ScreenPoint {
+  float x = 0;
+  float y = 0;
+};
+
+// For each glyph, the count to draw on it: 0 for a glyph stacked into an
+// earlier one.  The counts add up to the glyphs' counts (every envelope is
+// counted once); the selected message's glyphs neither join nor take a stack.
+std::vector<std::size_t> stack_by_cell(const std::vector<EnvelopeGlyph>& glyphs, const std::vector<ScreenPoint>& at,
+                                       float cell_w, float cell_h);
+
 }  // namespace maillab::ui

@@ -134,3 +134,65 @@ TEST_CASE("envelopes: lesson 01 at the screenshot moment has one envelope, m1's,
   CHECK(glyphs[0].to == "mail.lab.test");
   CHECK(snap.open_links[glyphs[0].link].msg == "m1@lab.test");
 }
+
+namespace {
+
+EnvelopeGlyph glyph_of(std::size_t link, std::size_t count, bool selected = false) {
+  EnvelopeGlyph glyph;
+  glyph.link = link;
+  glyph.count = count;
+  glyph.from = "a";
+  glyph.to = "b";
+  glyph.selected = selected;
+  return glyph;
+}
+
+}  // namespace
+
+TEST_CASE("envelope stacks: glyphs landing in one screen cell are drawn as the first, which counts them all") {
+  const std::vector<EnvelopeGlyph> glyphs{glyph_of(0, 1), glyph_of(1, 2), glyph_of(2, 1)};
+  const std::vector<ScreenPoint> at{{10.5f, 4.0f}, {19.0f, 7.5f}, {12.0f, 1.0f}};
+  const auto counts = stack_by_cell(glyphs, at, 10.0f, 8.0f);
+  CHECK(counts == std::vector<std::size_t>{4, 0, 0});
+}
+
+TEST_CASE("envelope stacks: glyphs in neighbouring cells stay apart, and every envelope is counted once") {
+  const std::vector<EnvelopeGlyph> glyphs{glyph_of(0, 1), glyph_of(1, 3), glyph_of(2, 1), glyph_of(3, 2)};
+  // Cells of 10 x 8: (0,0), (1,0), (0,1), and (1,0) again; negative places too.
+  const std::vector<ScreenPoint> at{{9.9f, 7.9f}, {10.0f, 0.0f}, {0.0f, 8.0f}, {15.0f, 3.0f}};
+  const auto counts = stack_by_cell(glyphs, at, 10.0f, 8.0f);
+  CHECK(counts == std::vector<std::size_t>{1, 5, 1, 0});
+  const std::vector<ScreenPoint> left{{-0.5f, 0.0f}, {0.5f, 0.0f}, {-9.0f, 0.0f}, {-11.0f, 0.0f}};
+  CHECK(stack_by_cell(glyphs, left, 10.0f, 8.0f) == std::vector<std::size_t>{2, 3, 0, 2});
+}
+
+TEST_CASE("envelope stacks: the selected message's glyph neither joins nor takes a stack") {
+  const std::vector<EnvelopeGlyph> glyphs{glyph_of(0, 1, true), glyph_of(1, 1), glyph_of(2, 2), glyph_of(3, 1, true)};
+  const std::vector<ScreenPoint> at{{1, 1}, {2, 2}, {3, 3}, {4, 4}};
+  CHECK(stack_by_cell(glyphs, at, 10.0f, 8.0f) == std::vector<std::size_t>{1, 3, 0, 1});
+}
+
+TEST_CASE("envelope stacks: with a thousand in flight the drawn counts add up to every open connection") {
+  Trace trace;
+  for (int i = 0; i < 1000; ++i) {
+    open_with_greeting(trace, 1.0 + 0.001 * i, "pc" + std::to_string(i % 40), "mta" + std::to_string(i % 7),
+                       "m" + std::to_string(i));
+  }
+  const auto snap = snapshot_at(trace, trace.events.size());
+  REQUIRE(snap.open_links.size() == 1000);
+  const auto glyphs = envelope_glyphs(snap, trace, 1.0 + 0.001 * 999, "m7");
+  // Every glyph on one 100-pixel line by its progress: at most 9 cells of 12.
+  std::vector<ScreenPoint> at;
+  for (const auto& glyph : glyphs) at.push_back(ScreenPoint{static_cast<float>(glyph.progress * 100), 0.0f});
+  const auto counts = stack_by_cell(glyphs, at, 12.0f, 8.0f);
+  std::size_t drawn = 0;
+  std::size_t sum = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    drawn += counts[i] > 0 ? 1 : 0;
+    sum += counts[i];
+    if (glyphs[i].selected) CHECK(counts[i] == glyphs[i].count);
+  }
+  CHECK(sum == 1000);
+  CHECK(drawn <= 9 + 1);  // the cells, and m7's own glyph
+  CHECK(drawn >= 2);
+}

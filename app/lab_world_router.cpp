@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "net/io/wall_clock.hpp"
@@ -47,6 +48,22 @@ std::string client_label(std::string_view address, std::string_view port) {
   return port.empty() ? label : label + ":" + std::string(port);
 }
 
+WorldRouter::WorldRouter(LabWorld& world, const LabDirectory& directory, const net::mail::MailStore& store,
+                         net::io::LogSink log)
+    : world_(world), directory_(directory), store_(store), log_(std::move(log)) {
+  world_.world().set_handoff([this](const sim::Handoff& made) { handoff(made); });
+}
+
+void WorldRouter::recovered(const std::vector<sim::SpoolEntry>& entries) {
+  for (const auto& entry : entries) {
+    for (const auto& [name, value] : entry.attributes) {
+      const auto space = value.find(' ');
+      if (name == kOrigin && space != std::string::npos)
+        made_for_.emplace(value.substr(0, space), value.substr(space + 1));
+    }
+  }
+}
+
 std::optional<net::smtp::StoreOutcome> WorldRouter::admit(const net::smtp::MessageEvent& message,
                                                           bool /*submission*/) {
   if (received_fields(message.data) >= 50)  // RFC 5321 §6.3
@@ -55,6 +72,7 @@ std::optional<net::smtp::StoreOutcome> WorldRouter::admit(const net::smtp::Messa
 }
 
 std::string WorldRouter::entry_host(const sim::SpoolEntry& entry) const {
+  if (std::string made_by = entry.attribute(kEntryHost); !made_by.empty()) return made_by;
   if (entry.attribute(SpoolSink::kSubmission) == "1") {
     const std::string login = entry.attribute(SpoolSink::kAuthUser);
     return world_.world().submission_host(domain_part(login.empty() ? entry.sender : login));
@@ -62,17 +80,37 @@ std::string WorldRouter::entry_host(const sim::SpoolEntry& entry) const {
   return world_.world().mx_host(entry.recipients.empty() ? std::string() : domain_part(entry.recipients.front()));
 }
 
-bool WorldRouter::holds(const std::string& user, const sim::SpoolEntry& entry) const {
+std::optional<std::string> WorldRouter::held_copy(const std::string& user, const sim::SpoolEntry& entry) const {
   auto metas = store_.messages(user, "INBOX");
-  if (!metas) return false;
+  if (!metas) return std::nullopt;
   // The world dates a delivery by its own clock, whole seconds since the lab started: a little slack.
   const std::int64_t since = net::io::unix_seconds(entry.arrival) - 5;
   for (auto meta = metas->rbegin(); meta != metas->rend(); ++meta) {
     if (meta->internal_date_s < since) continue;
     auto data = store_.read(user, "INBOX", meta->uid);
-    if (data && carries_queue_id(*data, entry.id)) return true;
+    if (data && carries_queue_id(*data, entry.id)) return std::move(data).value();
   }
-  return false;
+  return std::nullopt;
+}
+
+void WorldRouter::forward_again(const sim::SpoolEntry& entry, const std::string& recipient, const std::string& user,
+                                std::string copy) {
+  const auto* spec = world_.world().scenario().find_user(user);
+  const auto* domain = world_.world().scenario().find_domain(domain_part(user));
+  if (spec == nullptr || domain == nullptr) return sink_->recipient_final(entry.id, recipient);
+  // What the MDA forwarded: the stored copy without the two fields it put in front.
+  for (const char* field : {"Return-Path:", "Delivered-To:"}) {
+    const std::size_t end = copy.find('\n');
+    if (end == std::string::npos || copy.compare(0, std::string_view(field).size(), field) != 0) break;
+    copy.erase(0, end + 1);
+  }
+  std::string msg = sim::message_id_of(copy);
+  sim::Handoff made{domain->mailbox_host, entry.sender, spec->forward, std::move(copy), std::move(msg), false, {}};
+  if (log_) log_("queue " + entry.id + ": " + recipient + " forwards and its copy is stored: forwarding it again");
+  Routed& routed = routed_[entry.id];
+  routed.originals[recipient].push_back(recipient);
+  made.origins.emplace_back(entry.id, recipient);
+  handoff(made);
 }
 
 bool WorldRouter::delivers_at_once(const sim::SpoolEntry& entry) const {
@@ -98,6 +136,7 @@ bool WorldRouter::delivers_at_once(const sim::SpoolEntry& entry) const {
 
 void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resumed) {
   const std::string host = entry_host(entry);
+  const bool made = !entry.attribute(kEntryHost).empty();  // a DSN or forwarded copy of ours
   const bool auth = !entry.attribute(SpoolSink::kAuthUser).empty();
   const bool tls = entry.attribute(SpoolSink::kTls) == "1";
 
@@ -120,8 +159,9 @@ void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resu
   sim::Injection injection;
   injection.host = host;
   injection.sender = entry.sender;
-  injection.client = client_label(info.client_ip, entry.attribute(SpoolSink::kClientPort));
+  if (!made) injection.client = client_label(info.client_ip, entry.attribute(SpoolSink::kClientPort));
   injection.proto = entry.attribute(SpoolSink::kSubmission) == "1" ? "submission" : "smtp";
+  injection.tag = entry.id;
   injection.data = "Received: " + (received ? received.value() : "by " + host) + "\r\n";
   injection.msg = sim::message_id_of(entry.data);
   if (injection.msg.empty()) {
@@ -130,12 +170,19 @@ void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resu
   }
   injection.data += entry.data;
 
-  // World recipient -> the queue entry's spellings of it.
-  auto originals = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+  Routed& routed = routed_[entry.id];
+  routed = Routed{};
   std::vector<std::string> finals;
   const net::mail::ParseOptions utf8{true};
   std::size_t held = 0;
+  std::size_t queued_before = 0;
+  std::vector<std::tuple<std::string, std::string, std::string>> forwards;  // (recipient, user, stored copy)
   for (const auto& recipient : entry.recipients) {
+    if (resumed && made_for_.contains({entry.id, recipient})) {  // its DSN or copy is queued already
+      ++queued_before;
+      finals.push_back(recipient);
+      continue;
+    }
     auto address = net::mail::parse_mailbox(recipient, utf8);
     if (!address) {  // not an address any more (a hand-edited entry): nothing to deliver to
       if (log_) log_("queue " + entry.id + ": recipient " + recipient + ": " + address.error().message);
@@ -143,42 +190,95 @@ void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resu
       continue;
     }
     const auto owner = directory_.mailbox_of(address.value());
-    if (resumed && owner && holds(*owner, entry)) {
-      ++held;
-      finals.push_back(recipient);
-      continue;
+    if (resumed && owner) {
+      if (auto copy = held_copy(*owner, entry)) {
+        ++held;
+        // A user who keeps and forwards: the crash came between the stored
+        // copy and the queued forward (else the forward would be queued, and
+        // this recipient final): the forward is made from the stored copy.
+        const auto* user = world_.world().scenario().find_user(*owner);
+        if (user != nullptr && !user->forward.empty()) forwards.emplace_back(recipient, *owner, std::move(*copy));
+        else finals.push_back(recipient);
+        continue;
+      }
     }
     std::string key = address->local_part + "@" + address->domain_key();
     if (owner && !world_.world().scenario().find_user(key)) key = *owner;  // postmaster, RFC 5321 §4.5.1
-    auto& spellings = (*originals)[key];
+    auto& spellings = routed.originals[key];
     if (spellings.empty()) injection.recipients.push_back(key);
     spellings.push_back(recipient);
   }
   if (held > 0 && log_)
     log_("queue " + entry.id + ": already in " + std::to_string(held) +
          " mailbox(es) before the restart, not delivered there again");
+  if (queued_before > 0 && log_)
+    log_("queue " + entry.id + ": the DSN or copy for " + std::to_string(queued_before) +
+         " recipient(s) was queued before the restart, not made again");
   for (const auto& recipient : finals) sink_->recipient_final(entry.id, recipient);
-  if (injection.recipients.empty()) return;
+  for (auto& [recipient, user, copy] : forwards) forward_again(entry, recipient, user, std::move(copy));
+  if (injection.recipients.empty()) {
+    if (routed.originals.empty()) routed_.erase(entry.id);
+    return;
+  }
 
-  auto reported = std::make_shared<std::set<std::string>>();
-  auto final = [this, id = entry.id, originals, reported](const std::string& world_recipient) {
-    auto it = originals->find(world_recipient);
-    if (it == originals->end() || !reported->insert(world_recipient).second) return;
-    for (const auto& recipient : it->second) sink_->recipient_final(id, recipient);
-  };
-  const auto report = world_.inject(injection, [final](const std::map<std::string, sim::Fate>& fates) {
+  const auto report = world_.inject(injection, [this, id = entry.id](const std::map<std::string, sim::Fate>& fates) {
     for (const auto& [recipient, fate] : fates)
-      if (fate.state != sim::FateState::rejected) final(recipient);
+      if (fate.state != sim::FateState::rejected) this->report(id, recipient, false);
   });
   if (!report.known_host) {
     if (log_) log_("queue " + entry.id + ": the scenario has no MTA " + host + "; it stays queued");
+    routed_.erase(entry.id);
     return;
   }
-  for (const auto& recipient : report.delivered) final(recipient);
+  for (const auto& recipient : report.delivered) this->report(entry.id, recipient, false);
   for (const auto& refusal : report.refused)
     if (log_)
       log_("queue " + entry.id + ": " + refusal.recipient + " not stored yet (" + refusal.status + " " +
            refusal.reason + "); it stays queued for the next start");
+}
+
+void WorldRouter::report(const std::string& id, const std::string& world_recipient, bool from_handoff) {
+  auto it = routed_.find(id);
+  if (it == routed_.end()) return;
+  Routed& routed = it->second;
+  if (!from_handoff && routed.handed_off.contains(world_recipient)) return;  // final when its entry is durable
+  auto original = routed.originals.find(world_recipient);
+  if (original == routed.originals.end() || !routed.reported.insert(world_recipient).second) return;
+  routed.handed_off.erase(world_recipient);
+  const std::vector<std::string> spellings = original->second;
+  if (routed.reported.size() == routed.originals.size()) routed_.erase(it);
+  for (const auto& recipient : spellings) sink_->recipient_final(id, recipient);
+}
+
+void WorldRouter::handoff(const sim::Handoff& made) {
+  sim::SpoolEntry entry;
+  entry.sender = made.sender;
+  entry.recipients = made.recipients;
+  entry.message_id = "<" + made.msg + ">";
+  entry.attributes.emplace_back(kEntryHost, made.host);
+  entry.attributes.emplace_back(SpoolSink::kHelo, made.host);
+  std::vector<std::pair<std::string, std::string>> origins;  // (queue id, world recipient)
+  for (const auto& [id, recipient] : made.origins) {
+    auto it = routed_.find(id);
+    if (it == routed_.end()) continue;
+    auto original = it->second.originals.find(recipient);
+    if (original == it->second.originals.end() || it->second.reported.contains(recipient)) continue;
+    it->second.handed_off.insert(recipient);
+    for (const auto& spelling : original->second) entry.attributes.emplace_back(kOrigin, id + " " + spelling);
+    origins.emplace_back(id, recipient);
+  }
+  entry.data = made.data;
+  const std::string what = made.dsn ? "the DSN <" + made.msg + ">" : "the forwarded copy of <" + made.msg + ">";
+  sink_->queue_made(std::move(entry), net::io::wall_now(), [this, origins, what](bool durable) {
+    for (const auto& [id, recipient] : origins) {
+      if (durable) {
+        report(id, recipient, true);
+      } else if (log_) {
+        log_("queue " + id + ": " + what + " for " + recipient + " could not be queued; " + recipient +
+             " stays queued for the next start");
+      }
+    }
+  });
 }
 
 }  // namespace maillab::app

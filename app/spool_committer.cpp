@@ -129,7 +129,11 @@ void SpoolCommitter::run() {
         finished(std::move(done), std::move(durable));
       });
     }
-    // Without staged entries the retire syncs the deliveries; after a commit their ledger is empty.
+    // The deliveries first (after a commit their ledger is empty), then the
+    // rewrites of pending recipients, then the unlinks: a DSN or forwarded
+    // copy queued as an entry of its own (app/lab_world_router.hpp) leaves the
+    // queue only after the entry it came from has recorded it, even when both
+    // chores share this round.
     if (synced) {
       synced = deliveries.sync(sync_mode_);
       if (synced && syncs_something) {
@@ -151,18 +155,20 @@ void SpoolCommitter::run() {
     if (synced) synced = spool_.retire(deliveries, sync_mode_, removed);
     if (!synced) {
       for (auto& action : published) stranded_.push_back(std::move(action));
-    }
-    if (!synced) {
       if (log_ && !chores.empty()) {
         log_("queue: " + synced.error().message + " (" + std::to_string(removed.size() + updates.size()) +
              " delivered entr(ies) stay queued; delivered again at the next start)");
       }
       updates.clear();
+      removed.clear();
     }
     for (const auto& chore : updates) {
       if (auto updated = spool_.update(chore.id, chore.recipients, chore.attempts); !updated && log_)
         log_("queue: cannot update " + chore.id + ": " + updated.error().message);
     }
+    sim::durable::SyncLedger synced_above;
+    if (auto gone = spool_.retire(synced_above, sync_mode_, removed); !gone && log_)
+      log_("queue: " + gone.error().message + " (a delivered entry stays queued; resumed at the next start)");
     lock.lock();
   }
 }

@@ -33,6 +33,7 @@ Result<sim::SpoolRecovery> SpoolSink::recover(Instant now) {
     auto synced = root ? ledger.sync(sim::durable::SyncMode::syncfs) : root;
     if (!synced) return synced.error();
   }
+  router_.recovered(recovered->entries);
   for (const auto& entry : recovered->entries) track_and_route(entry, now, true);
   return recovered;
 }
@@ -130,6 +131,27 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
     done({StoreResult::accepted, id, ""});
   });
   return true;
+}
+
+void SpoolSink::queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed) {
+  entry.id = spool_.make_id(now);
+  entry.arrival = now;
+  auto staged = spool_.stage(entry);
+  if (!staged) {
+    if (log_) log_("queue: " + staged.error().message);
+    committed(false);
+    return;
+  }
+  committer_.commit(std::move(staged).value(), [this, id = entry.id, committed = std::move(committed)](
+                                                   const Result<void>& durable) {
+    committed(static_cast<bool>(durable));
+    if (!durable) return;
+    to_route_.push_back(id);
+    if (!route_posted_) {
+      route_posted_ = true;
+      asio::post(io_, [this] { route_next(); });
+    }
+  });
 }
 
 void SpoolSink::route_next() {

@@ -36,6 +36,9 @@
 // a recipient not final after all (a full mailbox, a store error that may
 // pass), the entry is queued for just those recipients, committed after the
 // ledger is handed over, and the 250 waits for that commit.
+// Mail the router makes (a DSN, a forwarded copy: app/lab_world_router.hpp)
+// is queued through queue_made() exactly as a client's message, and routed
+// once durable, after the router heard that it is.
 // On start, recover() loads the queue (tmp/ leftovers discarded, damaged
 // files moved aside and logged by name) and routes every entry again:
 // acknowledged mail is resumed, never lost.  A recipient the router leaves
@@ -51,6 +54,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 
@@ -76,6 +80,8 @@ class QueueRouter {
   // recipient, with nothing left for later (no relay, no forward)?  Such an
   // entry may be routed before it is durable, without a queue entry.
   [[nodiscard]] virtual bool delivers_at_once(const sim::SpoolEntry& /*entry*/) const { return false; }
+  // Every entry recover() found, before the first of them is routed.
+  virtual void recovered(const std::vector<sim::SpoolEntry>& entries) { (void)entries; }
 };
 
 class SpoolSink final : public net::io::MessageSink {
@@ -99,6 +105,11 @@ class SpoolSink final : public net::io::MessageSink {
 
   // The router's report: `recipient` of entry `id` is delivered or failed for good.
   void recipient_final(const std::string& id, const std::string& recipient);
+
+  // A message the router made (a DSN, a forwarded copy) becomes an entry of its
+  // own: `entry` gets a queue id and goes through the committer like a
+  // client's; `committed` hears whether it is durable, before it is routed.
+  void queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed);
 
   // Runs after every route(): the server looks for store changes to push (IMAP IDLE).
   void set_after_route(std::function<void()> hook) { after_route_ = std::move(hook); }

@@ -364,10 +364,14 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     // Handed on, not stored here: a queue step of the MDA, not a delivery.
     world_.event(TraceKind::queue, name_, "", "local", recipient + " forwards to " + target, msg);
     world_.track(msg).fates.try_emplace(target);
+    if (world_.handoff) continue;  // the copies go to the caller's queue at once, below
     world_.fate_opened(msg, recipient, target);
     if (is_final_for(domain_of(target))) deliver_local(sender, target, data, msg);
     else enqueue(sender, {target}, data, msg);
   }
+  if (world_.handoff && !spec->forward.empty())
+    world_.handoff(Handoff{name_, sender, spec->forward, data, msg, false,
+                           {{world_.watch_tag(msg, recipient), recipient}}});
   if (!spec->forward.empty() && !spec->keep) {
     world_.finalize(msg, recipient, FateState::delivered, "forwarded by " + name_);
     return std::nullopt;
@@ -406,7 +410,7 @@ std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection
   if (track.from.empty()) track.from = injection.sender;
   if (track.label.empty()) track.label = injection.client;
   for (const auto& r : injection.recipients) track.fates.try_emplace(r);
-  world_.note_hop(msg, injection.client);
+  if (!injection.client.empty()) world_.note_hop(msg, injection.client);
   world_.note_hop(msg, name_);
   std::vector<std::string> local, remote;
   std::string list;
@@ -415,8 +419,14 @@ std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection
     list += (list.empty() ? "" : ", ") + rcpt;
   }
   auto accepted = world_.make_event(TraceKind::queue, name_, "", injection.proto,
-                                    fmt::format("accepted <{}> from <{}> for {} from the real client {} ({} octets)",
-                                                msg, injection.sender, list, injection.client, injection.data.size()),
+                                    injection.client.empty()
+                                        ? fmt::format("accepted <{}> from <{}> for {} from the lab's queue "
+                                                      "(a DSN or a forwarded copy, {} octets)",
+                                                      msg, injection.sender, list, injection.data.size())
+                                        : fmt::format("accepted <{}> from <{}> for {} from the real client {} "
+                                                      "({} octets)",
+                                                      msg, injection.sender, list, injection.client,
+                                                      injection.data.size()),
                                     msg);
   world_.trace.add(std::move(accepted));
   std::vector<std::pair<std::string, RecipientResult>> refused;
@@ -678,16 +688,20 @@ void Mta::finish_attempt(const std::string& queue_id, const std::map<std::string
 }
 
 void Mta::bounce(const QueueEntry& entry, const std::map<std::string, RecipientResult>& failed) {
-  for (const auto& [rcpt, r] : failed) {
+  // The failed recipients are final once their DSN is on its way (a handoff
+  // names them while the world still waits for them).
+  auto finalize = [&] {
+    for (const auto& [rcpt, r] : failed)
+      world_.finalize(entry.msg, rcpt, entry.sender.empty() ? FateState::discarded : FateState::bounced,
+                      r.status + " " + r.diagnostic);
+  };
+  for (const auto& [rcpt, r] : failed)
     world_.event(TraceKind::bounce, name_, "", "smtp", rcpt + ": " + r.status + " " + r.diagnostic, entry.msg);
-    world_.finalize(entry.msg, rcpt, entry.sender.empty() ? FateState::discarded : FateState::bounced,
-                    r.status + " " + r.diagnostic);
-  }
   if (entry.sender.empty()) {
     // RFC 5321 §6.1, RFC 3464 §2: never a bounce for a bounce.
     world_.event(TraceKind::bounce, name_, "", "smtp",
                  "<" + entry.msg + "> has the null sender <>: no bounce for a bounce, discarded", entry.msg);
-    return;
+    return finalize();
   }
   DsnInput input;
   input.reporting_mta = name_;
@@ -695,7 +709,9 @@ void Mta::bounce(const QueueEntry& entry, const std::map<std::string, RecipientR
   input.original_message = entry.data;
   input.arrival_date_s = world_.start_unix_s + entry.arrived.us / 1'000'000;
   input.now_s = world_.unix_now();
-  const std::string dsn_id = "dsn." + new_queue_id() + "@" + name_;
+  // `maillab serve` restarts the world with the queue ids: the start time keeps its DSNs' ids apart.
+  const std::string dsn_id = world_.handoff ? fmt::format("dsn.{}.{}@{}", new_queue_id(), world_.start_unix_s, name_)
+                                            : "dsn." + new_queue_id() + "@" + name_;
   input.message_id = "<" + dsn_id + ">";
   for (const auto& [rcpt, r] : failed) input.failed.push_back(FailedRecipient{rcpt, r.status, r.remote_mta, r.diagnostic});
   std::string data = compose_dsn(input);
@@ -708,7 +724,11 @@ void Mta::bounce(const QueueEntry& entry, const std::map<std::string, RecipientR
   world_.note_hop(dsn_id, name_);
   world_.event(TraceKind::bounce, name_, "", "smtp",
                "sending a delivery status notification <" + dsn_id + "> to <" + entry.sender + "> (RFC 3464)", entry.msg);
-  if (is_final_for(domain_of(entry.sender))) {
+  if (world_.handoff) {
+    Handoff handoff{name_, "", {entry.sender}, std::move(data), dsn_id, true, {}};
+    for (const auto& [rcpt, r] : failed) handoff.origins.emplace_back(world_.watch_tag(entry.msg, rcpt), rcpt);
+    world_.handoff(handoff);
+  } else if (is_final_for(domain_of(entry.sender))) {
     const std::uint64_t epoch = epoch_;
     world_.scheduler.after(Duration{0}, [this, epoch, sender = entry.sender, data, dsn_id] {
       if (epoch == epoch_) deliver_local("", sender, data, dsn_id);
@@ -716,6 +736,7 @@ void Mta::bounce(const QueueEntry& entry, const std::map<std::string, RecipientR
   } else {
     enqueue("", {entry.sender}, std::move(data), dsn_id);
   }
+  finalize();
 }
 
 }  // namespace maillab::sim

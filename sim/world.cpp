@@ -93,6 +93,14 @@ void World::Impl::fate_opened(const std::string& msg, const std::string& from, c
   }
 }
 
+std::string World::Impl::watch_tag(const std::string& msg, const std::string& recipient) const {
+  auto watching = watches.find(msg);
+  if (watching == watches.end()) return {};
+  for (const auto& watch : watching->second)
+    if (watch->remaining.contains(recipient)) return watch->tag;
+  return {};
+}
+
 Mta* World::Impl::mta(const std::string& host) {
   auto it = mtas.find(host);
   return it == mtas.end() ? nullptr : it->second.get();
@@ -424,6 +432,7 @@ InjectReport World::inject(const Injection& injection, SettledCallback on_settle
   start();
   report.known_host = true;
   auto watch = std::make_shared<InjectionWatch>();
+  watch->tag = injection.tag;
   watch->remaining.insert(injection.recipients.begin(), injection.recipients.end());
   if (watch->remaining.empty()) return report;
   auto& list = impl_->watches[injection.msg];
@@ -439,6 +448,8 @@ InjectReport World::inject(const Injection& injection, SettledCallback on_settle
   watch->on_settled = std::move(on_settled);
   return report;
 }
+
+void World::set_handoff(HandoffSink sink) { impl_->handoff = std::move(sink); }
 
 std::string World::submission_host(std::string_view domain) const {
   for (const auto& mua : scenario_.muas) {

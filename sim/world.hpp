@@ -27,7 +27,10 @@
 //           queue keeps the message), the others to its queue and from there
 //           through DNS and SMTP hops.
 //           A watcher hears when every recipient still in the world's hands
-//           (forward targets included) has a final fate.
+//           (forward targets included) has a final fate.  With a handoff
+//           sink, the DSNs and forwarded copies such mail causes are handed
+//           to the caller (who queues them durably and injects them again)
+//           before the recipient they come from is final.
 // The world runs on any sim::Clock (WorldOptions): `maillab run` on its own
 // VirtualClock from Instant{0} to the end; `maillab serve` calls advance()
 // with the time elapsed since it started, so the world keeps pace with the
@@ -47,6 +50,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/tls/tls_context.hpp"
@@ -100,9 +104,29 @@ struct Injection {
   std::vector<std::string> recipients;  // envelope recipients (local@domain)
   std::string data;                     // the client's bytes behind the Received: of `host`
   std::string msg;                      // Message-ID without angle brackets (never empty)
-  std::string client;                   // "127.0.0.1:51234": the trace's name for the client
+  std::string client;                   // "127.0.0.1:51234": the trace's name for the client;
+                                        // "" for a handoff (below) coming back from the caller's queue
   std::string proto = "smtp";           // "smtp" or "submission": the port it came in on
+  std::string tag;                      // the caller's name for it (its queue id): handoffs name it
 };
+
+// A new message the world makes from an injected one - a DSN (RFC 3464) or the
+// copies a user's forwarding sends on - handed to the caller instead of being
+// delivered or queued by the world (World::set_handoff).  The caller keeps it
+// durably and injects it again at `host`; only then are the recipients in
+// `origins` final for it (the world finalizes them right after the handoff).
+struct Handoff {
+  std::string host;                     // the MTA that made it
+  std::string sender;                   // "" for a DSN
+  std::vector<std::string> recipients;  // the DSN's recipient, or the forward targets
+  std::string data;
+  std::string msg;                      // its Message-ID without angle brackets
+  bool dsn = false;
+  // (tag of the injection, its recipient) whose outcome this message is; the
+  // tag is "" when that recipient is watched by no injection.
+  std::vector<std::pair<std::string, std::string>> origins;
+};
+using HandoffSink = std::function<void(const Handoff&)>;
 
 // What inject() did at once.
 struct InjectReport {
@@ -155,6 +179,10 @@ class World {
   // `on_settled` is called (from a later advance()) once every recipient in
   // the report's `pending` has a final fate; never when `pending` is empty.
   InjectReport inject(const Injection& injection, SettledCallback on_settled = {});
+  // From now on DSNs and forwarded copies of injected mail go to `sink`
+  // (`maillab serve`: they become queue entries of their own); without one the
+  // world delivers or queues them itself, as `maillab run` does.
+  void set_handoff(HandoffSink sink);
   // Where a real client's mail enters: the MTA that the scenario's MUAs of
   // `domain` submit to (else the domain's submission host, else the first MTA);
   // and the most preferred MX of `domain` that is up (else its mailbox host).

@@ -240,6 +240,7 @@ class DnsServer {
 
 // One injection waiting for its recipients' final fates (World::inject).
 struct InjectionWatch {
+  std::string tag;  // Injection::tag
   std::set<std::string> remaining;
   std::map<std::string, Fate> fates;
   SettledCallback on_settled;
@@ -268,6 +269,7 @@ struct World::Impl {
   net::mail::MailStore* shared_store = nullptr;  // WorldOptions::store
   // Injections not yet settled, by Message-ID (oldest first).
   std::map<std::string, std::vector<std::shared_ptr<InjectionWatch>>> watches;
+  HandoffSink handoff;  // World::set_handoff; empty in `maillab run`
 
   [[nodiscard]] Instant now() const { return scheduler.now(); }
   // Would an event be kept, printed, watched or heard?  When not (`maillab run
@@ -285,6 +287,8 @@ struct World::Impl {
   // `target` now shares `from`'s journey (a forward): an injection waiting
   // for `from` waits for `target` too.
   void fate_opened(const std::string& msg, const std::string& from, const std::string& target);
+  // The tag of the injection still waiting for `recipient` of `msg` ("" if none).
+  [[nodiscard]] std::string watch_tag(const std::string& msg, const std::string& recipient) const;
   Mta* mta(const std::string& host);
   Mta* mailbox_host_of(const std::string& user);
   bool fault_active(const FaultSpec& fault) const;

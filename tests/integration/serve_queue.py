@@ -12,12 +12,21 @@ crashes and a full disk (stdlib only, 127.0.0.1, every wait bounded).
                  in .tmp/, a truncated entry.  On start the complete one is
                  delivered once, the leftover is discarded, the truncated one is
                  moved to .damaged/ and named in the log.
+  made-once      kill -9 at varying points (0 to 300 ms after the 250s) while
+                 the world makes new mail from a message: a DSN (alice's
+                 message to a user school.test does not know) and a forwarded
+                 copy (carol@school.test forwards to dave@far.test: two SMTP
+                 hops and a copy made at the second MTA; erin keeps a copy and
+                 forwards to dave too).  After each restart alice has exactly
+                 one DSN per message, dave exactly one copy of each, erin one,
+                 carol none, and the queue drains.
   disk-full      with a file size limit (RLIMIT_FSIZE) a message too large to
                  queue gets 452 4.3.1 and leaves nothing behind; the next small
                  message gets 250 and is delivered.
 
 usage: serve_queue.py PATH/TO/maillab
 """
+import collections
 import os
 import re
 import resource
@@ -185,6 +194,121 @@ def crash_state(binary):
         server.stop()
 
 
+MADE_SCENARIO = """title = "DSNs and forwarded copies across kill -9"
+description = "mail.lab.test relays to mx.school.test, which bounces nobody and forwards carol to far.test."
+
+[[domain]]
+name = "lab.test"
+
+[[domain]]
+name = "school.test"
+mx = [ { host = "mx.school.test", preference = 10 } ]
+
+[[domain]]
+name = "far.test"
+mx = [ { host = "mx.far.test", preference = 10 } ]
+
+[[user]]
+address = "alice@lab.test"
+password = "alice-secret"
+
+[[user]]
+address = "carol@school.test"
+password = "carol-secret"
+forward = "dave@far.test"
+keep = false
+
+[[user]]
+address = "erin@school.test"
+password = "erin-secret"
+forward = "dave@far.test"
+keep = true
+
+[[user]]
+address = "dave@far.test"
+password = "dave-secret"
+"""
+KILL_DELAYS_S = (0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.3)
+
+
+def maildir_files(server, user):
+    """The raw files of the user's INBOX (new and cur)."""
+    local, domain = user.split("@")
+    out = []
+    for sub in ("new", "cur"):
+        folder = os.path.join(server.state, "mail", domain, local, sub)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, name), "rb") as f:
+                out.append(f.read())
+    return out
+
+
+def dsns_for(server, msgid):
+    """alice's DSNs that return the message `msgid` (its header comes back in the report)."""
+    return [m for m in maildir_files(server, "alice@lab.test")
+            if b"report-type=delivery-status" in m and msgid.encode() in m]
+
+
+def resumed_how(log):
+    """How the resumed entries of one run were settled, from its log."""
+    return {what: log.count(line) for what, line in (("already stored", "not delivered there again"),
+                                                      ("DSN or copy already queued", "not made again"),
+                                                      ("forward made from the kept copy", "forwarding it again"))}
+
+
+def made_once(binary):
+    server = Server(binary)
+    scenario = os.path.join(server.tmp.name, "made.toml")
+    with open(scenario, "w") as f:
+        f.write(MADE_SCENARIO)
+    server.scenario = scenario
+    server.start()
+    try:
+        sent = []
+        in_queue_at_kill = []
+        resumes = collections.Counter()
+        for n, delay in enumerate(KILL_DELAYS_S):
+            bounced, forwarded = "<made.dsn.%d@lab.test>" % n, "<made.fwd.%d@lab.test>" % n
+            kept = "<made.kept.%d@lab.test>" % n
+            with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20) as smtp:
+                smtp.starttls(context=client_tls())
+                smtp.login("alice@lab.test", "alice-secret")
+                smtp.sendmail("alice@lab.test", ["nobody@school.test"],
+                              message("made", "alice@lab.test", "nobody@school.test", bounced, "bounce me"))
+                smtp.sendmail("alice@lab.test", ["carol@school.test"],
+                              message("made", "alice@lab.test", "carol@school.test", forwarded, "forward me"))
+                smtp.sendmail("alice@lab.test", ["erin@school.test"],
+                              message("made", "alice@lab.test", "erin@school.test", kept, "keep and forward me"))
+                time.sleep(delay)
+                server.process.send_signal(signal.SIGKILL)
+            server.process.wait(timeout=15)
+            server.process.stdout.close()
+            server.stderr.close()
+            in_queue_at_kill.append(len(queue_entries(server)))
+            sent.append((bounced, forwarded, kept))
+            if n > 0:
+                resumes.update(resumed_how(server.log()))
+            server.start()  # same state dir, same ports
+            wait_for(lambda: len(dsns_for(server, bounced)) >= 1 and
+                     {forwarded, kept} <= set(inbox_message_ids(server, "dave@far.test")) and
+                     kept in inbox_message_ids(server, "erin@school.test"), "round %d's DSN and copies" % n, 30)
+            wait_for(lambda: queue_entries(server) == [], "the queue to drain after round %d" % n, 30)
+        time.sleep(0.3)  # a late duplicate would be there by now
+        for n, (bounced, forwarded, kept) in enumerate(sent):
+            delay = KILL_DELAYS_S[n]
+            assert len(dsns_for(server, bounced)) == 1, \
+                "kill after %.3f s: %d DSNs for %s" % (delay, len(dsns_for(server, bounced)), bounced)
+            for user, msgid in (("dave@far.test", forwarded), ("dave@far.test", kept), ("erin@school.test", kept)):
+                copies = inbox_message_ids(server, user).count(msgid)
+                assert copies == 1, "kill after %.3f s: %d copies of %s in %s" % (delay, copies, msgid, user)
+        assert inbox_message_ids(server, "carol@school.test") == [], "carol keeps no copy (keep = false)"
+        assert queue_entries(server) == []
+        resumes.update(resumed_how(server.log()))
+        print("     queue entries left by each kill: %s; on resume: %s" % (in_queue_at_kill, dict(resumes)), flush=True)
+    finally:
+        server.stop()
+
+
 def disk_full(binary):
     limit = 256 * 1024
     previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited: EFBIG instead of a signal
@@ -224,6 +348,8 @@ def main():
                  kill9_cycles, binary)
     runner.check("queue: on start a complete entry is delivered, .tmp/ emptied, a truncated entry moved aside",
                  crash_state, binary)
+    runner.check("queue: kill -9 at varying points while a DSN and a forwarded copy are made: "
+                 "each is delivered exactly once after the restart", made_once, binary)
     runner.check("queue: a message the disk cannot take gets 452 4.3.1, the next one is delivered",
                  disk_full, binary)
     runner.finish()

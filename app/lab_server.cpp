@@ -132,6 +132,7 @@ LabServer::LabServer(asio::io_context& io, ServeOptions options, net::io::LogSin
 
 LabServer::~LabServer() {
   // The world's timer and the parts refer to each other: the parts go first.
+  if (world_) world_->set_around_advance({});
   parts_.reset();
   world_.reset();
 }
@@ -235,9 +236,12 @@ int LabServer::open(std::ostream& errors) {
   p.router = std::make_unique<WorldRouter>(*world_, *p.directory, *p.store, log_);
   p.queue = std::make_unique<SpoolSink>(io_, *p.spool, *p.committer, *p.router, log_);
   p.router->set_sink(p.queue.get());
-  // Local deliveries made while routing are synced with the queue's next group-commit round
-  // (app/spool_sink.hpp); the world's later hops (timer) fsync each delivery themselves.
+  // Local deliveries made while routing and those of the world's later hops are synced with the
+  // queue's next group-commit round (app/spool_sink.hpp), before the entries they finish leave it.
   p.queue->set_deferred_store(p.store.get());
+  world_->set_around_advance([queue = p.queue.get()](const std::function<void()>& advance) {
+    queue->with_deferred_syncs(advance);
+  });
   p.queue->set_after_route([server = p.server.get()] { server->after_activity(); });
 
   net::smtp::ServerConfig smtp;

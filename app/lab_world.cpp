@@ -36,7 +36,9 @@ void LabWorld::advance() {
   if (advancing_) return;  // called back from inside an event: it runs in this pass
   advancing_ = true;
   const Instant now = present();
-  world_.advance(now > world_.now() ? now : world_.now());
+  const Instant until = now > world_.now() ? now : world_.now();
+  if (around_) around_([this, until] { world_.advance(until); });
+  else world_.advance(until);
   advancing_ = false;
   if (on_advanced_) on_advanced_();
   arm();

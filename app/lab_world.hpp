@@ -14,7 +14,9 @@
 // scripted messages: real clients are its mail clients.  Its mailbox hosts
 // deliver into the lab's one store (the Maildirs real clients read), and
 // after every advance `on_advanced` runs (the server pokes idle IMAP
-// sessions).  stop() lets the timer go so that the io_context can run out of
+// sessions).  Each advance runs inside `around` when one is set: the server
+// has the deliveries of the world's later hops (those the timer runs) join the
+// queue's group commit instead of fsyncing each.  stop() lets the timer go so that the io_context can run out of
 // work; mail still in the world's queues stays in the on-disk queue and is
 // resumed at the next start.
 #pragma once
@@ -44,6 +46,10 @@ class LabWorld {
   // The present on the world's clock (time since the lab started).
   [[nodiscard]] Instant present() const;
   void set_on_advanced(std::function<void()> callback) { on_advanced_ = std::move(callback); }
+  // Every advance of the world runs inside `around` (the server: with the
+  // Maildir's syncs going into the queue's group commit, app/spool_sink.hpp).
+  using Around = std::function<void(const std::function<void()>& advance)>;
+  void set_around_advance(Around around) { around_ = std::move(around); }
 
   // Brings the world's hosts up and arms the timer.
   void start();
@@ -61,6 +67,7 @@ class LabWorld {
   std::chrono::steady_clock::time_point origin_;
   sim::World world_;
   std::function<void()> on_advanced_;
+  Around around_;
   Instant armed_for_ = never;
   bool stopped_ = false;
   bool advancing_ = false;

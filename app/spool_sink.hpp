@@ -23,8 +23,9 @@
 // of fsyncing (sim/store/maildir_store.hpp); flush() hands that ledger to the
 // committer before the chores that finish entries, so an entry leaves the
 // queue only once its Maildir copies are durable (app/spool_committer.hpp).
-// Deliveries made outside route() (the world's later hops) can be deferred
-// the same way through with_deferred_syncs().
+// Deliveries made outside route() (the world's later hops) are deferred the
+// same way through with_deferred_syncs(), which posts a flush when they left
+// anything unsynced.
 // Local mail without a queue entry: when the router says an entry goes
 // into local mailboxes at once for every recipient (delivers_at_once: no
 // relay, no forward), store() routes it at once with deferred syncs instead

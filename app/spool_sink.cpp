@@ -73,17 +73,7 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
       return;
     }
     done({StoreResult::accepted, entry.id, ""});
-    // Routed from memory while the backlog is small; beyond that read back from the queue.
-    ToRoute next{entry.id, std::nullopt};
-    if (to_route_bytes_ + entry.data.size() <= kToRouteBytesMax) {
-      to_route_bytes_ += entry.data.size();
-      next.entry = std::move(entry);
-    }
-    to_route_.push_back(std::move(next));
-    if (!route_posted_) {
-      route_posted_ = true;
-      asio::post(io_, [this] { route_next(); });
-    }
+    schedule_route(std::move(entry));
   });
 }
 
@@ -133,6 +123,20 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   return true;
 }
 
+void SpoolSink::schedule_route(sim::SpoolEntry entry) {
+  // Routed from memory while the backlog is small; beyond that read back from the queue.
+  ToRoute next{entry.id, std::nullopt};
+  if (to_route_bytes_ + entry.data.size() <= kToRouteBytesMax) {
+    to_route_bytes_ += entry.data.size();
+    next.entry = std::move(entry);
+  }
+  to_route_.push_back(std::move(next));
+  if (!route_posted_) {
+    route_posted_ = true;
+    asio::post(io_, [this] { route_next(); });
+  }
+}
+
 void SpoolSink::queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed) {
   entry.id = spool_.make_id(now);
   entry.arrival = now;
@@ -142,15 +146,10 @@ void SpoolSink::queue_made(sim::SpoolEntry entry, Instant now, std::function<voi
     committed(false);
     return;
   }
-  committer_.commit(std::move(staged).value(), [this, id = entry.id, committed = std::move(committed)](
-                                                   const Result<void>& durable) {
+  committer_.commit(std::move(staged).value(), [this, entry = std::move(entry), committed = std::move(committed)](
+                                                   const Result<void>& durable) mutable {
     committed(static_cast<bool>(durable));
-    if (!durable) return;
-    to_route_.push_back(id);
-    if (!route_posted_) {
-      route_posted_ = true;
-      asio::post(io_, [this] { route_next(); });
-    }
+    if (durable) schedule_route(std::move(entry));
   });
 }
 

@@ -138,6 +138,8 @@ class SpoolSink final : public net::io::MessageSink {
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   // The local path above; false when the entry must go through the queue.
   bool deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done);
+  // Routes a durable entry in a later turn of the event loop, after those before it.
+  void schedule_route(sim::SpoolEntry entry);
   void route_next();
   void flush();
 

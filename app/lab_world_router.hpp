@@ -45,8 +45,10 @@
 // it finds the new entry, whose origin lines make those recipients final at
 // once, and from then on the new entry is one like any other (its copies
 // carry its own queue id).  A user who keeps and forwards has her copy stored
-// while her forward is being queued: a resumed entry that finds the copy but
-// no queued forward makes the forward again from the copy.
+// before her forward is handed over, and her forward is staged only once that
+// copy is synced (SpoolSink::queue_made): a queued forward always has her copy
+// beside it, and a resumed entry that finds the copy but no queued forward
+// makes the forward again from the copy.
 #pragma once
 
 #include <map>

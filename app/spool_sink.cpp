@@ -138,8 +138,24 @@ void SpoolSink::schedule_route(sim::SpoolEntry entry) {
 }
 
 void SpoolSink::queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed) {
-  entry.id = spool_.make_id(now);
   entry.arrival = now;
+  if (deferred_store_ == nullptr) return stage_made(std::move(entry), std::move(committed));
+  // Staged only once every delivery made before it is durable: a forwarded
+  // copy's entry never exists without the copy its user keeps (stored just
+  // before the handoff, app/lab_world_router.hpp), not even after kill -9 or
+  // a power cut.  This ledger goes to the committer after every ledger
+  // handed over before it, and its actions run only once a round has synced it.
+  unsynced_.on_synced([this, entry = std::move(entry), committed = std::move(committed)]() mutable {
+    stage_made(std::move(entry), std::move(committed));
+  });
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush(); });
+  }
+}
+
+void SpoolSink::stage_made(sim::SpoolEntry entry, std::function<void(bool durable)> committed) {
+  entry.id = spool_.make_id(entry.arrival);
   auto staged = spool_.stage(entry);
   if (!staged) {
     if (log_) log_("queue: " + staged.error().message);

@@ -39,7 +39,11 @@
 // ledger is handed over, and the 250 waits for that commit.
 // Mail the router makes (a DSN, a forwarded copy: app/lab_world_router.hpp)
 // is queued through queue_made() exactly as a client's message, and routed
-// once durable, after the router heard that it is.
+// once durable, after the router heard that it is.  It is staged only once
+// the deliveries made before it are durable (an on_synced action of the
+// sink's ledger): the copy a forwarding user keeps is stored before her
+// forward is handed over, so her forward's entry, which makes her recipient
+// final on a restart, never exists while her own copy could still be lost.
 // On start, recover() loads the queue (tmp/ leftovers discarded, damaged
 // files moved aside and logged by name) and routes every entry again:
 // acknowledged mail is resumed, never lost.  A recipient the router leaves
@@ -110,6 +114,8 @@ class SpoolSink final : public net::io::MessageSink {
   // A message the router made (a DSN, a forwarded copy) becomes an entry of its
   // own: `entry` gets a queue id and goes through the committer like a
   // client's; `committed` hears whether it is durable, before it is routed.
+  // With a deferred store it is staged only after the deliveries made before
+  // it are durable (the round that syncs the sink's current ledger).
   void queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed);
 
   // Runs after every route(): the server looks for store changes to push (IMAP IDLE).
@@ -138,6 +144,8 @@ class SpoolSink final : public net::io::MessageSink {
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   // The local path above; false when the entry must go through the queue.
   bool deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done);
+  // Stages a made entry (queue_made) and hands it to the committer.
+  void stage_made(sim::SpoolEntry entry, std::function<void(bool durable)> committed);
   // Routes a durable entry in a later turn of the event loop, after those before it.
   void schedule_route(sim::SpoolEntry entry);
   void route_next();

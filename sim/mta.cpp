@@ -364,15 +364,23 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     // Handed on, not stored here: a queue step of the MDA, not a delivery.
     world_.event(TraceKind::queue, name_, "", "local", recipient + " forwards to " + target, msg);
     world_.track(msg).fates.try_emplace(target);
-    if (world_.handoff) continue;  // the copies go to the caller's queue at once, below
+    if (world_.handoff) continue;  // the copies go to the caller's queue, below
     world_.fate_opened(msg, recipient, target);
     if (is_final_for(domain_of(target))) deliver_local(sender, target, data, msg);
     else enqueue(sender, {target}, data, msg);
   }
-  if (world_.handoff && !spec->forward.empty())
+  // With a handoff sink the forwarded copy is handed over only after a kept
+  // copy is stored: the caller may make the copy durable at once, and from
+  // then on counts this recipient as done (its kept copy must not be missing
+  // then).  A kept copy that could not be stored for now hands nothing over:
+  // the recipient is tried again as a whole.
+  auto hand_off_forward = [&] {
     world_.handoff(Handoff{name_, sender, spec->forward, data, msg, false,
                            {{world_.watch_tag(msg, recipient), recipient}}});
+  };
+  const bool hands_off = world_.handoff && !spec->forward.empty();
   if (!spec->forward.empty() && !spec->keep) {
+    if (hands_off) hand_off_forward();
     world_.finalize(msg, recipient, FateState::delivered, "forwarded by " + name_);
     return std::nullopt;
   }
@@ -386,7 +394,9 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     const bool quota = uid.error().category == ErrorCategory::quota;
     // A store that failed for another reason (a full disk) may work later:
     // with `keep_transient` the caller keeps the message (RFC 3463 X.3.1).
-    return fail(local_result(quota || !keep_transient ? smtp::Delivery::permanent : smtp::Delivery::transient,
+    const bool permanent = quota || !keep_transient;
+    if (hands_off && permanent) hand_off_forward();  // the forward goes on; the kept copy bounces
+    return fail(local_result(permanent ? smtp::Delivery::permanent : smtp::Delivery::transient,
                              quota ? "5.2.2" : (keep_transient ? "4.3.1" : "5.3.0"),
                              quota ? "x-local; mailbox full: quota exceeded (RFC 3463 X.2.2)"
                                    : "x-local; " + uid.error().message));
@@ -399,6 +409,7 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     world_.trace.add(std::move(delivered));
   }
   store_changed();
+  if (hands_off) hand_off_forward();
   world_.finalize(msg, recipient, FateState::delivered, user + " INBOX on " + name_);
   return std::nullopt;
 }

@@ -36,14 +36,15 @@ password = "carol-secret"
 )";
 
 struct Served {
-  Served() : scenario(load()), world(scenario, 7, options()) {
+  explicit Served(const std::string& text = scenario_text) : scenario(load(text)), world(scenario, 7, options()) {
     world.set_handoff([this](const Handoff& made) {
       handoffs.push_back(made);
       log.push_back("handoff " + made.msg);
+      bob_inbox_at_handoff.push_back(inbox_size("bob@school.test"));
     });
   }
-  static Scenario load() {
-    auto loaded = load_scenario(scenario_text, "t.toml");
+  static Scenario load(const std::string& text) {
+    auto loaded = load_scenario(text, "t.toml");
     for (const auto& e : loaded.errors) FAIL_CHECK(e.to_string());
     REQUIRE(loaded.scenario);
     return *loaded.scenario;
@@ -87,6 +88,7 @@ struct Served {
   World world;
   std::vector<Handoff> handoffs;
   std::vector<std::string> log;
+  std::vector<std::size_t> bob_inbox_at_handoff;  // bob's INBOX as each handoff saw it
 };
 
 }  // namespace
@@ -141,4 +143,52 @@ TEST_CASE("world handoff: a copy injected again at its host with no client is de
   served.advance_to(std::chrono::seconds(60));
   CHECK(served.inbox_size("carol@lab.test") == 1);
   CHECK(served.handoffs.size() == 1);  // carol does not forward: nothing new
+}
+
+TEST_CASE("world handoff: bob's kept copy is in his INBOX before his forward is handed over") {
+  // The caller may make the forward durable at once and, after a crash, count
+  // bob as done because of it: his own copy must be stored by then.
+  Served served;
+  served.inject("bob@school.test", "h4@lab.test");
+  served.advance_to(std::chrono::seconds(30));
+  REQUIRE(served.handoffs.size() == 1);
+  CHECK(served.handoffs.front().recipients == std::vector<std::string>{"carol@lab.test"});
+  CHECK(served.bob_inbox_at_handoff == std::vector<std::size_t>{1});
+}
+
+// bob's forward with another line after `forward = ...` in his [[user]] table.
+std::string bob_with(const std::string& line) {
+  std::string text = scenario_text;
+  const std::string forward = "forward = \"carol@lab.test\"\n";
+  text.insert(text.find(forward) + forward.size(), line + "\n");
+  return text;
+}
+
+TEST_CASE("world handoff: bob's forward without a kept copy is handed over with nothing stored, bob delivered") {
+  Served served(bob_with("keep = false"));
+  served.inject("bob@school.test", "h5@lab.test");
+  served.advance_to(std::chrono::seconds(30));
+  REQUIRE(served.handoffs.size() == 1);
+  CHECK(served.handoffs.front().origins ==
+        std::vector<std::pair<std::string, std::string>>{{"Q.h5@lab.test", "bob@school.test"}});
+  CHECK(served.bob_inbox_at_handoff == std::vector<std::size_t>{0});
+  CHECK(served.inbox_size("bob@school.test") == 0);
+  CHECK(served.log == std::vector<std::string>{"handoff h5@lab.test", "final bob@school.test delivered"});
+}
+
+TEST_CASE("world handoff: bob's kept copy over his quota bounces, his forward is still handed over, then the DSN") {
+  Served served(bob_with("quota = 10"));
+  served.inject("bob@school.test", "h6@lab.test");
+  served.advance_to(std::chrono::seconds(30));
+  REQUIRE(served.handoffs.size() == 2);
+  CHECK_FALSE(served.handoffs[0].dsn);
+  CHECK(served.handoffs[0].recipients == std::vector<std::string>{"carol@lab.test"});
+  CHECK(served.handoffs[1].dsn);
+  CHECK(served.handoffs[1].recipients == std::vector<std::string>{"alice@lab.test"});
+  CHECK(served.handoffs[1].data.find("5.2.2") != std::string::npos);
+  for (const auto& made : served.handoffs)
+    CHECK(made.origins == std::vector<std::pair<std::string, std::string>>{{"Q.h6@lab.test", "bob@school.test"}});
+  CHECK(served.inbox_size("bob@school.test") == 0);
+  REQUIRE(served.log.size() == 3);
+  CHECK(served.log[2] == "final bob@school.test bounced");
 }

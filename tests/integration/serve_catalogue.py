@@ -16,7 +16,7 @@ import ssl
 import sys
 import time
 
-from serve_harness import RawClient, Runner, client_tls, expect_silence, running
+from serve_harness import RawClient, Runner, client_tls, expect_silence, maildir_files, running
 
 ALICE = ("alice@lab.test", "alice-secret")
 BOB = ("bob@lab.test", "bob-secret")
@@ -56,17 +56,6 @@ def pop3s(server, login=None):
         assert c.pop(b"USER " + login[0].encode()).startswith(b"+OK")
         assert c.pop(b"PASS " + login[1].encode()).startswith(b"+OK")
     return c
-
-
-def maildir_files(server, user):
-    local, domain = user.split("@")
-    out = []
-    for sub in ("new", "cur"):
-        folder = os.path.join(server.state, "mail", domain, local, sub)
-        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-            with open(os.path.join(folder, name), "rb") as f:
-                out.append(f.read())
-    return out
 
 
 def imap_count(server, user):

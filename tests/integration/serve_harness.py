@@ -178,19 +178,27 @@ class Runner:
         sys.exit(1 if self.failed else 0)
 
 
-def inbox_message_ids(server, user):
-    """Message-IDs of every file in the user's INBOX (new and cur), with repeats."""
+def maildir_files(server, user):
+    """The raw files of the user's INBOX (new, then cur; each sorted by name)."""
     local, domain = user.split("@")
-    ids = []
+    out = []
     for sub in ("new", "cur"):
         folder = os.path.join(server.state, "mail", domain, local, sub)
-        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             with open(os.path.join(folder, name), "rb") as f:
-                head = f.read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]  # the store keeps LF
-            found = [line.split(b":", 1)[1].strip() for line in head.split(b"\n")
-                     if line.lower().startswith(b"message-id:")]
-            assert len(found) == 1, (name, head[:500])
-            ids.append(found[0].decode())
+                out.append(f.read())
+    return out
+
+
+def inbox_message_ids(server, user):
+    """Message-IDs of every file in the user's INBOX (new and cur), with repeats."""
+    ids = []
+    for data in maildir_files(server, user):
+        head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]  # the store keeps LF
+        found = [line.split(b":", 1)[1].strip() for line in head.split(b"\n")
+                 if line.lower().startswith(b"message-id:")]
+        assert len(found) == 1, head[:500]
+        ids.append(found[0].decode())
     return ids
 
 

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from serve_harness import Runner, Server, client_tls, inbox_message_ids, message
+from serve_harness import Runner, Server, client_tls, inbox_message_ids, maildir_files, message
 
 USERS = ("alice@lab.test", "bob@lab.test", "carol@school.test", "dave@school.test")
 SESSIONS = 24
@@ -229,18 +229,6 @@ address = "dave@far.test"
 password = "dave-secret"
 """
 KILL_DELAYS_S = (0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.3)
-
-
-def maildir_files(server, user):
-    """The raw files of the user's INBOX (new and cur)."""
-    local, domain = user.split("@")
-    out = []
-    for sub in ("new", "cur"):
-        folder = os.path.join(server.state, "mail", domain, local, sub)
-        for name in os.listdir(folder) if os.path.isdir(folder) else []:
-            with open(os.path.join(folder, name), "rb") as f:
-                out.append(f.read())
-    return out
 
 
 def dsns_for(server, msgid):

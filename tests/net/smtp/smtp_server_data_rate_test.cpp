@@ -18,14 +18,6 @@ using namespace std::chrono_literals;
 namespace {
 constexpr std::string_view kTimeout = "421 4.4.2 mail.lab.test Error: timeout exceeded\r\n";
 
-// EHLO, MAIL and RCPT, ready for BDAT.
-void open_bdat_transaction(Lab& lab) {
-  lab.start();
-  lab.write("EHLO client.test\r\n");
-  lab.write("MAIL FROM:<alice@lab.test>\r\n");
-  lab.write("RCPT TO:<bob@lab.test>\r\n");
-}
-
 // One text line of `octets` octets, CRLF included.
 std::string text_line(std::size_t octets) { return std::string(octets - 2, 'x') + "\r\n"; }
 }  // namespace
@@ -93,7 +85,7 @@ TEST_CASE("smtp server: min_data_rate = 0 leaves a trickling DATA to the data-bl
 
 TEST_CASE("smtp server: a BDAT chunk trickled below the rate gets 421 4.4.2 and nothing is stored") {
   Lab lab;
-  open_bdat_transaction(lab);
+  lab.open_envelope();
   const Instant start = lab.now;
   CHECK(lab.write("BDAT 1000 LAST\r\nSubject: t").empty());  // 10 octets came with the command: 20 ms
   CHECK(lab.server->poll_timeout() == start + Duration{3min});  // the data-block wait is sooner
@@ -111,7 +103,7 @@ TEST_CASE("smtp server: a BDAT chunk trickled below the rate gets 421 4.4.2 and 
 
 TEST_CASE("smtp server: between BDAT chunks the message's deadline still runs, not the 5 min command wait") {
   Lab lab;
-  open_bdat_transaction(lab);
+  lab.open_envelope();
   const Instant start = lab.now;
   CHECK(lab.write("BDAT 12\r\nSubject: a\r\n") == "250 2.0.0 Ok: 12 octets received\r\n");
   CHECK(lab.state() == ServerState::rcpt);
@@ -127,7 +119,7 @@ TEST_CASE("smtp server: between BDAT chunks the message's deadline still runs, n
 
 TEST_CASE("smtp server: BDAT at 1,000 octets a second for 250 s is stored") {
   Lab lab;
-  open_bdat_transaction(lab);
+  lab.open_envelope();
   CHECK(lab.write("BDAT 250017 LAST\r\nSubject: fast\r\n\r\n").empty());  // 17 + 250 x 1,000 octets
   for (int second = 0; second < 250; ++second) {
     REQUIRE(lab.advance(1s).empty());

@@ -118,12 +118,16 @@ struct Lab {
     }
     return out;
   }
-  // EHLO and a transaction up to the 354.
-  void open_transaction(std::string_view from = "<alice@lab.test>", std::string_view to = "<bob@lab.test>") {
+  // EHLO, MAIL and RCPT: ready for DATA or BDAT.
+  void open_envelope(std::string_view from = "<alice@lab.test>", std::string_view to = "<bob@lab.test>") {
     start();
     write("EHLO client.test\r\n");
     write("MAIL FROM:" + std::string(from) + "\r\n");
     write("RCPT TO:" + std::string(to) + "\r\n");
+  }
+  // EHLO and a transaction up to the 354.
+  void open_transaction(std::string_view from = "<alice@lab.test>", std::string_view to = "<bob@lab.test>") {
+    open_envelope(from, to);
     write("DATA\r\n");
   }
   [[nodiscard]] ServerState state() const { return server->state(); }

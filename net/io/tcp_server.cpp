@@ -37,6 +37,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     const Instant now = wall_now();
+    // Before the first read or write: both try the socket at once (read_loop, queue_wire).
+    asio::error_code ignored;
+    socket_.non_blocking(true, ignored);
     if (auto* observer = server_.observer()) observer->opened(id_, spec_.name, peer_, now);
     if (spec_.implicit_tls && !begin_tls(now)) return finish(now);
     SessionContext context{peer_, spec_.implicit_tls, server_.tls().has_value(), credentials_, server_.log(), {}, {}};
@@ -97,8 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     if (engine_) engine_->handle_close(now);
     if (auto* observer = server_.observer()) observer->closed(id_, now);
+    // close() alone sends the FIN: no other process holds the descriptor, so a
+    // shutdown() first would be one more system call per connection.
     asio::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     timer_.cancel();
     hold_timer_.cancel();
@@ -113,8 +117,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   asio::awaitable<void> read_loop() {
     auto self = shared_from_this();
-    asio::error_code ignored;
-    socket_.non_blocking(true, ignored);
     while (!closed_) {
       if (held_until_ > wall_now()) {
         hold_timer_.expires_at(to_steady(held_until_));
@@ -126,7 +128,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (output_full()) {
         drained_.expires_at(std::chrono::steady_clock::time_point::max());
+        draining_ = true;
         co_await drained_.async_wait(use_tuple);
+        draining_ = false;
         continue;
       }
       if (close_requested_) break;
@@ -339,6 +343,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void queue_wire(std::string bytes) {
     if (bytes.empty() || closed_) return;
+    if (!writing_ && !pump_cut_) {
+      // Nothing is queued ahead: the socket takes a reply at once almost always
+      // (one send, no writer coroutine); what it does not take, or an error,
+      // goes to write_loop, which waits for room or reports the error.
+      asio::error_code error;
+      const std::size_t octets = socket_.write_some(asio::buffer(bytes), error);
+      if (!error && octets == bytes.size()) {
+        if (draining_) drained_.cancel();  // read_loop waited for held output that has now gone
+        return;
+      }
+      if (!error) bytes.erase(0, octets);
+    }
     wire_out_ += bytes;
     if (writing_) return;
     writing_ = true;
@@ -385,6 +401,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool hold_ = false;
   bool pump_cut_ = false;  // pump() stopped at the output limit with work left
+  bool draining_ = false;  // read_loop waits on drained_ for the output to go
   bool close_after_release_ = false;
   std::string held_;  // output held back for live stepping
   Instant armed_ = never;
@@ -423,6 +440,9 @@ Result<std::uint16_t> TcpServer::listen(const std::string& address, ServiceSpec 
   const std::string where = listener->spec.name + " on " + address + " port " + std::to_string(listener->spec.port);
   acceptor.open(endpoint.protocol(), error);
   if (!error) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+  // Replies leave at once (no Nagle delay behind an unacknowledged segment); on
+  // Linux accepted sockets inherit it, which saves a setsockopt per connection.
+  if (!error) acceptor.set_option(asio::ip::tcp::no_delay(true), error);
   if (!error) acceptor.bind(endpoint, error);
   if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
   if (error) return make_error(ErrorCategory::io, where + ": " + error.message());
@@ -438,7 +458,9 @@ void TcpServer::start() {
         io_,
         [this, l]() -> asio::awaitable<void> {
           while (!stopping_) {
-            auto [error, socket] = co_await l->acceptor.async_accept(use_tuple);
+            // accept() fills in the peer's address: no getpeername() per connection.
+            asio::ip::tcp::endpoint remote;
+            auto [error, socket] = co_await l->acceptor.async_accept(remote, use_tuple);
             if (stopping_) break;
             if (error) {
               if (error == asio::error::operation_aborted) break;
@@ -448,7 +470,6 @@ void TcpServer::start() {
               continue;
             }
             asio::error_code ignored;
-            const auto remote = socket.remote_endpoint(ignored);
             PeerInfo peer{remote.address().to_string(), remote.port()};
             auto ticket = limiter_.try_acquire(peer.address);
             if (!ticket.valid()) {
@@ -466,7 +487,9 @@ void TcpServer::start() {
               });
               continue;
             }
-            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+#ifndef __linux__
+            socket.set_option(asio::ip::tcp::no_delay(true), ignored);  // Linux copies it from the listener
+#endif
             auto connection = std::make_shared<Connection>(*this, l->spec, std::move(socket), std::move(ticket),
                                                            std::move(peer), next_connection_id_++);
             connections_.push_back(connection);

@@ -7,7 +7,9 @@
 //   reader    read -> [TLS: ciphertext in, plaintext out] -> engine.handle_bytes
 //   timer     a steady_timer on the engine's poll_timeout() (and the TLS
 //             handshake and output deadlines) -> engine.handle_timeout
-//   writer    one async_write at a time, draining everything queued
+//   writer    output goes out at once with one send when nothing is queued
+//             ahead; what the socket does not take waits for one
+//             async_write at a time, which drains everything queued
 // After each engine call the driver drains poll_transmit() and
 // poll_requests(): output before a StartTls request leaves in the clear, the
 // TLS engine (net/tls, memory BIOs) is created right after it, and from then

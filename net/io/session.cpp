@@ -257,6 +257,7 @@ class ImapSession final : public EngineAdapter<imap::ImapServer> {
   ImapSession(const ImapService& service, const SessionContext& context, Instant now)
       : EngineAdapter(context, imap_config(service, context), context.credentials, *service.store, now) {}
 
+  [[nodiscard]] bool watches_store() const override { return true; }
   void handle_store_changed(Instant now) override {
     if (!stopping_) engine_.handle_store_changed(now);
   }

@@ -77,7 +77,9 @@ class SessionEngine {
   virtual void handle_tls_established(Instant now) = 0;
   // The server is stopping: queue the protocol's goodbye; close follows.
   virtual void shutdown(Instant now) = 0;
-  // The mail store's change counter moved.
+  // The mail store's change counter moved; only sessions that watch the store
+  // hear it (IMAP IDLE), so a delivery does not step every SMTP session.
+  [[nodiscard]] virtual bool watches_store() const { return false; }
   virtual void handle_store_changed(Instant /*now*/) {}
   virtual std::string poll_transmit() = 0;
   [[nodiscard]] virtual Instant poll_timeout() const = 0;

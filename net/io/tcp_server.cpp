@@ -87,8 +87,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return true;
   }
 
+  [[nodiscard]] bool watches_store() const { return !closed_ && engine_ && engine_->watches_store(); }
+
   void store_changed() {
-    if (closed_ || !engine_) return;
+    if (!watches_store()) return;
     const Instant now = wall_now();
     engine_->handle_store_changed(now);
     pump(now);
@@ -549,7 +551,11 @@ void TcpServer::after_activity() {
   asio::post(io_, [this] {
     notify_posted_ = false;
     seen_changes_ = store_->change_counter();
-    for (auto& connection : std::list<std::shared_ptr<Connection>>(connections_)) connection->store_changed();
+    // A copy: a step may close a connection.  Only the watchers are stepped.
+    std::vector<std::shared_ptr<Connection>> watchers;
+    for (const auto& connection : connections_)
+      if (connection->watches_store()) watchers.push_back(connection);
+    for (auto& connection : watchers) connection->store_changed();
   });
 }
 

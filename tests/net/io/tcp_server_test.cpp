@@ -69,9 +69,12 @@ class Recorder final : public SessionObserver {
 };
 
 struct Lab {
-  Lab() : server(io, logins, std::nullopt, {}, {}) {
+  // `junk_commands_max`: how many EHLOs and NOOPs a test may send before they count as errors.
+  explicit Lab(std::size_t junk_commands_max = smtp::ServerConfig{}.junk_commands_max)
+      : server(io, logins, std::nullopt, {}, {}) {
     smtp::ServerConfig config;
     config.host_name = "mx.lab.test";
+    config.junk_commands_max = junk_commands_max;
     auto port = server.listen("127.0.0.1", {"smtp", 0, false, smtp_session_factory({config, &policy, &sink}), ""});
     REQUIRE(port);
     server.set_observer(&recorder);
@@ -231,4 +234,71 @@ TEST_CASE("tcp server: releasing a hold sends everything that was waiting") {
   const std::string all = lab.settle();
   CHECK(all.find("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n") != std::string::npos);
   CHECK_FALSE(lab.server.hold(id + 100, true));  // no such connection
+}
+
+TEST_CASE("tcp server: output the socket cannot take at once waits, and reaches a slow reader whole and in order") {
+  constexpr int count = 40000;
+  Lab lab(count);
+  // A client of its own with a small receive buffer, so that the replies back
+  // up into the server's socket and then into the driver: sends are cut short.
+  asio::ip::tcp::socket slow(lab.io);
+  slow.open(asio::ip::tcp::v4());
+  slow.set_option(asio::socket_base::receive_buffer_size(4096));
+  slow.connect(lab.client.remote_endpoint());
+  slow.non_blocking(true);
+  std::string received;
+  const auto drain = [&] {
+    char buffer[4096];
+    asio::error_code error;
+    while (!error) received.append(buffer, slow.read_some(asio::buffer(buffer), error));
+  };
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (received.find("220 ") == std::string::npos && std::chrono::steady_clock::now() < give_up) {
+    lab.io.run_for(1ms);
+    drain();
+  }
+  const std::size_t greeting = received.size();
+  // Each EHLO's reply is seven lines (about 150 octets).
+  std::string commands;
+  for (int i = 0; i < count; ++i) commands += "EHLO c" + std::to_string(i) + ".test\r\n";
+  std::size_t sent = 0;
+  const auto write_more = [&] {
+    asio::error_code error;
+    if (sent < commands.size())
+      sent += slow.write_some(asio::buffer(commands.data() + sent, commands.size() - sent), error);
+  };
+  // The client first writes without reading: the server's output backs up.
+  for (int i = 0; i < 50; ++i) {
+    write_more();
+    lab.io.run_for(2ms);
+  }
+  const std::string last = " c" + std::to_string(count - 1) + ".test\r\n";
+  const auto complete = [&] {
+    const std::size_t end = received.rfind(last);
+    return end != std::string::npos && received.find("250 CHUNKING", end) != std::string::npos;
+  };
+  while (!complete() && std::chrono::steady_clock::now() < give_up) {
+    write_more();
+    lab.io.run_for(1ms);
+    drain();
+  }
+  // Every reply arrived once, in the order of the commands.
+  const std::string replies = received.substr(greeting);
+  std::size_t at = 0;
+  int in_order = 0;
+  for (int i = 0; i < count; ++i) {
+    const std::size_t next = replies.find(" c" + std::to_string(i) + ".test\r\n", at);
+    if (next == std::string::npos) break;
+    at = next + 1;
+    ++in_order;
+  }
+  CHECK(in_order == count);
+  // ... and nothing else: as many octets as the replies' lines add up to.
+  const std::size_t second = replies.find("250-mx.lab.test", 1);
+  REQUIRE(second != std::string::npos);
+  const std::size_t fixed = second - std::string("250-mx.lab.test Hello c0.test\r\n").size();
+  std::size_t expected = 0;
+  for (int i = 0; i < count; ++i)
+    expected += fixed + std::string("250-mx.lab.test Hello c.test\r\n").size() + std::to_string(i).size();
+  CHECK(replies.size() == expected);
 }

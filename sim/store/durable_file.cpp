@@ -104,7 +104,53 @@ Result<int> create_and_write(const std::filesystem::path& path, std::string_view
   return fd;
 }
 
+// Opens `path` for appending and writes `content` at its end, if it is still
+// `expected_size` long; the file stays open.
+Result<int> open_and_append(const std::filesystem::path& path, std::string_view content,
+                            std::uint64_t expected_size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno_error("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int error_number = errno;
+    ::close(fd);
+    return errno_error("fstat", path, error_number);
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != expected_size) {
+    ::close(fd);
+    return make_error(ErrorCategory::exists, path.string() + " changed under us (" + std::to_string(st.st_size) +
+                                                 " octets, " + std::to_string(expected_size) + " expected)");
+  }
+  if (auto written = write_all(fd, content, path); !written) {
+    (void)::ftruncate(fd, static_cast<off_t>(expected_size));
+    ::close(fd);
+    return written.error();
+  }
+  return fd;
+}
+
 }  // namespace
+
+Result<void> append_to_file(const std::filesystem::path& path, std::string_view content, std::uint64_t expected_size) {
+  auto opened = open_and_append(path, content, expected_size);
+  if (!opened) return opened.error();
+  Fd fd(*opened);
+  if (::fdatasync(fd.get()) != 0) {
+    const int error_number = errno;
+    (void)::ftruncate(fd.get(), static_cast<off_t>(expected_size));
+    return errno_error("fdatasync", path, error_number);
+  }
+  if (fd.close() != 0) return errno_error("close", path, errno);
+  return {};
+}
+
+Result<void> append_to_file_deferred(const std::filesystem::path& path, std::string_view content,
+                                     std::uint64_t expected_size, SyncLedger& ledger) {
+  auto opened = open_and_append(path, content, expected_size);
+  if (!opened) return opened.error();
+  ledger.add_file(*opened, path);
+  return {};
+}
 
 Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
                             std::optional<std::int64_t> mtime_s) {

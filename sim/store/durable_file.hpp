@@ -59,6 +59,15 @@ Result<void> write_new_file(const std::filesystem::path& path, std::string_view 
 // own files, so a Dovecot reading the same tree sees a writer at work).
 Result<void> replace_file(const std::filesystem::path& dir, std::string_view name, std::string_view content);
 
+// Appends `content` to the existing file `path`, which must still be
+// `expected_size` octets long (the caller's view of it): otherwise nothing is
+// written and the error is `exists` (someone else rewrote it; the caller
+// rewrites the whole file instead).  Then fdatasync.  A write that fails half
+// way is cut back to `expected_size`, so a reader never sees half a line.
+// Appending creates no inode and frees none: on ext4 without a journal every
+// inode freed in the last minute slows each later create in its group.
+Result<void> append_to_file(const std::filesystem::path& path, std::string_view content, std::uint64_t expected_size);
+
 // link(from, to) then unlink(from), then fsync to's directory; on failure
 // neither a partial `to` nor (if the link failed) a changed `from` is left.
 Result<void> link_into_place(const std::filesystem::path& from, const std::filesystem::path& to);
@@ -132,6 +141,9 @@ Result<void> write_new_file_deferred(const std::filesystem::path& path, std::str
 // replace_file without its fsyncs: the file and `dir` go into `ledger`.
 Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string_view name, std::string_view content,
                                    SyncLedger& ledger);
+// append_to_file without the fdatasync: the file goes into `ledger`.
+Result<void> append_to_file_deferred(const std::filesystem::path& path, std::string_view content,
+                                     std::uint64_t expected_size, SyncLedger& ledger);
 // link_into_place without the fsync: to's directory goes into `ledger`.
 Result<void> link_into_place_deferred(const std::filesystem::path& from, const std::filesystem::path& to,
                                       SyncLedger& ledger);

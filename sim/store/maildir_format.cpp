@@ -306,7 +306,13 @@ Result<std::string> flags_to_letters(const net::mail::Flags& flags, std::vector<
 
 Result<UidList> parse_uidlist(std::string_view text) {
   std::vector<std::string_view> lines = split(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  bool torn = false;
+  if (!lines.empty() && lines.back().empty()) {
+    lines.pop_back();
+  } else if (lines.size() > 1) {
+    lines.pop_back();  // no LF: an append cut short
+    torn = true;
+  }
   if (lines.empty()) return parse_error("uidlist is empty");
   std::string_view header = lines.front();
   if (header.size() < 2 || header[1] != ' ' || (header[0] != '1' && header[0] != '3')) {
@@ -341,8 +347,13 @@ Result<UidList> parse_uidlist(std::string_view text) {
   if (!validity || *validity == 0 || !next || *next == 0) return parse_error("uidlist header is broken");
   list.uid_validity = *validity;
   list.uid_next = *next;
+  list.torn = torn;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     std::string_view line = lines[i];
+    if (line.find('\0') != std::string_view::npos) {
+      list.torn = true;  // an appended block the crash left unwritten
+      continue;
+    }
     std::size_t space = line.find(' ');
     auto uid = parse_number<std::uint32_t>(line.substr(0, space));
     if (!uid || *uid == 0 || *uid == UINT32_MAX || space == std::string_view::npos) {
@@ -368,6 +379,7 @@ Result<UidList> parse_uidlist(std::string_view text) {
       return parse_error("uidlist line " + std::to_string(i + 1) + " has a bad file name");
     }
     record.file_name = std::string(rest);
+    if (record.uid >= *next) ++list.modseq;  // appended after the header was written
     list.records.push_back(std::move(record));
   }
   if (!list.records.empty() && list.uid_next <= list.records.back().uid) list.uid_next = list.records.back().uid + 1;
@@ -379,7 +391,13 @@ std::string format_uidlist(const UidList& list) {
                     std::to_string(list.modseq);
   for (const std::string& field : list.header_fields) out += " " + field;
   out.push_back('\n');
-  for (const UidRecord& record : list.records) {
+  return out + format_uidlist_records(list, 0);
+}
+
+std::string format_uidlist_records(const UidList& list, std::size_t first) {
+  std::string out;
+  for (std::size_t i = first; i < list.records.size(); ++i) {
+    const UidRecord& record = list.records[i];
     out += std::to_string(record.uid);
     for (const std::string& field : record.fields) out += " " + field;
     out += " :" + record.file_name + "\n";

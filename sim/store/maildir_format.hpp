@@ -25,7 +25,13 @@
 //   "3 V<uidvalidity> N<uidnext> [M<modseq>] [other header fields]" then one
 //   "<uid> [<key><value> ...] :<last known filename>" line per message in
 //   ascending UID order.  M is ours (Dovecot keeps unknown header fields);
-//   W<vsize> caches RFC822.SIZE for files whose name carries no W=.
+//   W<vsize> caches RFC822.SIZE for files whose name carries no W=.  New
+//   records are appended without touching the header, as Dovecot does: N is
+//   then at most the next UID (the reader takes the larger), and each record
+//   at or above the header's N counts as one more change for the modseq.  A
+//   last line without its LF, or a line with NUL octets, is an append that a
+//   crash cut short: it is skipped and `torn` says so (rewrite, never append
+//   after it).
 //
 // subscriptions (Dovecot's version 2): "V\t2\n\n" then one line per
 //   subscribed name, hierarchy parts separated by TAB, UTF-8.
@@ -84,10 +90,13 @@ struct UidList {
   std::uint64_t modseq = 1;
   std::vector<std::string> header_fields;  // fields we do not interpret, kept
   std::vector<UidRecord> records;          // ascending UID
+  bool torn = false;                       // parse skipped an append cut short
 };
 
 Result<UidList> parse_uidlist(std::string_view text);
 std::string format_uidlist(const UidList& list);
+// The lines of records[first..] alone, to append to a file holding the ones before.
+std::string format_uidlist_records(const UidList& list, std::size_t first);
 std::optional<std::uint64_t> record_field(const UidRecord& record, char key);
 
 std::vector<std::string> parse_keywords(std::string_view text);

@@ -332,8 +332,8 @@ void MaildirStore::publish(const std::string& key, const std::vector<std::uint32
   if (it == hidden_.end()) return;
   for (std::uint32_t uid : uids) it->second.erase(uid);
   if (it->second.empty()) hidden_.erase(it);
-  // One listing per round catches another program's change made in the same instant as ours.
-  if (auto folder = folders_.find(key); folder != folders_.end()) folder->second.trusted = false;
+  // One listing by the next reader catches another program's change made in the same instant as ours.
+  if (auto folder = folders_.find(key); folder != folders_.end()) folder->second.recheck = true;
   ++change_counter_;
 }
 
@@ -345,7 +345,7 @@ Result<void> MaildirStore::seal_deferred() {
     if (it != folders_.end() && it->second.list_unsaved) {
       Folder& folder = it->second;
       const bool was_trusted = folder.trusted;
-      if (auto saved = save_deferred(folder); !saved) {
+      if (auto saved = save_added(folder); !saved) {
         if (result) result = saved;
         auto& again = unsealed_[key];
         again.insert(again.end(), uids.begin(), uids.end());
@@ -377,6 +377,10 @@ Result<MaildirStore::Folder*> MaildirStore::open_folder(std::string_view user, s
   if (!is_maildir(where->dir)) {
     folders_.erase(key);
     return not_found("no such mailbox " + where->name);
+  }
+  if (auto it = folders_.find(key); it != folders_.end() && it->second.recheck) {
+    it->second.recheck = false;
+    it->second.trusted = false;
   }
   return folder_at(key, where->home, where->dir);
 }
@@ -432,6 +436,8 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
   if (previous != nullptr && stamps[2].exists && previous->stamps[2] == stamps[2]) {
     folder.list = std::move(previous->list);
     unsaved = previous->list_unsaved;  // deferred deliveries only the index knows: keep their UIDs
+    folder.records_on_disk = previous->records_on_disk;
+    folder.list_bytes = previous->list_bytes;
   } else {
     auto text = durable::read_file(dir / kUidList);
     std::optional<maildir::UidList> parsed;
@@ -443,6 +449,8 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
     }
     if (parsed) {
       folder.list = std::move(*parsed);
+      folder.records_on_disk = folder.list.torn ? kNotAppendable : folder.list.records.size();
+      folder.list_bytes = text->size();
     } else {
       // No (or a broken) uid list: every file gets a new UID under a new UIDVALIDITY.
       auto validity = allocate_uid_validity(home);
@@ -517,16 +525,38 @@ Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::
   return folder;
 }
 
-Result<void> MaildirStore::save(Folder& folder) const {
+Result<void> MaildirStore::save(Folder& folder, durable::SyncLedger* ledger) const {
   ++folder.list.modseq;
-  auto saved = durable::replace_file(folder.dir, kUidList, maildir::format_uidlist(folder.list));
-  if (saved) folder.list_unsaved = false;
+  std::string content = maildir::format_uidlist(folder.list);
+  folder.records_on_disk = kNotAppendable;
+  auto saved = ledger != nullptr ? durable::replace_file_deferred(folder.dir, kUidList, content, *ledger)
+                                 : durable::replace_file(folder.dir, kUidList, content);
+  if (!saved) return saved;
+  if (ledger == nullptr) folder.list_unsaved = false;
+  folder.records_on_disk = folder.list.records.size();
+  folder.list_bytes = content.size();
   return saved;
 }
 
-Result<void> MaildirStore::save_deferred(Folder& folder) const {
-  ++folder.list.modseq;
-  return durable::replace_file_deferred(folder.dir, kUidList, maildir::format_uidlist(folder.list), *deferred_);
+Result<void> MaildirStore::save_added(Folder& folder) const {
+  const std::size_t first = folder.records_on_disk;
+  if (first != kNotAppendable && first <= folder.list.records.size()) {
+    std::string lines = maildir::format_uidlist_records(folder.list, first);
+    const fs::path path = folder.dir / kUidList;
+    auto appended = deferred_ != nullptr
+                        ? durable::append_to_file_deferred(path, lines, folder.list_bytes, *deferred_)
+                        : durable::append_to_file(path, lines, folder.list_bytes);
+    if (appended) {
+      folder.list.modseq += folder.list.records.size() - first;  // as a reader counts them (maildir_format.hpp)
+      folder.records_on_disk = folder.list.records.size();
+      folder.list_bytes += lines.size();
+      if (deferred_ == nullptr) folder.list_unsaved = false;
+      return appended;
+    }
+    // Rewritten by someone else (or cut back): rewrite it whole from the index.
+    if (appended.error().category != ErrorCategory::exists) return appended;
+  }
+  return save(folder, deferred_);
 }
 
 Result<std::uint64_t> MaildirStore::size_of(const Folder& folder, std::size_t index) const {
@@ -672,7 +702,7 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
     ++change_counter_;
     return uid;
   }
-  if (auto saved = save(folder); !saved) {
+  if (auto saved = save_added(folder); !saved) {
     fs::remove(target, ignored);
     (void)durable::fsync_dir(target.parent_path());
     folder.list.records.pop_back();

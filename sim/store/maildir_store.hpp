@@ -65,8 +65,10 @@
 // empties tmp/.  A deferred delivery into a trusted index keeps it trusted
 // (only the stamp of the directory it linked into is taken again), instead of
 // listing the folder again at its next use; the actions that show the round's
-// UIDs mark the index for one such listing, so another program's change made
-// in the same instant as ours is seen at the latest one round later.
+// UIDs mark the index for one such listing by the next reader (every call but
+// append()), so another program's change made in the same instant as ours is
+// seen by the first reader after the round.  Deliveries alone never list the
+// folder again: a stream of mail into a big folder costs no O(folder) per round.
 //
 // Limits (set_limits) and change_counter() live in memory: the counter also
 // bumps when a sync finds changes made by another program.  Not supported:
@@ -157,6 +159,7 @@ class MaildirStore final : public net::mail::MailStore {
     bool operator==(const Stamp&) const = default;
   };
   static constexpr std::int64_t kUnknownDate = INT64_MIN;
+  static constexpr std::size_t kNotAppendable = SIZE_MAX;
 
   // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
@@ -169,7 +172,12 @@ class MaildirStore final : public net::mail::MailStore {
     std::vector<std::string> keywords;
     std::array<Stamp, 4> stamps{};    // new/, cur/, dovecot-uidlist, dovecot-keywords
     bool trusted = false;             // stamps taken safely after the last change (see above)
+    bool recheck = false;             // a round of ours was shown: the next reader lists once more
     bool list_unsaved = false;        // deferred deliveries not yet in dovecot-uidlist
+    // dovecot-uidlist as we last wrote or read it: it holds records[0..records_on_disk)
+    // exactly as here and ends after them, in list_bytes octets; kNotAppendable: rewrite it.
+    std::size_t records_on_disk = kNotAppendable;
+    std::uint64_t list_bytes = 0;
 
     std::filesystem::path path_of(std::size_t index) const;
     std::optional<std::size_t> index_of(std::uint32_t uid) const;
@@ -204,8 +212,11 @@ class MaildirStore final : public net::mail::MailStore {
   void publish(const std::string& key, const std::vector<std::uint32_t>& uids);
   void forget(std::string_view key_prefix) const;
   Result<std::int64_t> date_of(Folder& folder, std::size_t index) const;
-  Result<void> save(Folder& folder) const;
-  Result<void> save_deferred(Folder& folder) const;
+  // dovecot-uidlist rewritten whole, fsync'd (or unsynced, into `ledger`).
+  Result<void> save(Folder& folder, durable::SyncLedger* ledger = nullptr) const;
+  // Only records were added since the last save: append their lines (Dovecot
+  // does the same), else rewrite.  Into the deferred ledger when one is set.
+  Result<void> save_added(Folder& folder) const;
   Result<std::uint64_t> size_of(const Folder& folder, std::size_t index) const;
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;

@@ -3,17 +3,20 @@
 // once the ledger of its deliveries is durable.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "sim/store/durable_file.hpp"
+#include "sim/store/maildir_format.hpp"
 #include "sim/store/maildir_store.hpp"
 #include "sim/store/spool.hpp"
 #include "store_fixtures.hpp"
@@ -28,6 +31,12 @@ namespace {
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+ino_t inode_of(const fs::path& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_ino;
 }
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
@@ -96,11 +105,17 @@ TEST_CASE("deferred delivery: a message appended with a ledger is hidden until i
   CHECK(store.read("bob@lab.test", "INBOX", *first).error().category == ErrorCategory::not_found);
   CHECK(store.hidden_uids() == 2);
 
+  const auto list_inode = fs::status(inbox / "dovecot-uidlist").type() == fs::file_type::regular
+                              ? std::optional<ino_t>(inode_of(inbox / "dovecot-uidlist"))
+                              : std::nullopt;
   REQUIRE(store.seal_deferred().ok());
   store.defer_syncs(nullptr);
   CHECK(ledger.file_count() == 3);  // one uid list for both deliveries
-  CHECK(ledger.dir_count() == 2);   // new/ and the Maildir (the uid list's rename)
-  CHECK(read_text(inbox / "dovecot-uidlist") != list_before);
+  CHECK(ledger.dir_count() == 1);   // new/ only: the uid list grew in place, no rename
+  const std::string list_after = read_text(inbox / "dovecot-uidlist");
+  CHECK(list_after.size() > list_before.size());
+  CHECK(list_after.compare(0, list_before.size(), list_before) == 0);  // appended, header untouched
+  CHECK(list_inode == std::optional<ino_t>(inode_of(inbox / "dovecot-uidlist")));
   CHECK(store.messages("bob@lab.test", "INBOX").value().empty());  // sealed, not yet synced
 
   auto actions = ledger.take_on_synced();
@@ -170,6 +185,111 @@ TEST_CASE("deferred delivery: a restart after a crash before the round's sync ne
   CHECK(store->read("bob@lab.test", "INBOX", seen).value() == "Subject: seen\r\n\r\n1\r\n");
   CHECK(*other >= lost);
   CHECK(store->read("bob@lab.test", "INBOX", *other).value() == "Subject: other\r\n\r\n3\r\n");
+}
+
+TEST_CASE("deferred delivery: rounds of deliveries never list the folder again; the first reader after a round "
+          "lists it once and finds a file another program dropped in the same instant") {
+  MaildirFixture fixture;
+  MaildirStore& store = *fixture.impl;
+  REQUIRE(store.ensure_user("bob@lab.test").ok());
+  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  REQUIRE(store.messages("bob@lab.test", "INBOX").value().empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // past the clock's tick: the index is trusted
+  REQUIRE(store.messages("bob@lab.test", "INBOX").value().empty());
+  const std::uint64_t listed = store.syncs();
+  for (int round = 0; round < 20; ++round) {
+    durable::SyncLedger ledger;
+    store.defer_syncs(&ledger);
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(store.append("bob@lab.test", "INBOX", "Subject: m\r\n\r\nx\r\n", {}, 1764198071 + round).ok());
+    }
+    REQUIRE(store.seal_deferred().ok());
+    store.defer_syncs(nullptr);
+    auto actions = ledger.take_on_synced();
+    REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+    for (const auto& action : actions) action();
+  }
+  CHECK(store.syncs() == listed);  // 60 deliveries in 20 rounds, no listing
+  // Another program's file, dropped in the tick of our last round: only a listing finds it.
+  {
+    std::ofstream out(inbox / "new" / "1690000000.M1P1.otherhost", std::ios::binary);
+    out << "Subject: theirs\n\nhi\n";
+  }
+  CHECK(store.messages("bob@lab.test", "INBOX").value().size() == 61);
+  CHECK(store.syncs() == listed + 1);
+}
+
+TEST_CASE("deferred delivery: an append to the uid list that a crash cut short is skipped at restart, and the "
+          "list is rewritten whole before anything is appended again") {
+  ScratchDir dir;
+  fs::path inbox;
+  std::string durable_list;
+  std::uint32_t seen = 0;
+  {
+    auto store = MaildirStore::open(dir.path()).value();
+    REQUIRE(store->ensure_user("bob@lab.test").ok());
+    inbox = store->mailbox_dir("bob@lab.test", "INBOX").value();
+    durable::SyncLedger round;
+    store->defer_syncs(&round);
+    seen = store->append("bob@lab.test", "INBOX", "Subject: seen\r\n\r\n1\r\n", {}, 1764198071).value();
+    REQUIRE(store->seal_deferred().ok());
+    REQUIRE(round.sync(durable::SyncMode::syncfs).ok());
+    durable_list = read_text(inbox / "dovecot-uidlist");
+    durable::SyncLedger next;
+    store->defer_syncs(&next);
+    REQUIRE(store->append("bob@lab.test", "INBOX", "Subject: lost\r\n\r\n2\r\n", {}, 1764198072).ok());
+    REQUIRE(store->seal_deferred().ok());
+    store->defer_syncs(nullptr);
+  }
+  // Power loss in the middle of the second round: its message file is gone and its
+  // uid list line only half there.
+  for (const auto& name : files_in(inbox / "new")) {
+    if (name.starts_with("1764198072.")) fs::remove(inbox / "new" / name);
+  }
+  const std::string appended = read_text(inbox / "dovecot-uidlist");
+  REQUIRE(appended.size() > durable_list.size() + 4);
+  fs::resize_file(inbox / "dovecot-uidlist", durable_list.size() + 4);
+
+  auto store = MaildirStore::open(dir.path()).value();
+  REQUIRE(store->ensure_user("bob@lab.test").ok());
+  auto shown = store->messages("bob@lab.test", "INBOX").value();
+  REQUIRE(shown.size() == 1);
+  CHECK(shown.front().uid == seen);
+  auto other = store->append("bob@lab.test", "INBOX", "Subject: other\r\n\r\n3\r\n", {}, 1764198073);
+  REQUIRE(other.ok());
+  auto list = maildir::parse_uidlist(read_text(inbox / "dovecot-uidlist"));
+  REQUIRE(list.ok());
+  CHECK_FALSE(list->torn);  // rewritten, not appended after the torn line
+  REQUIRE(list->records.size() == 2);
+  CHECK(list->records[0].uid == seen);
+  CHECK(list->records[1].uid == *other);
+}
+
+TEST_CASE("deferred delivery: a uid list rewritten behind the index is rewritten whole from it, never appended to") {
+  MaildirFixture fixture;
+  MaildirStore& store = *fixture.impl;
+  REQUIRE(store.ensure_user("bob@lab.test").ok());
+  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  durable::SyncLedger ledger;
+  store.defer_syncs(&ledger);
+  auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);
+  REQUIRE(first.ok());
+  // Another program rewrites the list (one more header field) before our round is sealed.
+  auto before = maildir::parse_uidlist(read_text(inbox / "dovecot-uidlist")).value();
+  before.header_fields.push_back("Gfeedface");
+  {
+    std::ofstream out(inbox / "dovecot-uidlist", std::ios::binary | std::ios::trunc);
+    out << maildir::format_uidlist(before);
+  }
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  CHECK(ledger.dir_count() == 2);  // new/ and the Maildir: the list was replaced by a rename
+  auto list = maildir::parse_uidlist(read_text(inbox / "dovecot-uidlist"));
+  REQUIRE(list.ok());
+  CHECK_FALSE(list->torn);
+  REQUIRE(list->records.size() == 1);
+  CHECK(list->records[0].uid == *first);
+  CHECK(list->uid_validity == before.uid_validity);
 }
 
 TEST_CASE("deferred delivery: a message delivered with fsync after a hidden one waits for it, so UIDs are "

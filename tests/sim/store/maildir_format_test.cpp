@@ -128,6 +128,40 @@ TEST_CASE("maildir format: dovecot-uidlist v3 round-trips and keeps unknown fiel
   CHECK(format_uidlist(*list).rfind("3 V1275660208 N25022 M7 G3085", 0) == 0);
 }
 
+TEST_CASE("maildir format: records appended after the header raise UIDNEXT and count as changes") {
+  auto list = parse_uidlist("3 V9 N3 M4\n1 :a\n2 :b\n");
+  REQUIRE(list.ok());
+  list->records.push_back({3, {"W12"}, "c"});
+  list->records.push_back({4, {}, "d:2,S"});
+  CHECK(format_uidlist_records(*list, 2) == "3 W12 :c\n4 :d:2,S\n");
+  auto appended = parse_uidlist("3 V9 N3 M4\n1 :a\n2 :b\n" + format_uidlist_records(*list, 2));
+  REQUIRE(appended.ok());
+  CHECK(appended->uid_next == 5);
+  CHECK(appended->modseq == 6);  // M4 and two appended records
+  CHECK_FALSE(appended->torn);
+  CHECK(format_uidlist_records(*appended, 0) == format_uidlist_records(*list, 0));
+}
+
+TEST_CASE("maildir format: an append cut short by a crash is skipped, and marked torn") {
+  // The last line lost its LF (the write stopped in it) ...
+  auto cut = parse_uidlist("3 V9 N3\n1 :a\n2 :b\n3 :c-par");
+  REQUIRE(cut.ok());
+  CHECK(cut->records.size() == 2);
+  CHECK(cut->uid_next == 3);
+  CHECK(cut->torn);
+  // ... or the file grew but its new block was never written (NUL octets).
+  auto zeros = parse_uidlist(std::string("3 V9 N3\n1 :a\n") + std::string(9, '\0'));
+  REQUIRE(zeros.ok());
+  CHECK(zeros->records.size() == 1);
+  CHECK(zeros->torn);
+  auto zero_line = parse_uidlist(std::string("3 V9 N3\n1 :a\n") + std::string(4, '\0') + "\n3 :c\n");
+  REQUIRE(zero_line.ok());
+  CHECK(zero_line->records.size() == 2);
+  CHECK(zero_line->torn);
+  CHECK_FALSE(parse_uidlist("3 V9 N3\n1 :a\n").value().torn);
+  CHECK(parse_uidlist("3 V9 N3").value().records.empty());  // a header alone is not an append
+}
+
 TEST_CASE("maildir format: a courier-style v1 uid list is read, broken ones are refused") {
   auto v1 = parse_uidlist("1 42 10\n3 123.host:2,S\n7 456.host\n");
   REQUIRE(v1.ok());

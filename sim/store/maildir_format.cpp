@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "sim/store/mailbox_name.hpp"
 #include "sim/store/store_flags.hpp"
@@ -469,9 +470,20 @@ std::string our_base_name(std::int64_t internal_date_s, std::uint32_t uid, std::
 std::string crlf_to_lf(std::string_view crlf_text) {
   std::string out;
   out.reserve(crlf_text.size());
-  for (std::size_t i = 0; i < crlf_text.size(); ++i) {
-    if (crlf_text[i] == '\r' && i + 1 < crlf_text.size() && crlf_text[i + 1] == '\n') continue;
-    out.push_back(crlf_text[i]);
+  // Whole runs up to each CR (net/core/line_break.hpp): a byte at a time was 12% of a 100 KiB delivery.
+  std::size_t from = 0;
+  while (from < crlf_text.size()) {
+    const auto* cr = static_cast<const char*>(std::memchr(crlf_text.data() + from, '\r', crlf_text.size() - from));
+    const std::size_t at = cr == nullptr ? crlf_text.size() : static_cast<std::size_t>(cr - crlf_text.data());
+    out.append(crlf_text, from, at - from);
+    if (at == crlf_text.size()) break;
+    if (at + 1 < crlf_text.size() && crlf_text[at + 1] == '\n') {
+      out.push_back('\n');
+      from = at + 2;
+    } else {
+      out.push_back('\r');  // a lone CR stays
+      from = at + 1;
+    }
   }
   return out;
 }

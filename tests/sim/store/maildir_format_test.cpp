@@ -188,4 +188,7 @@ TEST_CASE("maildir format: keywords and subscriptions files") {
 TEST_CASE("maildir format: our unique names carry date, UID, UIDVALIDITY and both sizes") {
   CHECK(our_base_name(1700000000, 7, 3, 100, 104) == "1700000000.M7V3.maillab,S=100,W=104");
   CHECK(crlf_to_lf("a\r\nb\r\n\r\nc") == "a\nb\n\nc");
+  CHECK(crlf_to_lf("lone\rcr\r\r\nend\r") == "lone\rcr\r\nend\r");  // only CRLF pairs lose their CR
+  CHECK(crlf_to_lf("") == "");
+  CHECK(crlf_to_lf("\r\n") == "\n");
 }

@@ -94,12 +94,6 @@ std::string compose_dsn(const DsnInput& in) {
   return out;
 }
 
-std::string subject_of(const std::string& message) {
-  const auto parsed = net::mail::Message::parse(message);
-  const auto* field = parsed.first("Subject");
-  return field ? field->value : std::string();
-}
-
 namespace {
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
@@ -153,6 +147,23 @@ std::optional<std::string> message_id_field(std::string_view raw) {
 }
 
 }  // namespace
+
+// Message::parse(message).first("Subject"), read the way message_id_field
+// reads Message-ID: only an entry that can be named Subject is parsed, and
+// never the body.
+std::string subject_of(const std::string& message) {
+  const std::string_view raw = message;
+  std::string subject;
+  for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
+    const std::string_view text = raw.substr(begin, end - begin);
+    if (!starts_with_name(text, "subject")) return false;
+    const auto parsed = net::mail::Message::parse(text);
+    const auto* field = parsed.first("Subject");
+    if (field) subject = field->value;
+    return field != nullptr;
+  });
+  return subject;
+}
 
 std::size_t count_fields(std::string_view raw, std::string_view name) {
   std::size_t n = 0;

@@ -91,3 +91,28 @@ TEST_CASE("compose: count_fields and prepend_field agree with a full parse on 5,
     if (fast.ok()) CHECK(*fast == parsed.serialize());
   }
 }
+
+TEST_CASE("compose: subject_of reads the header's Subject, unfolded, never one in the body") {
+  using maillab::sim::subject_of;
+  CHECK(subject_of("From: a@b.test\r\nSubject: hello\r\n there\r\n\r\nbody\r\n") == "hello there");
+  CHECK(subject_of("From: a@b.test\r\n\r\nSubject: not this\r\n").empty());
+  CHECK(subject_of("\r\nSubject: not this either\r\n").empty());
+  CHECK(subject_of("subject : last line, no line end") == "last line, no line end");
+  CHECK(subject_of("").empty());
+}
+
+TEST_CASE("compose: subject_of reads what a full Message::parse reads, on 5,000 random messages") {
+  maillab::sim::Prng prng(13);
+  const std::vector<std::string> pieces{"Subject:", "subject :", "Subject", "SubjectX:", " ",    "\t",
+                                        "hi",       "x",         "\r\n",     "\n",         "\r",   ":",
+                                        "From: f",  "\r\n\r\n",  "\n\n",     " there ",   "body"};
+  for (int round = 0; round < 5000; ++round) {
+    std::string message;
+    const auto count = prng.below(13);
+    for (std::uint64_t i = 0; i < count; ++i) message += pieces[prng.below(pieces.size())];
+    INFO(message);
+    const auto parsed = maillab::net::mail::Message::parse(message);
+    const auto* field = parsed.first("Subject");
+    CHECK(maillab::sim::subject_of(message) == (field ? field->value : std::string()));
+  }
+}

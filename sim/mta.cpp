@@ -49,7 +49,7 @@ const net::CredentialChecker& MtaPolicy::credentials() const { return mta_.world
 bool MtaPolicy::sender_allowed(std::string_view user, const net::mail::Address& sender) const {
   const std::string address = sender.local_part + "@" + sender.domain_key();
   if (address == user) return true;
-  const auto* u = mta_.world_.scenario.find_user(user);
+  const auto* u = mta_.world_.user_at(user);
   return u && std::find(u->aliases.begin(), u->aliases.end(), address) != u->aliases.end();
 }
 
@@ -116,22 +116,19 @@ Mta::Mta(World::Impl& world, const HostSpec& spec, HostId host)
 }
 
 bool Mta::is_final_for(const std::string& domain) const {
-  const auto* d = world_.scenario.find_domain(domain);
+  const auto* d = world_.domain_named(domain);
   return d && d->mailbox_host == name_;
 }
 
 bool Mta::is_mx_for(const std::string& domain) const {
-  const auto* d = world_.scenario.find_domain(domain);
+  const auto* d = world_.domain_named(domain);
   if (!d) return false;
   return std::any_of(d->mx.begin(), d->mx.end(), [&](const MxSpec& mx) { return mx.host == name_; });
 }
 
 std::string Mta::local_user(const std::string& address) const {
-  for (const auto& u : world_.scenario.users) {
-    if (u.address == address) return u.address;
-    if (std::find(u.aliases.begin(), u.aliases.end(), address) != u.aliases.end()) return u.address;
-  }
-  return {};
+  const auto* u = world_.user_or_alias(address);
+  return u ? u->address : std::string();
 }
 
 void Mta::start() {
@@ -359,7 +356,7 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
   const std::string user = local_user(recipient);
   if (user.empty())
     return fail(local_result(smtp::Delivery::permanent, "5.1.1", "x-local; user unknown (RFC 3463 X.1.1)"));
-  const auto* spec = world_.scenario.find_user(user);
+  const auto* spec = world_.user_at(user);
   for (const auto& target : spec->forward) {
     // Handed on, not stored here: a queue step of the MDA, not a delivery.
     world_.event(TraceKind::queue, name_, "", "local", recipient + " forwards to " + target, msg);

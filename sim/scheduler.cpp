@@ -1,12 +1,29 @@
 #include "sim/scheduler.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace maillab::sim {
 
 EventId Scheduler::at(Instant when, Callback callback) {
   const Instant due = when < now() ? now() : when;
-  const std::uint64_t sequence = next_sequence_++;
+  return push(due, next_sequence_++, std::move(callback));
+}
+
+std::uint64_t Scheduler::reserve_sequences(std::uint64_t count) {
+  const std::uint64_t first = next_sequence_;
+  next_sequence_ += count;
+  return first;
+}
+
+EventId Scheduler::at_reserved(Instant when, std::uint64_t sequence, Callback callback) {
+  assert(sequence != 0 && sequence < next_sequence_);
+  const Instant due = when < now() ? now() : when;
+  assert(!later(running_, Key{due, sequence, 0}));
+  return push(due, sequence, std::move(callback));
+}
+
+EventId Scheduler::push(Instant due, std::uint64_t sequence, Callback callback) {
   std::uint32_t slot = 0;
   if (free_slots_.empty()) {
     slot = static_cast<std::uint32_t>(slots_.size());
@@ -53,6 +70,7 @@ bool Scheduler::step() {
   std::pop_heap(heap_.begin(), heap_.end(), later);
   const Key key = heap_.back();
   heap_.pop_back();
+  running_ = key;
   Callback callback = std::move(slots_[key.slot].callback);
   slots_[key.slot] = Slot{};
   free_slots_.push_back(key.slot);

@@ -101,7 +101,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   // The owner gives up on this session (its host went down): no more callbacks.
   void abandon() {
     closed_ = true;
-    scheduler_.cancel(timer_);
+    disarm_timer();
   }
 
  private:
@@ -201,7 +201,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   void close_connection() {
     if (closed_) return;
     closed_ = true;
-    scheduler_.cancel(timer_);
+    disarm_timer();
     if (tls_ && tls_->handshake_complete() && !tls_->failed()) {
       tls_->close();
       flush_tls();
@@ -213,20 +213,41 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
     }
   }
 
+  // The engine's timer is `timer_`: the (time, sequence) key that scheduling
+  // it at its latest arming gives.  On the heap sits `queued_`, the event of
+  // an earlier arming when the deadline only moved later (each line restarts
+  // an idle timeout): when it comes due it re-queues itself under timer_'s
+  // reserved key (scheduler.hpp), so timeouts run in the same order as with
+  // a cancel and a new event per arming, without two heap updates per line.
   void arm_timer() {
     const Instant deadline = engine_->poll_timeout();
     if (timer_.valid() && timer_.at == deadline) return;
-    scheduler_.cancel(timer_);
-    timer_ = {};
-    if (deadline == never) return;
+    if (deadline == never) return disarm_timer();
+    const Instant due = deadline < scheduler_.now() ? scheduler_.now() : deadline;
+    timer_ = EventId{due, scheduler_.reserve_sequences(1), 0};
+    if (queued_.valid() && queued_.at <= due) return;
+    scheduler_.cancel(queued_);
+    queue_timer();
+  }
+
+  void queue_timer() {
     std::weak_ptr<EngineSession> weak = this->shared_from_this();
-    timer_ = scheduler_.at(deadline, [weak] {
+    const std::uint64_t sequence = timer_.sequence;
+    queued_ = scheduler_.at_reserved(timer_.at, sequence, [weak, sequence] {
       auto self = weak.lock();
       if (!self || self->closed_) return;
+      self->queued_ = {};
+      if (self->timer_.sequence != sequence) return self->queue_timer();  // re-armed later meanwhile
       self->timer_ = {};
       self->engine_->handle_timeout(self->scheduler_.now());
       self->pump();
     });
+  }
+
+  void disarm_timer() {
+    scheduler_.cancel(queued_);
+    queued_ = {};
+    timer_ = {};
   }
 
   Network& network_;
@@ -241,7 +262,8 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   std::optional<net::tls::TlsEngine> tls_;
   bool tls_announced_ = false;
   bool closed_ = false;
-  EventId timer_{};
+  EventId timer_{};   // the armed timer's key (its slot unused)
+  EventId queued_{};  // the event on the heap for it
 };
 
 }  // namespace maillab::sim

@@ -12,6 +12,18 @@ namespace maillab::sim {
 
 namespace dns = net::dns;
 
+namespace {
+
+// ASCII letters lowered, as the scenario's name lookups compare them.
+std::string lowered(std::string_view name) {
+  std::string out(name);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+}  // namespace
+
 std::string_view to_string(FateState state) {
   switch (state) {
     case FateState::pending: return "pending";
@@ -34,7 +46,37 @@ World::Impl::Impl(World& w)
       prng(w.prng_),
       credentials(w.scenario_),
       start_unix_s(w.options_.start_unix_s.value_or(w.scenario_.start_unix_s)),
-      shared_store(w.options_.store) {}
+      shared_store(w.options_.store) {
+  for (const auto& host : scenario.hosts) hosts_by_name.emplace(lowered(host.name), &host);
+  // As Scenario::find_domain: the stored name against the lowered query.
+  for (const auto& domain : scenario.domains) domains_by_name.emplace(domain.name, &domain);
+  // emplace keeps the first: the user a front-to-back scan would find.
+  for (const auto& user : scenario.users) {
+    users_by_address.emplace(user.address, &user);
+    users_by_any_address.emplace(user.address, &user);
+    for (const auto& alias : user.aliases) users_by_any_address.emplace(alias, &user);
+  }
+}
+
+const UserSpec* World::Impl::user_at(std::string_view address) const {
+  auto it = users_by_address.find(address);
+  return it == users_by_address.end() ? nullptr : it->second;
+}
+
+const UserSpec* World::Impl::user_or_alias(std::string_view address) const {
+  auto it = users_by_any_address.find(address);
+  return it == users_by_any_address.end() ? nullptr : it->second;
+}
+
+const HostSpec* World::Impl::host_named(std::string_view name) const {
+  auto it = hosts_by_name.find(lowered(name));
+  return it == hosts_by_name.end() ? nullptr : it->second;
+}
+
+const DomainSpec* World::Impl::domain_named(std::string_view name) const {
+  auto it = domains_by_name.find(lowered(name));
+  return it == domains_by_name.end() ? nullptr : it->second;
+}
 
 void World::Impl::event(TraceKind kind, const std::string& src, const std::string& dst, const std::string& proto,
                         std::string text, const std::string& msg, char dir) {
@@ -107,7 +149,7 @@ Mta* World::Impl::mta(const std::string& host) {
 }
 
 Mta* World::Impl::mailbox_host_of(const std::string& user) {
-  const auto* domain = scenario.find_domain(user.substr(user.find('@') + 1));
+  const auto* domain = domain_named(std::string_view(user).substr(user.find('@') + 1));
   return domain ? mta(domain->mailbox_host) : nullptr;
 }
 
@@ -222,9 +264,8 @@ dns::Message DnsServer::answer(const dns::Message& query) const {
   response.recursion_desired = query.recursion_desired;
   response.questions = query.questions;
   const auto& q = query.questions.front();
-  const Scenario& sc = world_.scenario;
-  const DomainSpec* domain = sc.find_domain(q.name);
-  const HostSpec* host = sc.find_host(q.name);
+  const DomainSpec* domain = world_.domain_named(q.name);
+  const HostSpec* host = world_.host_named(q.name);
   if (!domain && !host) {
     response.rcode = dns::Rcode::name_error;
     return response;
@@ -391,30 +432,15 @@ void World::start(Instant end) {
   for (auto& [name, mta] : impl_->mtas) mta->start();
   impl_->apply_faults();
   if (!options_.scripted) return;
-  for (const auto& message : scenario_.messages) {
-    const MessageSpec* m = &message;
-    scheduler_.at(Instant{} + m->at, [this, m] {
-      auto& mua = *impl_->muas.at(m->mua);
-      const std::string domain = m->from.substr(m->from.find('@') + 1);
-      const std::string msg = m->id + "@" + domain;
-      std::string data = compose_message(*m, "<" + msg + ">", impl_->unix_now());
-      MessageTrack& t = impl_->track(msg);
-      t.label = m->id;
-      t.subject = m->subject;
-      t.from = m->from;
-      for (const auto* list : {&m->to, &m->cc, &m->bcc})
-        for (const auto& r : *list) t.fates.try_emplace(r);
-      impl_->note_hop(msg, mua.spec_.host);
-      // The outbox is the client's queue: it submits at once.
-      auto composed = impl_->make_event(
-          TraceKind::queue, mua.spec_.host, "", "submission",
-          "composed <" + msg + "> \"" + m->subject + "\" (" + std::to_string(data.size()) + " octets)", msg);
-      composed.action = "enqueue";
-      composed.next_retry = impl_->now();
-      impl_->trace.add(std::move(composed));
-      mua.submit(*m, std::move(data), msg, 1);
-    });
-  }
+  // Lazily, one at a time (scheduler.hpp, "Reserved sequences"): the same
+  // order as scheduling every message now, without a heap 10,000 keys deep.
+  const std::uint64_t first = scheduler_.reserve_sequences(scenario_.messages.size());
+  scripted_.clear();
+  scripted_.reserve(scenario_.messages.size());
+  for (std::size_t i = 0; i < scenario_.messages.size(); ++i) scripted_.emplace_back(&scenario_.messages[i], first + i);
+  std::stable_sort(scripted_.begin(), scripted_.end(),
+                   [](const auto& a, const auto& b) { return a.first->at < b.first->at; });
+  schedule_scripted(0);
   for (const auto& spec : scenario_.muas) {
     if (spec.fetch == FetchProtocol::none) continue;
     Mua* mua = impl_->muas.at(spec.name).get();
@@ -423,6 +449,38 @@ void World::start(Instant end) {
       for (Instant t = Instant{} + spec.fetch_every; t <= end; t = t + spec.fetch_every)
         scheduler_.at(t, [mua] { mua->fetch(); });
   }
+}
+
+void World::schedule_scripted(std::size_t next) {
+  if (next >= scripted_.size()) return;
+  const auto [m, sequence] = scripted_[next];
+  scheduler_.at_reserved(Instant{} + m->at, sequence, [this, next, m] {
+    schedule_scripted(next + 1);
+    submit_scripted(*m);
+  });
+}
+
+void World::submit_scripted(const MessageSpec& spec) {
+  const MessageSpec* m = &spec;
+  auto& mua = *impl_->muas.at(m->mua);
+  const std::string domain = m->from.substr(m->from.find('@') + 1);
+  const std::string msg = m->id + "@" + domain;
+  std::string data = compose_message(*m, "<" + msg + ">", impl_->unix_now());
+  MessageTrack& t = impl_->track(msg);
+  t.label = m->id;
+  t.subject = m->subject;
+  t.from = m->from;
+  for (const auto* list : {&m->to, &m->cc, &m->bcc})
+    for (const auto& r : *list) t.fates.try_emplace(r);
+  impl_->note_hop(msg, mua.spec_.host);
+  // The outbox is the client's queue: it submits at once.
+  auto composed = impl_->make_event(
+      TraceKind::queue, mua.spec_.host, "", "submission",
+      "composed <" + msg + "> \"" + m->subject + "\" (" + std::to_string(data.size()) + " octets)", msg);
+  composed.action = "enqueue";
+  composed.next_retry = impl_->now();
+  impl_->trace.add(std::move(composed));
+  mua.submit(*m, std::move(data), msg, 1);
 }
 
 InjectReport World::inject(const Injection& injection, SettledCallback on_settled) {

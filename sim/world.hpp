@@ -210,6 +210,8 @@ class World {
 
  private:
   void start(Instant end);
+  void schedule_scripted(std::size_t next);
+  void submit_scripted(const MessageSpec& m);
 
   const Scenario& scenario_;
   WorldOptions options_;
@@ -223,6 +225,9 @@ class World {
   std::vector<std::string> order_;
   std::unique_ptr<Impl> impl_;
   bool started_ = false;
+  // The scenario's [[message]]s in (time, file) order with their reserved
+  // sequence numbers; each one's event schedules the next (lazy scheduling).
+  std::vector<std::pair<const MessageSpec*, std::uint64_t>> scripted_;
 };
 
 }  // namespace maillab::sim

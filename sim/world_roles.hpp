@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/core/credentials.hpp"
@@ -291,6 +292,19 @@ struct World::Impl {
   [[nodiscard]] std::string watch_tag(const std::string& msg, const std::string& recipient) const;
   Mta* mta(const std::string& host);
   Mta* mailbox_host_of(const std::string& user);
+  // Scenario::find_host / find_domain through an index by lowered name (the
+  // first of each name, as they would find): every DNS answer and routing
+  // decision asks, and the scenario's lookups scan every host or domain.
+  [[nodiscard]] const HostSpec* host_named(std::string_view name) const;
+  [[nodiscard]] const DomainSpec* domain_named(std::string_view name) const;
+  std::map<std::string, const HostSpec*, std::less<>> hosts_by_name;
+  std::map<std::string, const DomainSpec*, std::less<>> domains_by_name;
+  // Scenario::find_user, and the first user whose address or alias `address`
+  // is (Mta::local_user), through indexes: every recipient asks.
+  [[nodiscard]] const UserSpec* user_at(std::string_view address) const;
+  [[nodiscard]] const UserSpec* user_or_alias(std::string_view address) const;
+  std::map<std::string, const UserSpec*, std::less<>> users_by_address;
+  std::map<std::string, const UserSpec*, std::less<>> users_by_any_address;
   bool fault_active(const FaultSpec& fault) const;
   void apply_faults();
 };

@@ -209,6 +209,8 @@ Result<Record> read_record(Reader& in) {
 
 class Writer {
  public:
+  // A UDP message fits in 512 octets (RFC 1035 §4.2.1): one allocation.
+  Writer() { out_.reserve(512); }
   void u16(std::uint16_t value) {
     out_.push_back(static_cast<std::uint8_t>(value >> 8));
     out_.push_back(static_cast<std::uint8_t>(value));
@@ -228,7 +230,7 @@ class Writer {
         return;
       }
       if (out_.size() <= pointer_offset_max) {
-        offsets_.emplace(std::string(dotted), static_cast<std::uint16_t>(out_.size()));
+        offsets_.emplace(dotted, static_cast<std::uint16_t>(out_.size()));
       }
       std::size_t dot = dotted.find('.');
       std::string_view label = dotted.substr(0, dot);
@@ -264,7 +266,8 @@ class Writer {
 
  private:
   std::vector<std::uint8_t> out_;
-  std::map<std::string, std::uint16_t, std::less<>> offsets_;
+  // Views of the encoded message's names, which outlive the writer.
+  std::map<std::string_view, std::uint16_t> offsets_;
 };
 
 std::uint16_t count(std::size_t size) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "net/core/line_break.hpp"
@@ -484,41 +485,45 @@ Result<std::string> format_received(const ReceivedInfo& info) {
   if (info.helo.empty()) return fail("HELO name is empty");
   if (info.by_host.empty()) return fail("receiving host is empty");
 
-  std::vector<std::string> tokens;
-  tokens.push_back("from " + info.helo);
-  if (!info.client_host.empty() || !info.client_ip.empty()) {
-    std::string tcp_info = "(";
-    tcp_info += info.client_host;
-    if (!info.client_ip.empty()) {
-      if (!info.client_host.empty()) tcp_info += ' ';
-      bool v6 = info.client_ip.find(':') != std::string::npos && !iequals(info.client_ip.substr(0, 5), "IPv6:");
-      tcp_info += "[" + std::string(v6 ? "IPv6:" : "") + info.client_ip + "]";
-    }
-    tcp_info += ")";
-    tokens.push_back(std::move(tcp_info));
-  }
-  tokens.push_back("by " + info.by_host);
-  tokens.push_back("with " + std::string(to_string(info.protocol)));
-  if (!info.id.empty()) tokens.push_back("id " + info.id);
-  if (!info.for_recipient.empty()) tokens.push_back("for <" + info.for_recipient + ">");
-  tokens.back() += ";";
-  tokens.push_back(format_rfc5322_date(info.date_s));
-
+  // Clauses joined by a space, folded before one that would pass column 78;
+  // built in place (this runs for every message at every hop).
+  const bool has_id = !info.id.empty();
+  const bool has_for = !info.for_recipient.empty();
+  const std::string date = format_rfc5322_date(info.date_s);
   std::string out;
+  out.reserve(160 + info.helo.size() + info.client_host.size() + info.by_host.size() + info.for_recipient.size());
   std::size_t line_chars = std::string_view("Received: ").size();
-  for (std::size_t k = 0; k < tokens.size(); ++k) {
-    const std::string& t = tokens[k];
-    if (k == 0) {
-      out += t;
-      line_chars += t.size();
-    } else if (line_chars + 1 + t.size() > header_line_chars_max) {
-      out += "\r\n\t" + t;
-      line_chars = 1 + t.size();
+  bool first = true;
+  auto clause = [&](std::initializer_list<std::string_view> parts) {
+    std::size_t size = 0;
+    for (auto part : parts) size += part.size();
+    if (first) {
+      first = false;
+      line_chars += size;
+    } else if (line_chars + 1 + size > header_line_chars_max) {
+      out += "\r\n\t";
+      line_chars = 1 + size;
     } else {
-      out += " " + t;
-      line_chars += 1 + t.size();
+      out += ' ';
+      line_chars += 1 + size;
+    }
+    for (auto part : parts) out += part;
+  };
+  clause({"from ", info.helo});
+  if (!info.client_host.empty() || !info.client_ip.empty()) {
+    if (info.client_ip.empty()) {
+      clause({"(", info.client_host, ")"});
+    } else {
+      bool v6 = info.client_ip.find(':') != std::string::npos && !iequals(info.client_ip.substr(0, 5), "IPv6:");
+      clause({"(", info.client_host, info.client_host.empty() ? "" : " ", "[", v6 ? "IPv6:" : "", info.client_ip,
+              "])"});
     }
   }
+  clause({"by ", info.by_host});
+  clause({"with ", to_string(info.protocol), has_id || has_for ? "" : ";"});
+  if (has_id) clause({"id ", info.id, has_for ? "" : ";"});
+  if (has_for) clause({"for <", info.for_recipient, ">;"});
+  clause({date});
   return out;
 }
 

@@ -433,30 +433,34 @@ void World::start(Instant end) {
   impl_->apply_faults();
   if (!options_.scripted) return;
   // Lazily, one at a time (scheduler.hpp, "Reserved sequences"): the same
-  // order as scheduling every message now, without a heap 10,000 keys deep.
-  const std::uint64_t first = scheduler_.reserve_sequences(scenario_.messages.size());
+  // order as scheduling every message and fetch now, with the sequences they
+  // would get, without a heap 10,000 keys deep.
   scripted_.clear();
-  scripted_.reserve(scenario_.messages.size());
-  for (std::size_t i = 0; i < scenario_.messages.size(); ++i) scripted_.emplace_back(&scenario_.messages[i], first + i);
-  std::stable_sort(scripted_.begin(), scripted_.end(),
-                   [](const auto& a, const auto& b) { return a.first->at < b.first->at; });
-  schedule_scripted(0);
+  const Instant now = scheduler_.now();
+  auto script = [&](Instant at, const MessageSpec* message, Mua* fetcher) {
+    scripted_.push_back(Scripted{at < now ? now : at, 0, message, fetcher});
+  };
+  for (const auto& message : scenario_.messages) script(Instant{} + message.at, &message, nullptr);
   for (const auto& spec : scenario_.muas) {
     if (spec.fetch == FetchProtocol::none) continue;
     Mua* mua = impl_->muas.at(spec.name).get();
-    for (const auto at : spec.fetch_at) scheduler_.at(Instant{} + at, [mua] { mua->fetch(); });
+    for (const auto at : spec.fetch_at) script(Instant{} + at, nullptr, mua);
     if (spec.fetch_every.count() > 0)
-      for (Instant t = Instant{} + spec.fetch_every; t <= end; t = t + spec.fetch_every)
-        scheduler_.at(t, [mua] { mua->fetch(); });
+      for (Instant t = Instant{} + spec.fetch_every; t <= end; t = t + spec.fetch_every) script(t, nullptr, mua);
   }
+  const std::uint64_t first = scheduler_.reserve_sequences(scripted_.size());
+  for (std::size_t i = 0; i < scripted_.size(); ++i) scripted_[i].sequence = first + i;
+  std::stable_sort(scripted_.begin(), scripted_.end(), [](const Scripted& a, const Scripted& b) { return a.due < b.due; });
+  schedule_scripted(0);
 }
 
 void World::schedule_scripted(std::size_t next) {
   if (next >= scripted_.size()) return;
-  const auto [m, sequence] = scripted_[next];
-  scheduler_.at_reserved(Instant{} + m->at, sequence, [this, next, m] {
+  const Scripted item = scripted_[next];
+  scheduler_.at_reserved(item.due, item.sequence, [this, next, item] {
     schedule_scripted(next + 1);
-    submit_scripted(*m);
+    if (item.message) return submit_scripted(*item.message);
+    item.fetcher->fetch();
   });
 }
 

@@ -153,6 +153,8 @@ struct ExpectationResult {
   std::string detail;  // what was found
 };
 
+class Mua;
+
 class World {
  public:
   World(const Scenario& scenario, std::uint64_t seed, WorldOptions options = {});
@@ -225,9 +227,16 @@ class World {
   std::vector<std::string> order_;
   std::unique_ptr<Impl> impl_;
   bool started_ = false;
-  // The scenario's [[message]]s in (time, file) order with their reserved
-  // sequence numbers; each one's event schedules the next (lazy scheduling).
-  std::vector<std::pair<const MessageSpec*, std::uint64_t>> scripted_;
+  // What the scenario scripts from the start (its [[message]]s, each MUA's
+  // fetches) in (due, sequence) order with reserved sequence numbers; each
+  // one's event schedules the next (lazy scheduling).
+  struct Scripted {
+    Instant due;
+    std::uint64_t sequence = 0;
+    const MessageSpec* message = nullptr;  // or
+    Mua* fetcher = nullptr;
+  };
+  std::vector<Scripted> scripted_;
 };
 
 }  // namespace maillab::sim

@@ -3,7 +3,10 @@
 #include <cassert>
 #include <cstddef>
 #include <functional>
+#include <algorithm>
 #include <map>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 namespace maillab::net::dns {
@@ -225,13 +228,12 @@ class Writer {
   void name(std::string_view dotted) {
     assert(is_valid_name(dotted));
     while (!dotted.empty()) {
-      if (auto it = offsets_.find(dotted); it != offsets_.end()) {
+      auto it = std::find_if(offsets_.begin(), offsets_.end(), [&](const auto& known) { return known.first == dotted; });
+      if (it != offsets_.end()) {
         u16(static_cast<std::uint16_t>(0xc000 | it->second));
         return;
       }
-      if (out_.size() <= pointer_offset_max) {
-        offsets_.emplace(dotted, static_cast<std::uint16_t>(out_.size()));
-      }
+      if (out_.size() <= pointer_offset_max) offsets_.emplace_back(dotted, static_cast<std::uint16_t>(out_.size()));
       std::size_t dot = dotted.find('.');
       std::string_view label = dotted.substr(0, dot);
       out_.push_back(static_cast<std::uint8_t>(label.size()));
@@ -266,8 +268,9 @@ class Writer {
 
  private:
   std::vector<std::uint8_t> out_;
-  // Views of the encoded message's names, which outlive the writer.
-  std::map<std::string_view, std::uint16_t> offsets_;
+  // Views of the encoded message's names (which outlive the writer) and where
+  // each suffix starts: a message has a handful, a list beats a tree of nodes.
+  std::vector<std::pair<std::string_view, std::uint16_t>> offsets_;
 };
 
 std::uint16_t count(std::size_t size) {

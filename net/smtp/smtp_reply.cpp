@@ -9,14 +9,19 @@ namespace maillab::net::smtp {
 
 namespace {
 
-std::string wire_line(int code, char separator, std::string_view enhanced, std::string_view text) {
-  std::string out = std::to_string(code);
+void append_wire_line(std::string& out, int code, char separator, std::string_view enhanced, std::string_view text) {
+  out += std::to_string(code);
   out += separator;
   if (!enhanced.empty()) {
     out += enhanced;
     if (!text.empty()) out += ' ';
   }
   out += text;
+}
+
+std::string wire_line(int code, char separator, std::string_view enhanced, std::string_view text) {
+  std::string out;
+  append_wire_line(out, code, separator, enhanced, text);
   return out;
 }
 
@@ -24,14 +29,18 @@ std::string wire_line(int code, char separator, std::string_view enhanced, std::
 
 std::string Reply::to_wire() const {
   assert(code >= 200 && code <= 599);
+  // Sized once: every reply of every session comes through here.
+  std::size_t size = 0;
+  for (const auto& line : lines) size += line.size();
   std::string out;
+  out.reserve(size + (lines.size() + 1) * (enhanced.size() + 8));
   if (lines.empty()) {
-    out = wire_line(code, ' ', enhanced, {});
+    append_wire_line(out, code, ' ', enhanced, {});
     out += "\r\n";
     return out;
   }
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    out += wire_line(code, i + 1 == lines.size() ? ' ' : '-', enhanced, lines[i]);
+    append_wire_line(out, code, i + 1 == lines.size() ? ' ' : '-', enhanced, lines[i]);
     out += "\r\n";
   }
   return out;

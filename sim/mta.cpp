@@ -214,7 +214,7 @@ void Mta::accept_smtp(ConnectionId id, std::uint16_t port) {
   auto& policy = *in.policy;
   auto keep = in.session;
   inbound_.emplace(id, std::move(in));
-  keep->start(config, policy, world_.now());
+  keep->start(std::move(config), policy, world_.now());
 }
 
 void Mta::accept_pop3(ConnectionId id) {
@@ -244,7 +244,7 @@ void Mta::accept_pop3(ConnectionId id) {
   config.apop_timestamp = fmt::format("<{}.{}@{}>", id, world_.unix_now(), name_);
   config.tls_available = tls_.has_value();
   pop3_.emplace(id, session);
-  session->start(config, store_, world_.credentials, locks_, world_.now());
+  session->start(std::move(config), store_, world_.credentials, locks_, world_.now());
 }
 
 void Mta::accept_imap(ConnectionId id) {
@@ -275,7 +275,7 @@ void Mta::accept_imap(ConnectionId id) {
   config.starttls_offered = tls_.has_value();
   config.unix_epoch_offset_s = world_.start_unix_s;
   imap_.emplace(id, session);
-  session->start(config, world_.credentials, store_, world_.now());
+  session->start(std::move(config), world_.credentials, store_, world_.now());
 }
 
 std::string Mta::new_queue_id() {
@@ -629,7 +629,8 @@ void Mta::try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_
       config.tls = world_.scenario.starttls ? smtp::TlsPolicy::opportunistic : smtp::TlsPolicy::none;
       config.messages.push_back(smtp::OutgoingMessage{it->second.sender, attempt->recipients, it->second.data});
       outbound_[id] = session;
-      session->start(config, world_.now());
+      // The engine takes the config by value: moved, not copied with the message data.
+      session->start(std::move(config), world_.now());
     });
   };
   resolver_.query(attempt->exchanges[index], dns::RecordType::a, attempt->msg, on_address);

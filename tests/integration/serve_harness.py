@@ -21,6 +21,7 @@ import traceback
 SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
 READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
+BIND_ATTEMPTS = 3  # see Server.start
 
 
 def free_port(kind=socket.SOCK_STREAM):
@@ -56,8 +57,7 @@ class Server:
         self.binary = binary
         self.extra_args = list(extra_args)
         self.scenario = scenario
-        self.ports = {name: free_port() for name in SERVICES}
-        self.ports["dns"] = free_port(socket.SOCK_DGRAM)
+        self.ports = self.free_ports()
         self.tmp = tempfile.TemporaryDirectory(prefix="maillab-serve-")
         self.state = os.path.join(self.tmp.name, "state")
         self.process = None
@@ -66,21 +66,37 @@ class Server:
         self.last_log = ""  # what log() read last: stop() removes the file with the state
         self.returncode = None
 
+    @staticmethod
+    def free_ports():
+        ports = {name: free_port() for name in SERVICES}
+        ports["dns"] = free_port(socket.SOCK_DGRAM)
+        return ports
+
     def start(self):
-        args = [self.binary, "serve", "--state", self.state, "--bind", "127.0.0.1"]
-        for name, port in self.ports.items():
-            args += ["--" + name, str(port)]
-        args += self.extra_args
-        if self.scenario:
-            args.append(self.scenario)
-        self.stderr = open(self.stderr_path, "wb")
-        try:
-            self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
-        except OSError as e:
-            self.stop()
-            raise AssertionError("cannot run %s: %s" % (self.binary, e)) from e
-        line = read_line(self.process.stdout, time.monotonic() + READY_TIMEOUT_S)
-        if line != b"maillab: ready\n":
+        for attempt in range(BIND_ATTEMPTS):
+            args = [self.binary, "serve", "--state", self.state, "--bind", "127.0.0.1"]
+            for name, port in self.ports.items():
+                args += ["--" + name, str(port)]
+            args += self.extra_args
+            if self.scenario:
+                args.append(self.scenario)
+            self.stderr = open(self.stderr_path, "wb")
+            try:
+                self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr)
+            except OSError as e:
+                self.stop()
+                raise AssertionError("cannot run %s: %s" % (self.binary, e)) from e
+            line = read_line(self.process.stdout, time.monotonic() + READY_TIMEOUT_S)
+            if line == b"maillab: ready\n":
+                return self
+            # Another test running at the same time (ctest -j) can take a port
+            # between free_port() and serve's bind: new ports, another try.
+            if attempt + 1 < BIND_ATTEMPTS and "Address already in use" in self.log():
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+                self.process.stdout.close()
+                self.stderr.close()
+                self.ports = self.free_ports()
+                continue
             self.stop()
             raise AssertionError("server did not say 'maillab: ready' (got %r); stderr:\n%s" % (line, self.log()))
         return self

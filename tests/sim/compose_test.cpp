@@ -21,6 +21,14 @@ std::string by_full_parse(const std::string& message) {
   return id;
 }
 
+// A message of up to 12 random pieces: header names, separators, line ends, bodies.
+std::string random_message(maillab::sim::Prng& prng, const std::vector<std::string>& pieces) {
+  std::string message;
+  const auto count = prng.below(13);
+  for (std::uint64_t i = 0; i < count; ++i) message += pieces[prng.below(pieces.size())];
+  return message;
+}
+
 }  // namespace
 
 TEST_CASE("compose: message_id_of takes the first Message-ID field, unfolded, without its brackets") {
@@ -40,9 +48,7 @@ TEST_CASE("compose: message_id_of reads what a full Message::parse reads, on 5,0
                                         "<a@b>",       "x",           "\r\n",       "\n",           "\r", ":",
                                         "Subject: s",  "\r\n\r\n",    "\n\n",       " <c@d> ",      "Message-ID"};
   for (int round = 0; round < 5000; ++round) {
-    std::string message;
-    const auto count = prng.below(13);
-    for (std::uint64_t i = 0; i < count; ++i) message += pieces[prng.below(pieces.size())];
+    const std::string message = random_message(prng, pieces);
     INFO(message);
     CHECK(message_id_of(message) == by_full_parse(message));
   }
@@ -107,9 +113,7 @@ TEST_CASE("compose: subject_of reads what a full Message::parse reads, on 5,000 
                                         "hi",       "x",         "\r\n",     "\n",         "\r",   ":",
                                         "From: f",  "\r\n\r\n",  "\n\n",     " there ",   "body"};
   for (int round = 0; round < 5000; ++round) {
-    std::string message;
-    const auto count = prng.below(13);
-    for (std::uint64_t i = 0; i < count; ++i) message += pieces[prng.below(pieces.size())];
+    const std::string message = random_message(prng, pieces);
     INFO(message);
     const auto parsed = maillab::net::mail::Message::parse(message);
     const auto* field = parsed.first("Subject");

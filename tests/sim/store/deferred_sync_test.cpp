@@ -33,6 +33,12 @@ std::string read_text(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// bob@lab.test's INBOX, made for the test.
+fs::path bob_inbox(MaildirStore& store) {
+  REQUIRE(store.ensure_user("bob@lab.test").ok());
+  return store.mailbox_dir("bob@lab.test", "INBOX").value();
+}
+
 ino_t inode_of(const fs::path& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -84,8 +90,7 @@ TEST_CASE("deferred delivery: a message appended with a ledger is hidden until i
           "the ledger holds the files, one uid list and their directories") {
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
-  REQUIRE(store.ensure_user("bob@lab.test").ok());
-  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  const fs::path inbox = bob_inbox(store);
   const std::string list_before = read_text(inbox / "dovecot-uidlist");
   durable::SyncLedger ledger;
   store.defer_syncs(&ledger);
@@ -141,8 +146,7 @@ TEST_CASE("deferred delivery: a restart after a crash before the round's sync ne
     auto opened = MaildirStore::open(dir.path());
     REQUIRE(opened.ok());
     auto store = std::move(opened).value();
-    REQUIRE(store->ensure_user("bob@lab.test").ok());
-    inbox = store->mailbox_dir("bob@lab.test", "INBOX").value();
+    inbox = bob_inbox(*store);
     durable::SyncLedger round;
     store->defer_syncs(&round);
     seen = store->append("bob@lab.test", "INBOX", "Subject: seen\r\n\r\n1\r\n", {}, 1764198071).value();
@@ -191,8 +195,7 @@ TEST_CASE("deferred delivery: rounds of deliveries never list the folder again; 
           "lists it once and finds a file another program dropped in the same instant") {
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
-  REQUIRE(store.ensure_user("bob@lab.test").ok());
-  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  const fs::path inbox = bob_inbox(store);
   REQUIRE(store.messages("bob@lab.test", "INBOX").value().empty());
   std::this_thread::sleep_for(std::chrono::milliseconds(30));  // past the clock's tick: the index is trusted
   REQUIRE(store.messages("bob@lab.test", "INBOX").value().empty());
@@ -227,8 +230,7 @@ TEST_CASE("deferred delivery: an append to the uid list that a crash cut short i
   std::uint32_t seen = 0;
   {
     auto store = MaildirStore::open(dir.path()).value();
-    REQUIRE(store->ensure_user("bob@lab.test").ok());
-    inbox = store->mailbox_dir("bob@lab.test", "INBOX").value();
+    inbox = bob_inbox(*store);
     durable::SyncLedger round;
     store->defer_syncs(&round);
     seen = store->append("bob@lab.test", "INBOX", "Subject: seen\r\n\r\n1\r\n", {}, 1764198071).value();
@@ -268,8 +270,7 @@ TEST_CASE("deferred delivery: an append to the uid list that a crash cut short i
 TEST_CASE("deferred delivery: a uid list rewritten behind the index is rewritten whole from it, never appended to") {
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
-  REQUIRE(store.ensure_user("bob@lab.test").ok());
-  const fs::path inbox = store.mailbox_dir("bob@lab.test", "INBOX").value();
+  const fs::path inbox = bob_inbox(store);
   durable::SyncLedger ledger;
   store.defer_syncs(&ledger);
   auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);

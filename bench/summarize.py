@@ -75,6 +75,33 @@ def smtp(rows, out):
                "(accepted = delivered).  Postfix, aiosmtpd and maillab are timed until the last file is in the Maildir.\n")
 
 
+def disk(rows, smtp_rows, out):
+    """The flush one session waits for, and what it leaves of the 5x target there."""
+    rate = defaultdict(list)
+    for r in smtp_rows:
+        if r["sessions"] == 1:
+            rate[(r["size"], r["server"])].append(r)
+    out.append("### The disk's floor for one session (bench/sync_floor.py: one writer, one file at a time)\n")
+    out.append("| size | write + rename + syncfs (ms) | write + fdatasync + rename + directory fsync (ms) "
+               "| one session's ceiling: 1 ÷ (syncfs + smtp-sink's time per message) (msg/s) "
+               "| that ceiling ÷ Postfix at 1 session |")
+    out.append("|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: r["size"]):
+        d = r["r"]
+        if "error" in d:
+            out.append(f"| {r['size'] // 1024} KiB | {d['error']} | | | |")
+            continue
+        sink = values(rate[(r["size"], "smtp-sink")], "rate")
+        postfix = values(rate[(r["size"], "postfix")], "rate")
+        ceiling = 1000 / (d["syncfs"]["ms"] + 1000 / statistics.median(sink)) if sink else None
+        out.append(f"| {r['size'] // 1024} KiB | {d['syncfs']['ms']:.2f} ({d['syncfs']['min']:.2f}–{d['syncfs']['max']:.2f}) "
+                   f"| {d['fdatasync']['ms']:.2f} ({d['fdatasync']['min']:.2f}–{d['fdatasync']['max']:.2f}) "
+                   f"| {'—' if ceiling is None else f'{ceiling:.0f}'} "
+                   f"| {'—' if ceiling is None or not postfix else f'{ceiling / statistics.median(postfix):.2f}×'} |")
+    out.append("\nAt 1 session every 250 waits for its own flush: nothing else is in flight to share it "
+               "with, so no code gets one session past this ceiling.\n")
+
+
 IMAP_SERVERS = (("dovecot", "Dovecot, cleartext"), ("dovecot-tls", "Dovecot, STARTTLS"),
                 ("maillab", "maillab, STARTTLS"))
 
@@ -210,6 +237,8 @@ def main():
     for name, fn in (("smtp", smtp), ("imap", imap), ("pop3", pop3), ("memory", memory), ("sim", sim)):
         if groups.get(name):
             fn(groups[name], out)
+        if name == "smtp" and groups.get("disk"):
+            disk(groups["disk"], groups.get("smtp", []), out)
     missing = []
     if not any(r.get("server") == "maillab" for r in rows):
         missing.append("every maillab serve figure (the binary has no `serve` yet)")

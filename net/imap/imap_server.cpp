@@ -35,6 +35,8 @@ constexpr std::uint8_t kAnyState = kNotAuth | kAuth;
 
 // A FETCH writes at most about this much before it lets the driver take the output.
 constexpr std::size_t kFetchSliceBytes = 256 * 1024;
+constexpr std::size_t kFetchSliceSlack = 64 * 1024;  // a slice ends after the message that crossed the limit
+constexpr std::size_t kLongFetchMessages = 16;       // more than this: a slice is likely to fill
 
 constexpr std::string_view kPermanentFlags = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)";
 constexpr std::string_view kSystemFlags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
@@ -936,6 +938,9 @@ struct ImapServer::Session {
     SummaryCache& cache = SummaryCache::of(store);
     const SummaryCache::Table* table = wants_summary ? cache.table(user, mailbox, uid_validity) : nullptr;
     const std::size_t slice_start = out.size();
+    // One allocation per slice: grown by doubling, each slice's buffer took fresh
+    // pages past malloc's mmap threshold (92% of the page faults of a 10k BODY.PEEK[]).
+    if (f.targets.size() - f.next > kLongFetchMessages) out.reserve(slice_start + kFetchSliceBytes + kFetchSliceSlack);
     for (; f.next < f.targets.size() && out.size() - slice_start < kFetchSliceBytes; ++f.next) {
       const std::size_t idx = f.targets[f.next];
       if (idx >= view.size()) continue;

@@ -18,6 +18,7 @@ namespace maillab::net::io {
 namespace {
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr int pump_rounds_max = 64;  // engine steps per wake-up; each one makes progress
+constexpr std::size_t kKeptCiphertextBuffer = 64 * 1024;  // smaller ones are freed after each write
 }  // namespace
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -247,7 +248,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return pump(now);
     }
     tls_->handle_ciphertext(bytes);
-    queue_wire(tls_->poll_ciphertext());
+    queue_ciphertext();
     if (tls_->failed()) {
       log(tls_->error() ? tls_->error()->message : "TLS failed");
       return request_close(now);
@@ -321,7 +322,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       held_ += bytes;
       return;
     }
-    send_now(std::move(bytes));
+    send_now(bytes);
   }
 
   // The first `octets` of the held output go out; a close that waited for them follows.
@@ -329,33 +330,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (octets == 0) return;
     std::string out = held_.substr(0, octets);
     held_.erase(0, octets);
-    send_now(std::move(out));
+    send_now(out);
     if (held_.empty() && close_after_release_) {
       close_after_release_ = false;
       request_close(wall_now());
     }
   }
 
-  void send_now(std::string bytes) {
-    if (!tls_) return queue_wire(std::move(bytes));
+  void send_now(std::string_view bytes) {
+    if (!tls_) return queue_wire(bytes);
     if (tls_->failed()) return;
     tls_->write_plaintext(bytes);
-    queue_wire(tls_->poll_ciphertext());
+    queue_ciphertext();
   }
 
-  void queue_wire(std::string bytes) {
+  // Through one buffer that a long FETCH or RETR keeps: a fresh one per 256 KiB
+  // slice cost page faults and zeroing in a 10k BODY.PEEK[].  An idle session
+  // keeps none (memory per idle session, issue 7).
+  void queue_ciphertext() {
+    tls_->poll_ciphertext(ciphertext_);
+    queue_wire(ciphertext_);
+    ciphertext_.clear();
+    if (ciphertext_.capacity() < kKeptCiphertextBuffer) std::string().swap(ciphertext_);
+  }
+
+  void queue_wire(std::string_view bytes) {
     if (bytes.empty() || closed_) return;
     if (!writing_ && !pump_cut_) {
       // Nothing is queued ahead: the socket takes a reply at once almost always
       // (one send, no writer coroutine); what it does not take, or an error,
       // goes to write_loop, which waits for room or reports the error.
       asio::error_code error;
-      const std::size_t octets = socket_.write_some(asio::buffer(bytes), error);
+      const std::size_t octets = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), error);
       if (!error && octets == bytes.size()) {
         if (draining_) drained_.cancel();  // read_loop waited for held output that has now gone
         return;
       }
-      if (!error) bytes.erase(0, octets);
+      if (!error) bytes.remove_prefix(octets);
     }
     wire_out_ += bytes;
     if (writing_) return;
@@ -373,7 +384,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     close_requested_ = true;
     if (tls_ && !tls_->failed()) {
       tls_->close();  // close_notify, RFC 8446 §6.1
-      queue_wire(tls_->poll_ciphertext());
+      queue_ciphertext();
     }
     if (!writing_) finish(now);
   }
@@ -395,6 +406,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<SessionEngine> engine_;
   std::optional<tls::TlsEngine> tls_;
   bool tls_ready_ = false;
+  std::string ciphertext_;  // see queue_ciphertext
   std::string wire_out_;
   std::string in_writing_;  // what the current async_write sends
   std::size_t in_flight_ = 0;

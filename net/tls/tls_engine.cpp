@@ -245,12 +245,17 @@ void TlsEngine::handle_ciphertext(std::span<const std::uint8_t> bytes) {
 
 std::string TlsEngine::poll_ciphertext() {
   std::string out;
-  std::size_t pending = BIO_ctrl_pending(impl_->network_out);
-  if (pending == 0) return out;
-  out.resize(pending);
-  int got = BIO_read(impl_->network_out, out.data(), static_cast<int>(pending));
-  out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  poll_ciphertext(out);
   return out;
+}
+
+void TlsEngine::poll_ciphertext(std::string& out) {
+  const std::size_t pending = BIO_ctrl_pending(impl_->network_out);
+  if (pending == 0) return;
+  const std::size_t old_size = out.size();
+  out.resize(old_size + pending);
+  const int got = BIO_read(impl_->network_out, out.data() + old_size, static_cast<int>(pending));
+  out.resize(old_size + (got > 0 ? static_cast<std::size_t>(got) : 0));
 }
 
 void TlsEngine::write_plaintext(std::string_view bytes) {

@@ -56,6 +56,9 @@ class TlsEngine {
   void handle_ciphertext(std::string_view bytes);
   void handle_ciphertext(std::span<const std::uint8_t> bytes);
   [[nodiscard]] std::string poll_ciphertext();
+  // The same, appended to `out`: a driver that keeps one buffer for it gets no
+  // fresh allocation (and no fresh pages) per write of a long FETCH.
+  void poll_ciphertext(std::string& out);
 
   void write_plaintext(std::string_view bytes);
   [[nodiscard]] std::string poll_plaintext();

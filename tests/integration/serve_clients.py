@@ -164,6 +164,37 @@ def test_imap_folders_flags_append_copy_move_expunge(server):
     imap.logout()
 
 
+def test_long_fetch_arrives_whole_over_tls(server):
+    """One FETCH 1:* of 1.5 MB: the server writes it in 256 KiB slices through TLS,
+    and a reader gets every message byte for byte, in order, over STARTTLS and IMAPS."""
+    imap = imap_login(server, CAROL)
+    assert imap.create("Bulk")[0] == "OK"
+    appended = []
+    for i in range(40):
+        lines = [f"message {i} line {j}: " + "0123456789abcdef"[(i + j) % 16] * (40 + (i * 7 + j) % 50)
+                 for j in range(480)]
+        data = message(CAROL[0], CAROL[0], f"bulk {i}", lines)
+        typ, reply = imap.append("Bulk", None, imaplib.Time2Internaldate(time.time()), data)
+        assert typ == "OK", reply
+        appended.append(data)
+    assert sum(map(len, appended)) > 1_400_000
+    imap.logout()
+    for implicit in (False, True):
+        imap = imap_login(server, CAROL, implicit)
+        typ, data = imap.select("Bulk", readonly=True)
+        assert typ == "OK" and data[0] == b"40", data
+        typ, parts = imap.fetch("1:*", "(BODY.PEEK[])")
+        assert typ == "OK", parts[:1]
+        fetched = [part[1] for part in parts if isinstance(part, tuple)]
+        assert len(fetched) == len(appended), len(fetched)
+        for i, (got, want) in enumerate(zip(fetched, appended)):
+            assert got == want, f"message {i + 1} differs (implicit TLS: {implicit})"
+        imap.logout()
+    imap = imap_login(server, CAROL)
+    assert imap.delete("Bulk")[0] == "OK"
+    imap.logout()
+
+
 def test_imap_idle_reports_a_new_delivery(server):
     imap = imap_login(server, CAROL)
     typ, data = imap.select("INBOX")
@@ -228,6 +259,8 @@ def main():
                      test_mx_port_accepts_mail_for_lab_domains_without_auth, server)
         runner.check("imaplib: folders, APPEND with flags, STORE, COPY, MOVE, EXPUNGE, RENAME, DELETE",
                      test_imap_folders_flags_append_copy_move_expunge, server)
+        runner.check("imaplib: FETCH 1:* of 40 messages (1.5 MB) arrives byte for byte over STARTTLS and IMAPS",
+                     test_long_fetch_arrives_whole_over_tls, server)
         runner.check("imaplib: IDLE pushes EXISTS when a message is delivered", test_imap_idle_reports_a_new_delivery,
                      server)
         runner.check("the self-signed certificate verifies for localhost and names the lab's hosts",

@@ -71,6 +71,31 @@ TEST_CASE("tls engine: data flows both ways, even fed one byte at a time") {
   CHECK_FALSE(server.failed());
 }
 
+TEST_CASE("tls engine: poll_ciphertext into a buffer appends the records after what it holds") {
+  auto server_context = lab_server_context();
+  auto client_context = lab_client_context();
+  auto client = make_client(client_context, "localhost");
+  auto server = make_server(server_context);
+  pump(client, server);
+  REQUIRE(server.handshake_complete());
+
+  std::string big(300000, 'y');  // several records
+  server.write_plaintext(big);
+  std::string wire = "kept";
+  server.poll_ciphertext(wire);
+  REQUIRE(wire.size() > big.size());
+  CHECK(wire.substr(0, 4) == "kept");
+  const std::size_t before_tail = wire.size();
+  server.poll_ciphertext(wire);  // nothing pending: nothing appended
+  CHECK(wire.size() == before_tail);
+  server.write_plaintext("tail\r\n");
+  server.poll_ciphertext(wire);
+  CHECK(wire.size() > before_tail);
+  client.handle_ciphertext(std::string_view(wire).substr(4));
+  CHECK(client.poll_plaintext() == big + "tail\r\n");
+  CHECK_FALSE(client.failed());
+}
+
 TEST_CASE("tls engine: plaintext written before the handshake is sent after it") {
   auto server_context = lab_server_context();
   auto client_context = lab_client_context();

@@ -9,6 +9,9 @@ figure), however fast its code is.  Two ways of making a file durable:
   syncfs     write tmp/N, rename to new/N, syncfs(2)  (what maillab's rounds do)
   fdatasync  write tmp/N, fdatasync, rename to new/N, fsync the directory
              (what aiosmtpd_maildir.py and Postfix's local(8) do)
+  log        overwrite the next block of a log file written and synced
+             beforehand, fdatasync (no new inode, no directory entry): what a
+             write-ahead log in front of the Maildir would wait for instead
 
 Prints one JSON line: milliseconds per file (median of the rounds, min-max)
 for each way; `--sync none` shows what Python itself costs per file.
@@ -30,8 +33,28 @@ def syncfs(fd: int) -> None:
         raise OSError(ctypes.get_errno(), "syncfs")
 
 
+def log_round(root: str, size: int, count: int) -> float:
+    """Seconds per record for `count` records written into a preallocated log one by one."""
+    os.makedirs(root, exist_ok=True)
+    slot = -(-size // 4096) * 4096
+    fd = os.open(os.path.join(root, "log"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, bytes(slot * count))
+        os.fsync(fd)
+        body = b"x" * size
+        start = time.perf_counter()
+        for i in range(count):
+            os.pwrite(fd, body, i * slot)
+            os.fdatasync(fd)
+        return (time.perf_counter() - start) / count
+    finally:
+        os.close(fd)
+
+
 def one_round(root: str, way: str, size: int, count: int) -> float:
     """Seconds per file for `count` files written and made durable one by one."""
+    if way == "log":
+        return log_round(root, size, count)
     tmp, new = os.path.join(root, "tmp"), os.path.join(root, "new")
     os.makedirs(tmp, exist_ok=True)
     os.makedirs(new, exist_ok=True)
@@ -62,7 +85,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--sync", default="syncfs,fdatasync", help="comma list of syncfs,fdatasync,none")
+    ap.add_argument("--sync", default="syncfs,fdatasync,log", help="comma list of syncfs,fdatasync,log,none")
     args = ap.parse_args()
     result = {"size": args.size, "count": args.count}
     for n, way in enumerate(args.sync.split(",")):

@@ -34,6 +34,14 @@ std::string drain_openssl_errors() {
   return out;
 }
 
+// With a callback installed OpenSSL formats every secret of every handshake
+// in hex (sprintf per octet, ~0.5 M instructions a handshake) before calling
+// it: installed only while a sink may want the lines.
+void update_key_log_callback(TlsContext::Shared& shared) {
+  const bool wanted = shared.key_log || shared.engine_key_logs;
+  SSL_CTX_set_keylog_callback(shared.ctx.get(), wanted ? &key_log_callback : nullptr);
+}
+
 BioPtr memory_bio(std::string_view text) {
   assert(text.size() <= static_cast<std::size_t>(INT_MAX));
   return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
@@ -65,7 +73,7 @@ Result<std::shared_ptr<TlsContext::Shared>> make_shared_context(Role role) {
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
   // A partial write of a record must not stall a memory BIO driver.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_keylog_callback(ctx.get(), &detail::key_log_callback);
+  // No key log callback until someone gives a sink (detail::update_key_log_callback).
   auto shared = std::make_shared<TlsContext::Shared>();
   shared->ctx = std::move(ctx);
   shared->role = role;
@@ -187,7 +195,10 @@ Result<TlsContext> TlsContext::with_certificate_for(const CertificateRequest& re
 
 Role TlsContext::role() const { return shared_->role; }
 bool TlsContext::verifies_peer() const { return shared_->verify; }
-void TlsContext::set_key_log(KeyLogSink sink) { shared_->key_log = std::move(sink); }
+void TlsContext::set_key_log(KeyLogSink sink) {
+  shared_->key_log = std::move(sink);
+  detail::update_key_log_callback(*shared_);
+}
 SSL_CTX* TlsContext::native_handle() const { return shared_->ctx.get(); }
 
 }  // namespace maillab::net::tls

@@ -73,6 +73,8 @@ class TlsContext {
 
   // Every secret of every connection made from this context goes to `sink`
   // (an engine may override it, see TlsEngine::set_key_log).  Empty: none.
+  // OpenSSL formats the secrets only while some sink is set: without one a
+  // handshake costs no key log work.
   void set_key_log(KeyLogSink sink);
 
   // For tests and drivers that tune OpenSSL beyond this policy.

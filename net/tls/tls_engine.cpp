@@ -311,6 +311,11 @@ std::string TlsEngine::requested_server_name() const {
   return name != nullptr ? name : "";
 }
 
-void TlsEngine::set_key_log(KeyLogSink sink) { impl_->key_log = std::move(sink); }
+void TlsEngine::set_key_log(KeyLogSink sink) {
+  impl_->key_log = std::move(sink);
+  if (!impl_->key_log || impl_->context->engine_key_logs) return;
+  impl_->context->engine_key_logs = true;
+  detail::update_key_log_callback(*impl_->context);
+}
 
 }  // namespace maillab::net::tls

@@ -83,7 +83,9 @@ class TlsEngine {
   // Server side: the name the client asked for with SNI, "" when it sent none.
   [[nodiscard]] std::string requested_server_name() const;
 
-  // This connection's secrets go to `sink` instead of the context's.
+  // This connection's secrets go to `sink` instead of the context's.  The
+  // first engine given a sink switches key logging on in the shared SSL_CTX
+  // (set sinks before handshakes run on other threads).
   void set_key_log(KeyLogSink sink);
 
   struct Impl;

@@ -34,6 +34,10 @@ std::string drain_openssl_errors();
 // context's (defined in tls_engine.cpp).
 void key_log_callback(const SSL* ssl, const char* line);
 
+// Installs key_log_callback on the SSL_CTX while the context or one of its
+// engines has a sink, and removes it otherwise.
+void update_key_log_callback(TlsContext::Shared& shared);
+
 // A read-only memory BIO over `text` (which must outlive it).
 BioPtr memory_bio(std::string_view text);
 
@@ -58,6 +62,7 @@ struct TlsContext::Shared {
   Role role = Role::client;
   bool verify = false;
   KeyLogSink key_log;
+  bool engine_key_logs = false;  // some engine was given a sink of its own
 };
 
 // The certificate one copy of a server context presents instead of the

@@ -316,6 +316,38 @@ TEST_CASE("tls engine: the key log has NSS key log lines for every secret") {
     CHECK(context_lines == 0);
     CHECK(engine_lines == 5);
   }
+  SUBCASE("an engine's own sink gets the lines when its context has none") {
+    auto server_context = lab_server_context();
+    auto client_context = lab_client_context();
+    int engine_lines = 0;
+    auto client = make_client(client_context, "localhost");
+    client.set_key_log([&](std::string_view) { ++engine_lines; });
+    auto server = make_server(server_context);
+    pump(client, server);
+    CHECK(engine_lines == 5);
+  }
+}
+
+namespace {
+bool has_key_log_callback(const TlsContext& context) {
+  return SSL_CTX_get_keylog_callback(context.native_handle()) != nullptr;
+}
+}  // namespace
+
+TEST_CASE("tls context: OpenSSL's key log callback is installed only while a sink is set") {
+  auto client_context = lab_client_context();
+  auto server_context = lab_server_context();
+  CHECK_FALSE(has_key_log_callback(client_context));
+  CHECK_FALSE(has_key_log_callback(server_context));
+  client_context.set_key_log([](std::string_view) {});
+  CHECK(has_key_log_callback(client_context));
+  client_context.set_key_log({});
+  CHECK_FALSE(has_key_log_callback(client_context));
+  auto server = make_server(server_context);
+  server.set_key_log([](std::string_view) {});
+  CHECK(has_key_log_callback(server_context));
+  server_context.set_key_log({});  // the engine's sink still wants the lines
+  CHECK(has_key_log_callback(server_context));
 }
 
 TEST_CASE("tls context: certificate and key load from PEM files; bad input is an error") {

@@ -153,7 +153,7 @@ void Client::expect(Step step, bool multiline) {
 }
 
 void Client::on_status(const std::string& line) {
-  events_.emplace_back(LineEvent{Direction::server_to_client, line, tls_active_});
+  if (config_.peer_line_events) events_.emplace_back(LineEvent{Direction::server_to_client, line, tls_active_});
   const bool ok = line == "+OK" || line.starts_with("+OK ");
   const bool err = line == "-ERR" || line.starts_with("-ERR ");
   const bool continuation = line == "+" || line.starts_with("+ ");

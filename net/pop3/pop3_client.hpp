@@ -52,6 +52,9 @@ struct ClientConfig {
   std::size_t line_bytes_max = 1 << 20;
   std::uint64_t message_bytes_max = std::uint64_t{64} << 20;
   Duration reply_timeout = std::chrono::minutes(2);
+  // LineEvents for the lines the peer sends too; a driver that runs both ends
+  // (the simulator) records each line at its sender and turns these off.
+  bool peer_line_events = true;
 };
 
 enum class ClientState : std::uint8_t {

@@ -133,7 +133,7 @@ void Server::process_input() {
       bad_command("-ERR Line too long (RFC 2449 §4)");
       continue;
     }
-    events_.emplace_back(LineEvent{Direction::client_to_server, line, tls_active_});
+    if (config_.peer_line_events) events_.emplace_back(LineEvent{Direction::client_to_server, line, tls_active_});
     if (state_ == ServerState::sasl) {
       process_sasl_response(line);
     } else {

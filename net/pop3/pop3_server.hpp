@@ -75,6 +75,9 @@ struct ServerConfig {
   // meanwhile (Dovecot auth_failure_delay 2 s): it slows password guessing.
   Duration auth_failure_delay = std::chrono::seconds(2);
   Duration idle_timeout = std::chrono::minutes(10);   // RFC 1939 §3 minimum
+  // LineEvents for the lines the peer sends too; a driver that runs both ends
+  // (the simulator) records each line at its sender and turns these off.
+  bool peer_line_events = true;
 };
 
 // A login attempt and its outcome.

@@ -254,7 +254,7 @@ void Client::handle_bytes(Instant now, std::string_view bytes) {
       return;
     }
     ReplyLine line = std::move(item->value());
-    emit(LineEvent{Direction::server_to_client, std::move(line.text), tls_});
+    if (config_.peer_line_events) emit(LineEvent{Direction::server_to_client, std::move(line.text), tls_});
     if (line.reply) on_reply(now, *line.reply);
   }
 }

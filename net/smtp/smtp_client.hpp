@@ -113,6 +113,9 @@ struct ClientConfig {
   std::vector<AuthMechanism> auth_mechanisms{AuthMechanism::plain, AuthMechanism::login};
   std::vector<OutgoingMessage> messages;
   ReplyParserLimits reply_limits{};
+  // LineEvents for the lines the peer sends too; a driver that runs both ends
+  // (the simulator) records each line at its sender and turns these off.
+  bool peer_line_events = true;
 };
 
 // The command a reply answered: the "in reply to" of a bounce.

@@ -418,6 +418,7 @@ void Server::close_with(Instant now, const Reply& reply, std::string reason) {
 void Server::note(std::string what) { events_.emplace_back(ViolationEvent{std::move(what)}); }
 
 void Server::emit_client_line(std::string_view text) {
+  if (!config_.peer_line_events) return;
   events_.emplace_back(LineEvent{Direction::client_to_server, std::string(text), tls_active_});
 }
 

@@ -131,6 +131,9 @@ struct ServerConfig {
   Duration data_block_timeout{std::chrono::minutes(3)};  // §4.5.3.2.5: at least 3 min
   // The message content's minimum rate, octets per second (Postfix smtpd_min_data_rate); 0: none.
   std::uint64_t min_data_rate = 500;
+  // LineEvents for the lines the peer sends too; a driver that runs both ends
+  // (the simulator) records each line at its sender and turns these off.
+  bool peer_line_events = true;
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };

@@ -371,3 +371,38 @@ TEST_CASE("pop3 pair: with the default 2 s failure delay the client learns of a 
   CHECK_FALSE(pair.summary().ok);
   CHECK(pair.server().state() == ServerState::closed);
 }
+
+TEST_CASE("pop3 pair: with peer_line_events off each engine reports only the lines it sends") {
+  auto lines = [](const std::vector<net::LineEvent>& events, net::Direction dir) {
+    std::vector<std::string> out;
+    for (const auto& line : events)
+      if (line.dir == dir) out.push_back(line.text);
+    return out;
+  };
+  auto run = [&](bool peer_lines, auto check) {
+    World world;
+    world.deliver(kMessage1);
+    ClientConfig config = alice();
+    config.peer_line_events = peer_lines;
+    ServerConfig server_config = cleartext_config();
+    server_config.peer_line_events = peer_lines;
+    Pair pair(world, config, server_config);
+    pair.run();
+    CHECK(pair.summary().ok);
+    check(pair.client_events<net::LineEvent>(), pair.server_events<net::LineEvent>());
+  };
+  std::vector<std::string> commands, replies;
+  run(true, [&](const auto& client, const auto& server) {
+    commands = lines(client, net::Direction::client_to_server);
+    replies = lines(server, net::Direction::server_to_client);
+    CHECK(lines(client, net::Direction::server_to_client) == replies);
+    CHECK(lines(server, net::Direction::client_to_server) == commands);
+  });
+  REQUIRE(commands.size() >= 5);  // USER PASS STAT UIDL RETR QUIT
+  run(false, [&](const auto& client, const auto& server) {
+    CHECK(client.size() == commands.size());
+    CHECK(lines(client, net::Direction::client_to_server) == commands);
+    CHECK(server.size() == replies.size());
+    CHECK(lines(server, net::Direction::server_to_client) == replies);
+  });
+}

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -486,4 +487,44 @@ TEST_CASE("smtp pair: a driver that never stores the message: the server gives u
   const auto outcome = w.outcome("bob@lab.test");
   CHECK(outcome.verdict.delivery == Delivery::transient);
   CHECK(outcome.verdict.scope == FailureScope::session);
+}
+
+namespace {
+
+// The texts of the LineEvents in `lines`, those in direction `dir` only.
+template <typename Line>
+Lines texts_of(const std::vector<Line>& lines, std::optional<net::Direction> dir = std::nullopt) {
+  Lines out;
+  for (const auto& line : lines)
+    if (!dir || line.dir == *dir) out.push_back(line.text);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lines it sends") {
+  auto run = [](bool peer_lines) {
+    auto w = std::make_unique<Wire>();
+    w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
+    w->client_config.peer_line_events = peer_lines;
+    w->server_config.peer_line_events = peer_lines;
+    w->run();
+    return w;
+  };
+  const auto all = run(true);
+  const auto own = run(false);
+  const auto all_client = all->pair->client_events_of<net::LineEvent>();
+  const auto all_server = all->pair->server_events_of<net::LineEvent>();
+  const Lines commands = texts_of(all_client, net::Direction::client_to_server);
+  const Lines replies = texts_of(all_server, net::Direction::server_to_client);
+  REQUIRE(commands.size() >= 6);  // EHLO MAIL RCPT RCPT DATA QUIT
+  REQUIRE(replies.size() >= 6);
+  // By default both engines report both directions.
+  CHECK(texts_of(all_client, net::Direction::server_to_client) == replies);
+  CHECK(texts_of(all_server, net::Direction::client_to_server).size() >= commands.size());
+  // Off: the same session, each side's own lines only.
+  CHECK(texts_of(own->pair->client_events_of<net::LineEvent>()) == commands);
+  CHECK(texts_of(own->pair->server_events_of<net::LineEvent>()) == replies);
+  REQUIRE(own->stored.size() == 1);
+  CHECK(own->stored[0].data == all->stored[0].data);
 }

@@ -176,15 +176,7 @@ std::size_t count_fields(std::string_view raw, std::string_view name) {
 }
 
 Result<std::string> prepend_field(std::string_view raw, std::string_view name, std::string_view value) {
-  // Message::insert at index 0 depends only on the message's line end, which
-  // Message::parse takes from the first line: parsing that line alone is enough.
-  const std::size_t first_lf = raw.find('\n');
-  const std::size_t head = first_lf == std::string_view::npos ? raw.size() : first_lf + 1;
-  auto first_line = net::mail::Message::parse(raw.substr(0, head));
-  if (auto added = first_line.prepend(name, value); !added) return added.error();
-  std::string out = first_line.serialize();
-  out.append(raw.substr(head));
-  return out;
+  return net::mail::with_field_prepended(raw, name, value);
 }
 
 std::string message_id_of(const std::string& message) {

@@ -174,10 +174,48 @@ std::size_t Message::count(std::string_view name) const {
   return n;
 }
 
-Result<void> Message::insert(std::size_t index, std::string_view name, std::string_view value) {
+namespace {
+
+// "name: value" and `line_end`, the value's folds rewritten to `line_end`.
+Result<std::string> field_text(std::string_view name, std::string_view value, const std::string& line_end) {
   if (!is_field_name(name)) return fail("invalid header field name '" + std::string(name) + "'");
-  auto folded = checked_value(value, line_end_);
+  auto folded = checked_value(value, line_end);
   if (!folded) return folded.error();
+  std::string text;
+  text.reserve(name.size() + 2 + folded->size() + line_end.size());
+  text.append(name);
+  text += ':';
+  if (!folded->empty()) {
+    text += ' ';
+    text += *folded;
+  }
+  text += line_end;
+  return text;
+}
+
+// What Message::parse takes for the message's line end.
+std::string line_end_of(std::string_view raw) {
+  const std::size_t first_lf = raw.find('\n');
+  return first_lf != std::string_view::npos && (first_lf == 0 || raw[first_lf - 1] != '\r') ? "\n" : "\r\n";
+}
+
+}  // namespace
+
+Result<std::string> with_field_prepended(std::string_view raw, std::string_view name, std::string_view value) {
+  // Inserting at index 0 never touches another field: parse + serialize give
+  // back `raw` itself, behind the new field.
+  auto text = field_text(name, value, line_end_of(raw));
+  if (!text) return text.error();
+  std::string out;
+  out.reserve(text->size() + raw.size());
+  out += *text;
+  out.append(raw);
+  return out;
+}
+
+Result<void> Message::insert(std::size_t index, std::string_view name, std::string_view value) {
+  auto text = field_text(name, value, line_end_);
+  if (!text) return text.error();
   if (index > 0 && !ends_with_line_end(fields_[index - 1].text)) {
     // A last line without a line end gets one; a trailing CR stays content, so
     // "\r" never becomes "\r\n" and turns into the empty line ending the headers.
@@ -186,7 +224,7 @@ Result<void> Message::insert(std::size_t index, std::string_view name, std::stri
     describe_field(fields_[index - 1]);
   }
   HeaderField f;
-  f.text = std::string(name) + ":" + (folded->empty() ? "" : " " + *folded) + line_end_;
+  f.text = std::move(*text);
   describe_field(f);
   fields_.insert(fields_.begin() + static_cast<std::ptrdiff_t>(index), std::move(f));
   return {};

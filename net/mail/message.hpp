@@ -85,6 +85,11 @@ class Message {
   std::string line_end_ = "\r\n";
 };
 
+// `raw` with "name: value" added before its first line: the bytes that
+// Message::parse(raw), prepend(name, value) and serialize() give, with the
+// same refusals, without parsing the message.
+Result<std::string> with_field_prepended(std::string_view raw, std::string_view name, std::string_view value);
+
 // The number of Received: fields: the hop count for loop detection (RFC 5321 §6.3).
 std::size_t hop_count(const Message& message);
 

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "net/mail/message.hpp"
 
@@ -452,4 +453,43 @@ TEST_CASE("message: a trailing bare CR on an unterminated last line stays conten
   REQUIRE(lone_cr.append("B", "2"));
   CHECK(lone_cr.serialize() == "A: 1\n\r\r\nB: 2\n");
   CHECK(Message::parse(lone_cr.serialize()).first("B") != nullptr);
+}
+
+TEST_CASE("message: with_field_prepended gives parse + prepend + serialize's bytes and refusals") {
+  using maillab::net::mail::with_field_prepended;
+  const std::vector<std::string> raws{"",
+                                      "Subject: s\r\n\r\nbody\r\n",
+                                      "Subject: s\n\nbody\n",
+                                      "\r\nbody only\r\n",
+                                      "\n",
+                                      " folded first\r\nSubject: s\r\n",
+                                      "no line end at all",
+                                      "a\rb\nc\r\n"};
+  const std::vector<std::string> names{"Received", "Delivered-To", "Bad Name", "", "X:Y"};
+  const std::vector<std::string> values{"",          "from a",         "from a\r\n\tby b", "a\nb",
+                                        "a\r\n b",   "a\r",            "a\r\nBcc: x",      std::string("a\0b", 3),
+                                        "<b@lab.test>"};
+  int refused = 0;
+  for (const auto& raw : raws) {
+    for (const auto& name : names) {
+      for (const auto& value : values) {
+        CAPTURE(raw);
+        CAPTURE(name);
+        CAPTURE(value);
+        auto parsed = Message::parse(raw);
+        auto expected = parsed.prepend(name, value);
+        auto fast = with_field_prepended(raw, name, value);
+        REQUIRE(fast.ok() == expected.ok());
+        if (fast.ok()) {
+          CHECK(*fast == parsed.serialize());
+        } else {
+          ++refused;
+          CHECK(fast.error().message == expected.error().message);
+        }
+      }
+    }
+  }
+  CHECK(refused > 0);
+  CHECK(*with_field_prepended("Subject: s\n\nb\n", "Received", "from a\r\n\tby b") ==
+        "Received: from a\n\tby b\nSubject: s\n\nb\n");
 }

@@ -1,5 +1,6 @@
 #include "net/smtp/smtp_reply_parser.hpp"
 
+#include <cstring>
 #include <utility>
 
 namespace maillab::net::smtp {
@@ -34,57 +35,63 @@ std::size_t enhanced_code_length(std::string_view text) {
 
 void ReplyParser::feed(std::string_view bytes) {
   if (error_) return;
+  buffer_.erase(0, start_);  // the lines next() has handed out
+  start_ = 0;
   buffer_.append(bytes);
 }
 
 void ReplyParser::discard_buffered() {
   buffer_.clear();
+  start_ = 0;
   partial_.reset();
 }
 
 Result<ReplyLine> ReplyParser::fail(std::string message) {
   error_ = make_error(ErrorCategory::protocol, std::move(message));
   buffer_.clear();
+  start_ = 0;
   partial_.reset();
   return *error_;
 }
 
 std::optional<Result<ReplyLine>> ReplyParser::next() {
   if (error_) return Result<ReplyLine>(*error_);
-  const std::size_t lf = buffer_.find('\n');
+  const std::size_t lf = buffer_.find('\n', start_);
   if (lf == std::string::npos) {
-    if (buffer_.size() > limits_.line_bytes_max + 1) {  // +1: a CR still waiting for its LF
+    if (buffer_.size() - start_ > limits_.line_bytes_max + 1) {  // +1: a CR still waiting for its LF
       return fail("reply line longer than " + std::to_string(limits_.line_bytes_max) + " octets");
     }
     return std::nullopt;
   }
   std::size_t end = lf;
-  if (end > 0 && buffer_[end - 1] == '\r') --end;
-  std::string line = buffer_.substr(0, end);
-  buffer_.erase(0, lf + 1);
+  if (end > start_ && buffer_[end - 1] == '\r') --end;
+  const std::string_view line = std::string_view(buffer_).substr(start_, end - start_);
+  start_ = lf + 1;
   if (line.size() > limits_.line_bytes_max) {
     return fail("reply line longer than " + std::to_string(limits_.line_bytes_max) + " octets");
   }
-  return parse_line(std::move(line));
+  return parse_line(line);
 }
 
-Result<ReplyLine> ReplyParser::parse_line(std::string line) {
+// `line` points into buffer_: every use of it comes before fail() clears that.
+Result<ReplyLine> ReplyParser::parse_line(std::string_view line) {
   // RFC 5321 §4.2: three digits, then SP, "-" or the end of the line.
   if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2])) {
-    return fail("malformed reply line (no three-digit code): \"" + line.substr(0, 64) + "\"");
+    return fail("malformed reply line (no three-digit code): \"" + std::string(line.substr(0, 64)) + "\"");
   }
   if (line[0] < '2' || line[0] > '5') {
-    return fail("reply code out of range (RFC 5321 §4.2.1 allows 2xx-5xx): " + line.substr(0, 3));
+    return fail("reply code out of range (RFC 5321 §4.2.1 allows 2xx-5xx): " + std::string(line.substr(0, 3)));
   }
   if (line.size() > 3 && line[3] != ' ' && line[3] != '-') {
-    return fail("malformed reply line (code not followed by SP or '-'): \"" + line.substr(0, 64) + "\"");
+    return fail("malformed reply line (code not followed by SP or '-'): \"" + std::string(line.substr(0, 64)) +
+                "\"");
   }
-  for (char c : line) {
-    if (c == '\0' || c == '\r') return fail("reply line contains a NUL or a bare CR");
+  if (std::memchr(line.data(), '\0', line.size()) != nullptr || std::memchr(line.data(), '\r', line.size()) != nullptr) {
+    return fail("reply line contains a NUL or a bare CR");
   }
   const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   const bool last = line.size() == 3 || line[3] == ' ';
-  std::string_view text = line.size() > 4 ? std::string_view(line).substr(4) : std::string_view{};
+  std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
 
   if (partial_ && partial_->code != code) {
     return fail("multi-line reply changed its code from " + std::to_string(partial_->code) + " to " +
@@ -104,7 +111,7 @@ Result<ReplyLine> ReplyParser::parse_line(std::string line) {
   }
   partial_->lines.emplace_back(text);
 
-  ReplyLine out{std::move(line), std::nullopt};
+  ReplyLine out{std::string(line), std::nullopt};
   if (last) {
     out.reply = std::move(*partial_);
     partial_.reset();

@@ -60,14 +60,15 @@ class ReplyParser {
 
   [[nodiscard]] bool failed() const { return error_.has_value(); }
   // No partial reply and no unread bytes.
-  [[nodiscard]] bool idle() const { return buffer_.empty() && !partial_.has_value(); }
+  [[nodiscard]] bool idle() const { return buffer_.size() == start_ && !partial_.has_value(); }
 
  private:
-  Result<ReplyLine> parse_line(std::string line);
+  Result<ReplyLine> parse_line(std::string_view line);
   Result<ReplyLine> fail(std::string message);
 
   ReplyParserLimits limits_;
   std::string buffer_;
+  std::size_t start_ = 0;  // buffer_ before it holds lines already handed out
   std::optional<Reply> partial_;  // lines of a multi-line reply read so far
   std::optional<Error> error_;
   bool enhanced_advertised_ = false;

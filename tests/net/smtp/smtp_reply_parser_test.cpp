@@ -176,3 +176,27 @@ TEST_CASE("reply parser: discard_buffered drops a partial reply and unread bytes
   REQUIRE(replies.size() == 1);
   CHECK(replies[0] == Reply{220, "", {"fresh"}});
 }
+
+TEST_CASE("reply parser: the line limit counts only unread bytes, however many lines were read from one feed") {
+  ReplyParser parser({.line_bytes_max = 16, .lines_max = 3});
+  std::string pipelined;
+  for (int i = 0; i < 6; ++i) pipelined += "250 2.1.5 ok " + std::to_string(i) + "\r\n";  // 36+ octets fed at once
+  parser.feed(pipelined + "354 sta");
+  for (int i = 0; i < 6; ++i) {
+    auto item = parser.next();
+    REQUIRE(item);
+    REQUIRE(item->ok());
+    REQUIRE(item->value().reply);
+    CHECK(item->value().text == "250 2.1.5 ok " + std::to_string(i));
+    CHECK(item->value().reply->lines == std::vector<std::string>{"ok " + std::to_string(i)});
+  }
+  CHECK_FALSE(parser.next());  // "354 sta" waits for its line end: 7 octets, under the limit
+  CHECK_FALSE(parser.idle());
+  parser.feed("rt mail\r\n");
+  auto item = parser.next();
+  REQUIRE(item);
+  REQUIRE(item->ok());
+  CHECK(item->value().text == "354 start mail");
+  CHECK(parser.idle());
+  CHECK_FALSE(parser.next());
+}

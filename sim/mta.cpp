@@ -210,6 +210,7 @@ void Mta::accept_smtp(ConnectionId id, std::uint16_t port) {
   config.host_name = name_;
   // EngineSession records each line on its sender's side only.
   config.peer_line_events = false;
+  config.sent_line_events = world_.trace.wants_events();  // else only counted
   config.client_address = format_ipv4(world_.network.host_address(peer));
   config.submission = port == 587;
   config.tls_available = tls_.has_value();
@@ -245,6 +246,7 @@ void Mta::accept_pop3(ConnectionId id) {
   config.host_name = name_;
   // EngineSession records each line on its sender's side only.
   config.peer_line_events = false;
+  config.sent_line_events = world_.trace.wants_events();  // else only counted
   config.apop_timestamp = fmt::format("<{}.{}@{}>", id, world_.unix_now(), name_);
   config.tls_available = tls_.has_value();
   pop3_.emplace(id, session);
@@ -631,6 +633,7 @@ void Mta::try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_
       smtp::ClientConfig config;
       config.helo_name = name_;
       config.peer_line_events = false;  // EngineSession records each line on its sender's side only
+      config.sent_line_events = world_.trace.wants_events();  // else only counted
       config.tls = world_.scenario.starttls ? smtp::TlsPolicy::opportunistic : smtp::TlsPolicy::none;
       config.messages.push_back(smtp::OutgoingMessage{it->second.sender, attempt->recipients, it->second.data});
       outbound_[id] = session;

@@ -10,12 +10,15 @@
 //               trace, StartTlsEvent creates the TlsEngine (client: sends its
 //               ClientHello), CloseEvent closes (close_notify, then FIN), every
 //               other event goes to on_event.  Repeats until nothing moves.
+//               An engine told to count its sent lines instead of reporting
+//               them (sent_line_events) has its count added to the trace's.
 //   timers      one scheduler event at poll_timeout(), re-armed after each pump.
 //   peer close  handle_close(), a last pump, our FIN, on_closed.
 // Sessions are held by shared_ptr; callbacks hold weak_ptrs, so a session
 // that its owner dropped (its host went down) is never called again.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -95,6 +98,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
         if (closed_) return;
       }
     }
+    count_sent_lines();
     arm_timer();
   }
 
@@ -121,6 +125,17 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
     event.tls = line.tls;
     event.msg = msg;
     trace_.add(std::move(event));
+  }
+
+  // An engine whose sent lines are counted, not reported (sent_line_events
+  // off: nobody keeps, prints or watches the transcript), adds its count here.
+  void count_sent_lines() {
+    if constexpr (requires(const Engine& e) { e.lines_sent(); }) {
+      if (engine_->sent_line_events()) return;
+      const std::uint64_t sent = engine_->lines_sent();
+      trace_.count_lines(sent - lines_counted_);
+      lines_counted_ = sent;
+    }
   }
 
   void handle_event(Event& event) {
@@ -201,6 +216,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   void close_connection() {
     if (closed_) return;
     closed_ = true;
+    count_sent_lines();
     disarm_timer();
     if (tls_ && tls_->handshake_complete() && !tls_->failed()) {
       tls_->close();
@@ -262,6 +278,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   std::optional<net::tls::TlsEngine> tls_;
   bool tls_announced_ = false;
   bool closed_ = false;
+  std::uint64_t lines_counted_ = 0;  // of engine_->lines_sent(), handed to the trace
   EventId timer_{};   // the armed timer's key (its slot unused)
   EventId queued_{};  // the event on the heap for it
 };

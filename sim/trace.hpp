@@ -97,6 +97,7 @@ class Trace {
     return keep_ || transcript_ != nullptr || !listeners_.empty() || !watches_.empty();
   }
   void count_line() { ++protocol_lines_; }
+  void count_lines(std::uint64_t lines) { protocol_lines_ += lines; }
   [[nodiscard]] const std::vector<TraceEvent>& events() const { return events_; }
   [[nodiscard]] std::uint64_t protocol_lines() const { return protocol_lines_; }
 

@@ -143,7 +143,8 @@ Instant Client::poll_timeout() const { return state_ == ClientState::done ? neve
 void Client::send(std::string_view line) {
   out_ += line;
   out_ += "\r\n";
-  events_.emplace_back(LineEvent{Direction::client_to_server, std::string(line), tls_active_});
+  ++lines_sent_;
+  if (config_.sent_line_events) events_.emplace_back(LineEvent{Direction::client_to_server, std::string(line), tls_active_});
 }
 
 void Client::expect(Step step, bool multiline) {

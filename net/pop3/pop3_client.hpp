@@ -55,6 +55,9 @@ struct ClientConfig {
   // LineEvents for the lines the peer sends too; a driver that runs both ends
   // (the simulator) records each line at its sender and turns these off.
   bool peer_line_events = true;
+  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
+  // them (the simulator when nobody keeps, prints or watches the transcript).
+  bool sent_line_events = true;
 };
 
 enum class ClientState : std::uint8_t {
@@ -100,6 +103,9 @@ class Client {
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] static std::string_view state_name(ClientState state);
   [[nodiscard]] bool tls_active() const { return tls_active_; }
+  // Lines this engine has sent (replies or commands, each CRLF-ended line once).
+  [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
+  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
 
  private:
   enum class Step : std::uint8_t { none, greeting, capa, stls, user, pass, apop, auth, auth_continue,
@@ -123,6 +129,7 @@ class Client {
   void finish(std::string error, bool committed = false);
 
   ClientConfig config_;
+  std::uint64_t lines_sent_ = 0;
   ClientState state_ = ClientState::greeting;
   bool tls_active_ = false;
   LineReader reader_;

@@ -211,7 +211,8 @@ Instant Server::poll_timeout() const {
 void Server::reply(std::string_view line) {
   out_ += line;
   out_ += "\r\n";
-  events_.emplace_back(LineEvent{Direction::server_to_client, std::string(line), tls_active_});
+  ++lines_sent_;
+  if (config_.sent_line_events) events_.emplace_back(LineEvent{Direction::server_to_client, std::string(line), tls_active_});
 }
 
 void Server::reply_multiline(std::string_view status, std::string_view what, const StuffedBody& body) {

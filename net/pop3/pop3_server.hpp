@@ -78,6 +78,9 @@ struct ServerConfig {
   // LineEvents for the lines the peer sends too; a driver that runs both ends
   // (the simulator) records each line at its sender and turns these off.
   bool peer_line_events = true;
+  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
+  // them (the simulator when nobody keeps, prints or watches the transcript).
+  bool sent_line_events = true;
 };
 
 // A login attempt and its outcome.
@@ -121,6 +124,9 @@ class Server {
   [[nodiscard]] ServerState state() const { return state_; }
   [[nodiscard]] static std::string_view state_name(ServerState state);
   [[nodiscard]] bool tls_active() const { return tls_active_; }
+  // Lines this engine has sent (replies or commands, each CRLF-ended line once).
+  [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
+  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
   [[nodiscard]] const std::string& user() const { return user_; }  // once logged in
 
  private:
@@ -175,6 +181,7 @@ class Server {
 
   ServerState state_ = ServerState::authorization;
   bool tls_active_ = false;
+  std::uint64_t lines_sent_ = 0;
   LineReader reader_;
   std::string out_;
   std::deque<ServerEvent> events_;

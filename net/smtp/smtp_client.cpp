@@ -333,7 +333,8 @@ void Client::enter_state(ClientState next, Instant now) {
 void Client::send_line(std::string line) {
   transmit_ += line;
   transmit_ += "\r\n";
-  emit(LineEvent{Direction::client_to_server, std::move(line), tls_});
+  ++lines_sent_;
+  if (config_.sent_line_events) emit(LineEvent{Direction::client_to_server, std::move(line), tls_});
 }
 
 void Client::emit(ClientEvent event) { events_.push_back(std::move(event)); }

@@ -116,6 +116,9 @@ struct ClientConfig {
   // LineEvents for the lines the peer sends too; a driver that runs both ends
   // (the simulator) records each line at its sender and turns these off.
   bool peer_line_events = true;
+  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
+  // them (the simulator when nobody keeps, prints or watches the transcript).
+  bool sent_line_events = true;
 };
 
 // The command a reply answered: the "in reply to" of a bounce.
@@ -215,6 +218,9 @@ class Client {
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] const Extensions& extensions() const { return extensions_; }
   [[nodiscard]] bool tls_active() const { return tls_; }
+  // Lines this engine has sent (replies or commands, each CRLF-ended line once).
+  [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
+  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
   [[nodiscard]] bool authenticated() const { return authenticated_; }
 
  private:
@@ -275,6 +281,7 @@ class Client {
   std::deque<Pending> pending_;
   std::deque<ClientEvent> events_;
   std::string transmit_;
+  std::uint64_t lines_sent_ = 0;
   std::string content_;  // the stuffed content waiting for poll_transmit()
   Extensions extensions_;
   bool tls_ = false;

@@ -380,7 +380,9 @@ void Server::send(const Reply& reply) {
   std::size_t start = 0;
   while (start < wire.size()) {
     const auto end = wire.find("\r\n", start);
-    events_.emplace_back(LineEvent{Direction::server_to_client, wire.substr(start, end - start), tls_active_});
+    ++lines_sent_;
+    if (config_.sent_line_events)
+      events_.emplace_back(LineEvent{Direction::server_to_client, wire.substr(start, end - start), tls_active_});
     start = end + 2;
   }
 }

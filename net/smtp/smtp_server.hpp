@@ -134,6 +134,9 @@ struct ServerConfig {
   // LineEvents for the lines the peer sends too; a driver that runs both ends
   // (the simulator) records each line at its sender and turns these off.
   bool peer_line_events = true;
+  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
+  // them (the simulator when nobody keeps, prints or watches the transcript).
+  bool sent_line_events = true;
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };
@@ -203,6 +206,9 @@ class Server {
 
   [[nodiscard]] ServerState state() const { return state_; }
   [[nodiscard]] bool tls_active() const { return tls_active_; }
+  // Lines this engine has sent (replies or commands, each CRLF-ended line once).
+  [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
+  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
   [[nodiscard]] std::size_t error_count() const { return errors_; }
   // Replies held back by the error delay are waiting (see the theory of operation).
   [[nodiscard]] bool replies_delayed() const { return !delayed_out_.empty(); }
@@ -314,6 +320,7 @@ class Server {
   bool skipping_long_line_ = false;
   bool input_overflow_ = false;
   std::size_t errors_ = 0;
+  std::uint64_t lines_sent_ = 0;
   std::size_t junk_commands_ = 0;
   bool pregreet_ = false;
   bool message_by_data_ = false;  // the message being stored ended with <CRLF>.<CRLF>

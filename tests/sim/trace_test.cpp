@@ -207,3 +207,29 @@ subject = "Two"
   CHECK(deleted == std::vector<std::string>{"m1@lab.test", "m2@lab.test"});
   CHECK(world.store_of("bob@lab.test")->messages("bob@lab.test", "INBOX")->empty());
 }
+
+TEST_CASE("trace: a world that keeps no events counts the same protocol lines as one that keeps them all") {
+  // SMTP submission and relay, then a POP3 fetch (STLS: lines in and out of TLS).
+  const Scenario scenario = load(two_domains + R"(
+[[mua]]
+name = "carol-pc"
+host = "carol-pc"
+user = "carol@school.test"
+fetch = "pop3"
+fetch_at = ["10m"]
+)");
+  World keeping(scenario, 1);
+  keeping.run();
+  std::uint64_t kept_lines = 0;
+  for (const auto& e : keeping.trace().events())
+    if (e.kind == TraceKind::line) ++kept_lines;
+  CHECK(keeping.trace().protocol_lines() == kept_lines);
+  REQUIRE(kept_lines > 20);
+
+  World counting(scenario, 1);
+  counting.trace().set_keep(false);  // nobody keeps, prints, watches or listens: engines only count
+  REQUIRE_FALSE(counting.trace().wants_events());
+  counting.run();
+  CHECK(counting.trace().events().empty());
+  CHECK(counting.trace().protocol_lines() == kept_lines);
+}

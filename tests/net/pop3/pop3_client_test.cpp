@@ -406,3 +406,35 @@ TEST_CASE("pop3 pair: with peer_line_events off each engine reports only the lin
     CHECK(lines(server, net::Direction::server_to_client) == replies);
   });
 }
+
+TEST_CASE("pop3 pair: with sent_line_events off too no LineEvent is built and lines_sent() counts the lines") {
+  auto run = [](bool events, auto check) {
+    World world;
+    world.deliver(kMessage1);
+    ClientConfig config = alice();
+    config.peer_line_events = config.sent_line_events = events;
+    ServerConfig server_config = cleartext_config();
+    server_config.peer_line_events = server_config.sent_line_events = events;
+    Pair pair(world, config, server_config);
+    pair.run();
+    CHECK(pair.summary().ok);
+    CHECK(pair.summary().retrieved == 1);
+    check(pair);
+  };
+  std::size_t commands = 0, replies = 0;
+  run(true, [&](Pair& pair) {
+    for (const auto& line : pair.client_events<net::LineEvent>())
+      commands += line.dir == net::Direction::client_to_server ? 1 : 0;
+    for (const auto& line : pair.server_events<net::LineEvent>())
+      replies += line.dir == net::Direction::server_to_client ? 1 : 0;
+    CHECK(pair.client().lines_sent() == commands);
+    CHECK(pair.server().lines_sent() == replies);
+  });
+  REQUIRE(commands >= 5);
+  run(false, [&](Pair& pair) {
+    CHECK(pair.client_events<net::LineEvent>().empty());
+    CHECK(pair.server_events<net::LineEvent>().empty());
+    CHECK(pair.client().lines_sent() == commands);
+    CHECK(pair.server().lines_sent() == replies);
+  });
+}

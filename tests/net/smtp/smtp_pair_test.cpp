@@ -528,3 +528,29 @@ TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lin
   REQUIRE(own->stored.size() == 1);
   CHECK(own->stored[0].data == all->stored[0].data);
 }
+
+TEST_CASE("smtp pair: with sent_line_events off too no LineEvent is built and lines_sent() counts the lines") {
+  auto run = [](bool events) {
+    auto w = std::make_unique<Wire>();
+    w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
+    w->client_config.peer_line_events = events;
+    w->server_config.peer_line_events = events;
+    w->client_config.sent_line_events = events;
+    w->server_config.sent_line_events = events;
+    w->run();
+    return w;
+  };
+  const auto reported = run(true);
+  const auto counted = run(false);
+  const auto commands = texts_of(reported->pair->client_events_of<net::LineEvent>(), net::Direction::client_to_server);
+  const auto replies = texts_of(reported->pair->server_events_of<net::LineEvent>(), net::Direction::server_to_client);
+  REQUIRE(commands.size() >= 6);
+  CHECK(reported->client->lines_sent() == commands.size());
+  CHECK(reported->server->lines_sent() == replies.size());
+  CHECK(counted->pair->client_events_of<net::LineEvent>().empty());
+  CHECK(counted->pair->server_events_of<net::LineEvent>().empty());
+  CHECK(counted->client->lines_sent() == commands.size());
+  CHECK(counted->server->lines_sent() == replies.size());
+  REQUIRE(counted->stored.size() == 1);
+  CHECK(counted->stored[0].data == reported->stored[0].data);
+}

@@ -49,12 +49,9 @@ TEST_CASE("tls engine: client and server complete a TLS 1.3 handshake in memory"
 }
 
 TEST_CASE("tls engine: data flows both ways, even fed one byte at a time") {
-  auto server_context = lab_server_context();
-  auto client_context = lab_client_context();
-  auto client = make_client(client_context, "localhost");
-  auto server = make_server(server_context);
-  pump(client, server);
-  REQUIRE(server.handshake_complete());
+  EstablishedPair pair;
+  auto& client = pair.client;
+  auto& server = pair.server;
 
   client.write_plaintext("EHLO alice-pc\r\n");
   std::string records = client.poll_ciphertext();
@@ -72,12 +69,9 @@ TEST_CASE("tls engine: data flows both ways, even fed one byte at a time") {
 }
 
 TEST_CASE("tls engine: poll_ciphertext into a buffer appends the records after what it holds") {
-  auto server_context = lab_server_context();
-  auto client_context = lab_client_context();
-  auto client = make_client(client_context, "localhost");
-  auto server = make_server(server_context);
-  pump(client, server);
-  REQUIRE(server.handshake_complete());
+  EstablishedPair pair;
+  auto& client = pair.client;
+  auto& server = pair.server;
 
   std::string big(300000, 'y');  // several records
   server.write_plaintext(big);
@@ -110,11 +104,9 @@ TEST_CASE("tls engine: plaintext written before the handshake is sent after it")
 }
 
 TEST_CASE("tls engine: close() sends close_notify and the peer sees it") {
-  auto server_context = lab_server_context();
-  auto client_context = lab_client_context();
-  auto client = make_client(client_context, "localhost");
-  auto server = make_server(server_context);
-  pump(client, server);
+  EstablishedPair pair;
+  auto& client = pair.client;
+  auto& server = pair.server;
   server.write_plaintext("221 2.0.0 Bye\r\n");
   server.close();
   CHECK(server.state() == TlsState::closed);

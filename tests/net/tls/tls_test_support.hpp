@@ -64,4 +64,16 @@ inline void pump(TlsEngine& client, TlsEngine& server) {
   FAIL("TLS engines kept talking for 64 rounds");
 }
 
+// A lab client (dialling "localhost") and server with their handshake done.
+struct EstablishedPair {
+  EstablishedPair() {
+    pump(client, server);
+    REQUIRE(server.handshake_complete());
+  }
+  TlsContext server_context = lab_server_context();
+  TlsContext client_context = lab_client_context();
+  TlsEngine client = make_client(client_context, "localhost");
+  TlsEngine server = make_server(server_context);
+};
+
 }  // namespace maillab::net::tls::testing

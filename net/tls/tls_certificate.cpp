@@ -67,18 +67,15 @@ std::string bio_text(BIO* bio) {
   return size > 0 ? std::string(data, static_cast<std::size_t>(size)) : std::string();
 }
 
-// SHA-256 over the names, the start of validity and the public key: unique
-// per generated key, reproducible from the certificate's own contents.
-Result<void> set_serial(X509* cert, const CertificateRequest& request, EVP_PKEY* key) {
+// SHA-256 over the names, the start of validity and the public key (its
+// SubjectPublicKeyInfo DER, `key_der`): unique per generated key, reproducible
+// from the certificate's own contents.
+Result<void> set_serial(X509* cert, const CertificateRequest& request, std::string_view key_der) {
   std::string input;
   for (const auto& name : request.dns_names) input += "DNS:" + name + "\n";
   for (const auto& ip : request.ip_addresses) input += "IP:" + ip + "\n";
   input += "notBefore:" + std::to_string(request.not_before_unix_s) + "\n";
-  unsigned char* der = nullptr;
-  int der_size = i2d_PUBKEY(key, &der);
-  if (der_size <= 0) return tls_error("cannot encode the public key");
-  input.append(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_size));
-  OPENSSL_free(der);
+  input.append(key_der);
 
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_size = 0;
@@ -152,7 +149,17 @@ Result<void> add_subject_alt_names(X509* cert, const CertificateRequest& request
 
 namespace detail {
 
-Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request, EVP_PKEY* existing_key) {
+Result<std::string> public_key_der(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int der_size = i2d_PUBKEY(key, &der);
+  if (der_size <= 0) return tls_error("cannot encode the public key");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_size));
+  OPENSSL_free(der);
+  return out;
+}
+
+Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request, EVP_PKEY* existing_key,
+                                                    std::string_view existing_key_der) {
   if (request.dns_names.empty() && request.ip_addresses.empty()) {
     return bad_request("a certificate needs at least one DNS name or IP address");
   }
@@ -175,7 +182,14 @@ Result<CertificateObjects> make_certificate_objects(const CertificateRequest& re
 
   detail::X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return tls_error("cannot create a certificate");
-  if (auto serial = set_serial(cert.get(), request, key->get()); !serial) return serial.error();
+  std::string made_key_der;
+  if (existing_key == nullptr || existing_key_der.empty()) {
+    auto der = public_key_der(key->get());
+    if (!der) return der.error();
+    made_key_der = std::move(der).value();
+  }
+  const std::string_view key_der = made_key_der.empty() ? existing_key_der : std::string_view(made_key_der);
+  if (auto serial = set_serial(cert.get(), request, key_der); !serial) return serial.error();
 
   auto not_before = static_cast<time_t>(request.not_before_unix_s);
   if (ASN1_TIME_adj(X509_getm_notBefore(cert.get()), not_before, 0, 0) == nullptr ||

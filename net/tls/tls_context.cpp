@@ -184,7 +184,12 @@ Result<TlsContext> TlsContext::with_certificate_for(const CertificateRequest& re
   assert(role() == Role::server);
   EVP_PKEY* key = SSL_CTX_get0_privatekey(shared_->ctx.get());
   if (key == nullptr) return make_error(ErrorCategory::tls, "the TLS context has no private key");
-  auto made = detail::make_certificate_objects(request, key);
+  if (shared_->key_der.empty()) {
+    auto der = detail::public_key_der(key);
+    if (!der) return der.error();
+    shared_->key_der = std::move(der).value();
+  }
+  auto made = detail::make_certificate_objects(request, key, shared_->key_der);
   if (!made) return made.error();
   auto certificate = std::make_shared<Certificate>();
   certificate->cert = std::move(made->cert);

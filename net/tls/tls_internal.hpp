@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "net/tls/tls_certificate.hpp"
 #include "net/tls/tls_context.hpp"
@@ -50,8 +51,14 @@ struct CertificateObjects {
   X509Ptr cert;
   PkeyPtr key;
 };
+// `existing_key_der`, when given, is existing_key's SubjectPublicKeyInfo as
+// public_key_der makes it (OpenSSL 3.0 encodes through OSSL_ENCODER, ~0.8 M
+// instructions: with_certificate_for makes it once per shared key).
 Result<CertificateObjects> make_certificate_objects(const CertificateRequest& request,
-                                                    EVP_PKEY* existing_key = nullptr);
+                                                    EVP_PKEY* existing_key = nullptr,
+                                                    std::string_view existing_key_der = {});
+// i2d_PUBKEY: the key's SubjectPublicKeyInfo, DER.
+Result<std::string> public_key_der(EVP_PKEY* key);
 
 }  // namespace maillab::net::tls::detail
 
@@ -62,7 +69,8 @@ struct TlsContext::Shared {
   Role role = Role::client;
   bool verify = false;
   KeyLogSink key_log;
-  bool engine_key_logs = false;  // some engine was given a sink of its own
+  bool engine_key_logs = false;
+  std::string key_der;  // the private key's public half as DER, once with_certificate_for needed it  // some engine was given a sink of its own
 };
 
 // The certificate one copy of a server context presents instead of the

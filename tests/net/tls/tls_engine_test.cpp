@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -412,6 +414,7 @@ namespace {
 // What a client saw of the leaf certificates presented to it: subject CN and
 // public key (DER), recorded by an SSL verify callback that accepts them all.
 std::vector<std::pair<std::string, std::string>> seen_leaves;
+std::vector<std::string> seen_serials;  // hex, one per seen_leaves entry
 
 int record_leaf(int /*preverify_ok*/, X509_STORE_CTX* store) {
   if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
@@ -422,6 +425,11 @@ int record_leaf(int /*preverify_ok*/, X509_STORE_CTX* store) {
   const int der_size = i2d_PUBKEY(X509_get0_pubkey(leaf), &der);
   seen_leaves.emplace_back(cn.data(), std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_size)));
   OPENSSL_free(der);
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr);
+  char* hex = BN_bn2hex(serial);
+  seen_serials.emplace_back(hex);
+  OPENSSL_free(hex);
+  BN_free(serial);
   return 1;
 }
 
@@ -433,7 +441,56 @@ std::string public_key_der(EVP_PKEY* key) {
   return out;
 }
 
+// The serial tls_certificate.cpp derives from a certificate's contents:
+// SHA-256 over its DNS names, notBefore and public key, 16 octets, positive.
+std::string expected_serial(const std::string& dns_name, std::int64_t not_before, const std::string& key_der) {
+  const std::string input = "DNS:" + dns_name + "\nnotBefore:" + std::to_string(not_before) + "\n" + key_der;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  REQUIRE(EVP_Digest(input.data(), input.size(), digest.data(), &size, EVP_sha256(), nullptr) == 1);
+  digest[0] = static_cast<unsigned char>((digest[0] & 0x7f) | 0x40);
+  BIGNUM* serial = BN_bin2bn(digest.data(), 16, nullptr);
+  char* hex = BN_bn2hex(serial);
+  std::string out(hex);
+  OPENSSL_free(hex);
+  BN_free(serial);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("tls engine: every certificate with_certificate_for makes carries the serial its own name and key give") {
+  CertificateRequest request;
+  request.dns_names = {"mail.d1.test"};
+  request.not_before_unix_s = test_now_unix_s;
+  auto base = TlsContext::server_self_signed(request);
+  REQUIRE(base.ok());
+  const std::string key = public_key_der(SSL_CTX_get0_privatekey(base->native_handle()));
+  std::vector<TlsContext> contexts;
+  for (const char* name : {"mail.d2.test", "mail.d3.test", "mail.d4.test"}) {
+    request.dns_names = {name};
+    auto made = base->with_certificate_for(request);  // the key's DER is made once and reused
+    REQUIRE(made.ok());
+    contexts.push_back(std::move(made).value());
+  }
+  auto client_context = lab_client_context();
+  SSL_CTX_set_verify(client_context.native_handle(), SSL_VERIFY_PEER, &record_leaf);
+  std::set<std::string> serials;
+  for (const TlsContext& context : contexts) {
+    seen_leaves.clear();
+    seen_serials.clear();
+    auto client = make_client(client_context, "mail.test");
+    auto server = make_server(context);
+    pump(client, server);
+    REQUIRE(client.handshake_complete());
+    REQUIRE_FALSE(seen_leaves.empty());
+    const std::string& name = seen_leaves.front().first;
+    CHECK(seen_leaves.front().second == key);
+    CHECK_MESSAGE(seen_serials.front() == expected_serial(name, test_now_unix_s, key), name);
+    serials.insert(seen_serials.front());
+  }
+  CHECK(serials.size() == 3);
+}
 
 TEST_CASE("tls engine: contexts made by with_certificate_for share the SSL_CTX and key, each presenting its own name") {
   CertificateRequest request;

@@ -97,7 +97,10 @@ Result<ReplyLine> ReplyParser::parse_line(std::string_view line) {
     return fail("multi-line reply changed its code from " + std::to_string(partial_->code) + " to " +
                 std::to_string(code) + " (RFC 5321 §4.2.1)");
   }
-  if (!partial_) partial_ = Reply{code, {}, {}};
+  if (!partial_) {
+    partial_ = Reply{code, {}, {}};
+    if (!last) partial_->lines.reserve(8);  // a multi-line reply (EHLO's): one allocation, not four
+  }
   if (partial_->lines.size() >= limits_.lines_max) {
     return fail("reply longer than " + std::to_string(limits_.lines_max) + " lines");
   }

@@ -500,19 +500,23 @@ Lines texts_of(const std::vector<Line>& lines, std::optional<net::Direction> dir
   return out;
 }
 
+// One session of alice's message to two recipients, both engines with these line options.
+std::unique_ptr<Wire> run_with_line_events(bool peer_lines, bool sent_lines) {
+  auto w = std::make_unique<Wire>();
+  w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
+  w->client_config.peer_line_events = peer_lines;
+  w->server_config.peer_line_events = peer_lines;
+  w->client_config.sent_line_events = sent_lines;
+  w->server_config.sent_line_events = sent_lines;
+  w->run();
+  return w;
+}
+
 }  // namespace
 
 TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lines it sends") {
-  auto run = [](bool peer_lines) {
-    auto w = std::make_unique<Wire>();
-    w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
-    w->client_config.peer_line_events = peer_lines;
-    w->server_config.peer_line_events = peer_lines;
-    w->run();
-    return w;
-  };
-  const auto all = run(true);
-  const auto own = run(false);
+  const auto all = run_with_line_events(true, true);
+  const auto own = run_with_line_events(false, true);
   const auto all_client = all->pair->client_events_of<net::LineEvent>();
   const auto all_server = all->pair->server_events_of<net::LineEvent>();
   const Lines commands = texts_of(all_client, net::Direction::client_to_server);
@@ -530,18 +534,8 @@ TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lin
 }
 
 TEST_CASE("smtp pair: with sent_line_events off too no LineEvent is built and lines_sent() counts the lines") {
-  auto run = [](bool events) {
-    auto w = std::make_unique<Wire>();
-    w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
-    w->client_config.peer_line_events = events;
-    w->server_config.peer_line_events = events;
-    w->client_config.sent_line_events = events;
-    w->server_config.sent_line_events = events;
-    w->run();
-    return w;
-  };
-  const auto reported = run(true);
-  const auto counted = run(false);
+  const auto reported = run_with_line_events(true, true);
+  const auto counted = run_with_line_events(false, false);
   const auto commands = texts_of(reported->pair->client_events_of<net::LineEvent>(), net::Direction::client_to_server);
   const auto replies = texts_of(reported->pair->server_events_of<net::LineEvent>(), net::Direction::server_to_client);
   REQUIRE(commands.size() >= 6);

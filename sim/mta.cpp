@@ -208,9 +208,7 @@ void Mta::accept_smtp(ConnectionId id, std::uint16_t port) {
   };
   smtp::ServerConfig config;
   config.host_name = name_;
-  // EngineSession records each line on its sender's side only.
-  config.peer_line_events = false;
-  config.sent_line_events = world_.trace.wants_events();  // else only counted
+  config.line_events = sender_side_lines(world_.trace);
   config.client_address = format_ipv4(world_.network.host_address(peer));
   config.submission = port == 587;
   config.tls_available = tls_.has_value();
@@ -244,9 +242,7 @@ void Mta::accept_pop3(ConnectionId id) {
   };
   net::pop3::ServerConfig config;
   config.host_name = name_;
-  // EngineSession records each line on its sender's side only.
-  config.peer_line_events = false;
-  config.sent_line_events = world_.trace.wants_events();  // else only counted
+  config.line_events = sender_side_lines(world_.trace);
   config.apop_timestamp = fmt::format("<{}.{}@{}>", id, world_.unix_now(), name_);
   config.tls_available = tls_.has_value();
   pop3_.emplace(id, session);
@@ -632,8 +628,7 @@ void Mta::try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_
       };
       smtp::ClientConfig config;
       config.helo_name = name_;
-      config.peer_line_events = false;  // EngineSession records each line on its sender's side only
-      config.sent_line_events = world_.trace.wants_events();  // else only counted
+      config.line_events = sender_side_lines(world_.trace);
       config.tls = world_.scenario.starttls ? smtp::TlsPolicy::opportunistic : smtp::TlsPolicy::none;
       config.messages.push_back(smtp::OutgoingMessage{it->second.sender, attempt->recipients, it->second.data});
       outbound_[id] = session;

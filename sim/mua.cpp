@@ -153,8 +153,7 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
       };
       smtp::ClientConfig config;
       config.helo_name = name_;
-      config.peer_line_events = false;  // EngineSession records each line on its sender's side only
-      config.sent_line_events = world_.trace.wants_events();  // else only counted
+      config.line_events = sender_side_lines(world_.trace);
       config.tls = spec_.starttls ? smtp::TlsPolicy::required : smtp::TlsPolicy::none;
       if (spec_.auth) {
         const auto* user = world_.scenario.find_user(spec_.user);
@@ -227,8 +226,7 @@ void Mua::fetch_pop3(Ipv4 address, std::uint64_t epoch) {
       });
     };
     pop3::ClientConfig config;
-    config.peer_line_events = false;  // EngineSession records each line on its sender's side only
-    config.sent_line_events = world_.trace.wants_events();  // else only counted
+    config.line_events = sender_side_lines(world_.trace);
     const auto* user = world_.scenario.find_user(spec_.user);
     config.user = user->address;
     config.password = user->password;

@@ -11,7 +11,7 @@
 //               ClientHello), CloseEvent closes (close_notify, then FIN), every
 //               other event goes to on_event.  Repeats until nothing moves.
 //               An engine told to count its sent lines instead of reporting
-//               them (sent_line_events) has its count added to the trace's.
+//               them (LineEventOptions::sent) has its count added to the trace's.
 //   timers      one scheduler event at poll_timeout(), re-armed after each pump.
 //   peer close  handle_close(), a last pump, our FIN, on_closed.
 // Sessions are held by shared_ptr; callbacks hold weak_ptrs, so a session
@@ -35,6 +35,12 @@
 #include "sim/trace.hpp"
 
 namespace maillab::sim {
+
+// The engines' line options in the simulator: EngineSession records each line on
+// its sender's side only, and only counts them when nobody wants the events.
+inline net::LineEventOptions sender_side_lines(const Trace& trace) {
+  return net::LineEventOptions{.peer = false, .sent = trace.wants_events()};
+}
 
 struct SessionLabel {
   std::string self;   // this side's host name
@@ -127,7 +133,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
     trace_.add(std::move(event));
   }
 
-  // An engine whose sent lines are counted, not reported (sent_line_events
+  // An engine whose sent lines are counted, not reported (LineEventOptions::sent
   // off: nobody keeps, prints or watches the transcript), adds its count here.
   void count_sent_lines() {
     if constexpr (requires(const Engine& e) { e.lines_sent(); }) {

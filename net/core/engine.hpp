@@ -37,6 +37,16 @@ struct LineEvent {
   bool tls = false;  // the line travelled inside TLS
 };
 
+// Which protocol lines an engine reports as LineEvents (every engine config has one).
+struct LineEventOptions {
+  // The lines the peer sends too; a driver that runs both ends (the simulator)
+  // records each line at its sender and turns this off.
+  bool peer = true;
+  // The lines this engine sends; off, lines_sent() alone counts them (the
+  // simulator when nobody keeps, prints or watches the transcript).
+  bool sent = true;
+};
+
 // Every state change goes through one enter_state(); this is its trace.
 struct StateEvent {
   std::string_view from;  // human-readable names from the engine's state table

@@ -144,7 +144,7 @@ void Client::send(std::string_view line) {
   out_ += line;
   out_ += "\r\n";
   ++lines_sent_;
-  if (config_.sent_line_events) events_.emplace_back(LineEvent{Direction::client_to_server, std::string(line), tls_active_});
+  if (config_.line_events.sent) events_.emplace_back(LineEvent{Direction::client_to_server, std::string(line), tls_active_});
 }
 
 void Client::expect(Step step, bool multiline) {
@@ -154,7 +154,7 @@ void Client::expect(Step step, bool multiline) {
 }
 
 void Client::on_status(const std::string& line) {
-  if (config_.peer_line_events) events_.emplace_back(LineEvent{Direction::server_to_client, line, tls_active_});
+  if (config_.line_events.peer) events_.emplace_back(LineEvent{Direction::server_to_client, line, tls_active_});
   const bool ok = line == "+OK" || line.starts_with("+OK ");
   const bool err = line == "-ERR" || line.starts_with("-ERR ");
   const bool continuation = line == "+" || line.starts_with("+ ");

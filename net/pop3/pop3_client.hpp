@@ -52,12 +52,7 @@ struct ClientConfig {
   std::size_t line_bytes_max = 1 << 20;
   std::uint64_t message_bytes_max = std::uint64_t{64} << 20;
   Duration reply_timeout = std::chrono::minutes(2);
-  // LineEvents for the lines the peer sends too; a driver that runs both ends
-  // (the simulator) records each line at its sender and turns these off.
-  bool peer_line_events = true;
-  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
-  // them (the simulator when nobody keeps, prints or watches the transcript).
-  bool sent_line_events = true;
+  LineEventOptions line_events;
 };
 
 enum class ClientState : std::uint8_t {
@@ -105,7 +100,7 @@ class Client {
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   // Lines this engine has sent (replies or commands, each CRLF-ended line once).
   [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
-  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
+  [[nodiscard]] bool sent_line_events() const { return config_.line_events.sent; }
 
  private:
   enum class Step : std::uint8_t { none, greeting, capa, stls, user, pass, apop, auth, auth_continue,

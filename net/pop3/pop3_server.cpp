@@ -133,7 +133,7 @@ void Server::process_input() {
       bad_command("-ERR Line too long (RFC 2449 §4)");
       continue;
     }
-    if (config_.peer_line_events) events_.emplace_back(LineEvent{Direction::client_to_server, line, tls_active_});
+    if (config_.line_events.peer) events_.emplace_back(LineEvent{Direction::client_to_server, line, tls_active_});
     if (state_ == ServerState::sasl) {
       process_sasl_response(line);
     } else {
@@ -212,7 +212,7 @@ void Server::reply(std::string_view line) {
   out_ += line;
   out_ += "\r\n";
   ++lines_sent_;
-  if (config_.sent_line_events) events_.emplace_back(LineEvent{Direction::server_to_client, std::string(line), tls_active_});
+  if (config_.line_events.sent) events_.emplace_back(LineEvent{Direction::server_to_client, std::string(line), tls_active_});
 }
 
 void Server::reply_multiline(std::string_view status, std::string_view what, const StuffedBody& body) {

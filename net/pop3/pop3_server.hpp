@@ -75,12 +75,7 @@ struct ServerConfig {
   // meanwhile (Dovecot auth_failure_delay 2 s): it slows password guessing.
   Duration auth_failure_delay = std::chrono::seconds(2);
   Duration idle_timeout = std::chrono::minutes(10);   // RFC 1939 §3 minimum
-  // LineEvents for the lines the peer sends too; a driver that runs both ends
-  // (the simulator) records each line at its sender and turns these off.
-  bool peer_line_events = true;
-  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
-  // them (the simulator when nobody keeps, prints or watches the transcript).
-  bool sent_line_events = true;
+  LineEventOptions line_events;
 };
 
 // A login attempt and its outcome.
@@ -126,7 +121,7 @@ class Server {
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   // Lines this engine has sent (replies or commands, each CRLF-ended line once).
   [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
-  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
+  [[nodiscard]] bool sent_line_events() const { return config_.line_events.sent; }
   [[nodiscard]] const std::string& user() const { return user_; }  // once logged in
 
  private:

@@ -254,7 +254,7 @@ void Client::handle_bytes(Instant now, std::string_view bytes) {
       return;
     }
     ReplyLine line = std::move(item->value());
-    if (config_.peer_line_events) emit(LineEvent{Direction::server_to_client, std::move(line.text), tls_});
+    if (config_.line_events.peer) emit(LineEvent{Direction::server_to_client, std::move(line.text), tls_});
     if (line.reply) on_reply(now, *line.reply);
   }
 }
@@ -334,7 +334,7 @@ void Client::send_line(std::string line) {
   transmit_ += line;
   transmit_ += "\r\n";
   ++lines_sent_;
-  if (config_.sent_line_events) emit(LineEvent{Direction::client_to_server, std::move(line), tls_});
+  if (config_.line_events.sent) emit(LineEvent{Direction::client_to_server, std::move(line), tls_});
 }
 
 void Client::emit(ClientEvent event) { events_.push_back(std::move(event)); }

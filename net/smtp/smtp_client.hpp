@@ -113,12 +113,7 @@ struct ClientConfig {
   std::vector<AuthMechanism> auth_mechanisms{AuthMechanism::plain, AuthMechanism::login};
   std::vector<OutgoingMessage> messages;
   ReplyParserLimits reply_limits{};
-  // LineEvents for the lines the peer sends too; a driver that runs both ends
-  // (the simulator) records each line at its sender and turns these off.
-  bool peer_line_events = true;
-  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
-  // them (the simulator when nobody keeps, prints or watches the transcript).
-  bool sent_line_events = true;
+  LineEventOptions line_events;
 };
 
 // The command a reply answered: the "in reply to" of a bounce.
@@ -220,7 +215,7 @@ class Client {
   [[nodiscard]] bool tls_active() const { return tls_; }
   // Lines this engine has sent (replies or commands, each CRLF-ended line once).
   [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
-  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
+  [[nodiscard]] bool sent_line_events() const { return config_.line_events.sent; }
   [[nodiscard]] bool authenticated() const { return authenticated_; }
 
  private:

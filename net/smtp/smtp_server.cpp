@@ -381,7 +381,7 @@ void Server::send(const Reply& reply) {
   while (start < wire.size()) {
     const auto end = wire.find("\r\n", start);
     ++lines_sent_;
-    if (config_.sent_line_events)
+    if (config_.line_events.sent)
       events_.emplace_back(LineEvent{Direction::server_to_client, wire.substr(start, end - start), tls_active_});
     start = end + 2;
   }
@@ -420,7 +420,7 @@ void Server::close_with(Instant now, const Reply& reply, std::string reason) {
 void Server::note(std::string what) { events_.emplace_back(ViolationEvent{std::move(what)}); }
 
 void Server::emit_client_line(std::string_view text) {
-  if (!config_.peer_line_events) return;
+  if (!config_.line_events.peer) return;
   events_.emplace_back(LineEvent{Direction::client_to_server, std::string(text), tls_active_});
 }
 

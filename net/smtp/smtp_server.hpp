@@ -131,12 +131,7 @@ struct ServerConfig {
   Duration data_block_timeout{std::chrono::minutes(3)};  // §4.5.3.2.5: at least 3 min
   // The message content's minimum rate, octets per second (Postfix smtpd_min_data_rate); 0: none.
   std::uint64_t min_data_rate = 500;
-  // LineEvents for the lines the peer sends too; a driver that runs both ends
-  // (the simulator) records each line at its sender and turns these off.
-  bool peer_line_events = true;
-  // LineEvents for the lines this engine sends; off, lines_sent() alone counts
-  // them (the simulator when nobody keeps, prints or watches the transcript).
-  bool sent_line_events = true;
+  LineEventOptions line_events;
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };
@@ -208,7 +203,7 @@ class Server {
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   // Lines this engine has sent (replies or commands, each CRLF-ended line once).
   [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }
-  [[nodiscard]] bool sent_line_events() const { return config_.sent_line_events; }
+  [[nodiscard]] bool sent_line_events() const { return config_.line_events.sent; }
   [[nodiscard]] std::size_t error_count() const { return errors_; }
   // Replies held back by the error delay are waiting (see the theory of operation).
   [[nodiscard]] bool replies_delayed() const { return !delayed_out_.empty(); }

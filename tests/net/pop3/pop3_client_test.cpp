@@ -372,7 +372,7 @@ TEST_CASE("pop3 pair: with the default 2 s failure delay the client learns of a 
   CHECK(pair.server().state() == ServerState::closed);
 }
 
-TEST_CASE("pop3 pair: with peer_line_events off each engine reports only the lines it sends") {
+TEST_CASE("pop3 pair: with line_events.peer off each engine reports only the lines it sends") {
   auto lines = [](const std::vector<net::LineEvent>& events, net::Direction dir) {
     std::vector<std::string> out;
     for (const auto& line : events)
@@ -383,9 +383,9 @@ TEST_CASE("pop3 pair: with peer_line_events off each engine reports only the lin
     World world;
     world.deliver(kMessage1);
     ClientConfig config = alice();
-    config.peer_line_events = peer_lines;
+    config.line_events.peer = peer_lines;
     ServerConfig server_config = cleartext_config();
-    server_config.peer_line_events = peer_lines;
+    server_config.line_events.peer = peer_lines;
     Pair pair(world, config, server_config);
     pair.run();
     CHECK(pair.summary().ok);
@@ -407,14 +407,14 @@ TEST_CASE("pop3 pair: with peer_line_events off each engine reports only the lin
   });
 }
 
-TEST_CASE("pop3 pair: with sent_line_events off too no LineEvent is built and lines_sent() counts the lines") {
+TEST_CASE("pop3 pair: with line_events.sent off too no LineEvent is built and lines_sent() counts the lines") {
   auto run = [](bool events, auto check) {
     World world;
     world.deliver(kMessage1);
     ClientConfig config = alice();
-    config.peer_line_events = config.sent_line_events = events;
+    config.line_events = {.peer = events, .sent = events};
     ServerConfig server_config = cleartext_config();
-    server_config.peer_line_events = server_config.sent_line_events = events;
+    server_config.line_events = config.line_events;
     Pair pair(world, config, server_config);
     pair.run();
     CHECK(pair.summary().ok);

@@ -504,17 +504,15 @@ Lines texts_of(const std::vector<Line>& lines, std::optional<net::Direction> dir
 std::unique_ptr<Wire> run_with_line_events(bool peer_lines, bool sent_lines) {
   auto w = std::make_unique<Wire>();
   w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
-  w->client_config.peer_line_events = peer_lines;
-  w->server_config.peer_line_events = peer_lines;
-  w->client_config.sent_line_events = sent_lines;
-  w->server_config.sent_line_events = sent_lines;
+  w->client_config.line_events = {.peer = peer_lines, .sent = sent_lines};
+  w->server_config.line_events = w->client_config.line_events;
   w->run();
   return w;
 }
 
 }  // namespace
 
-TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lines it sends") {
+TEST_CASE("smtp pair: with line_events.peer off each engine reports only the lines it sends") {
   const auto all = run_with_line_events(true, true);
   const auto own = run_with_line_events(false, true);
   const auto all_client = all->pair->client_events_of<net::LineEvent>();
@@ -533,7 +531,7 @@ TEST_CASE("smtp pair: with peer_line_events off each engine reports only the lin
   CHECK(own->stored[0].data == all->stored[0].data);
 }
 
-TEST_CASE("smtp pair: with sent_line_events off too no LineEvent is built and lines_sent() counts the lines") {
+TEST_CASE("smtp pair: with line_events.sent off too no LineEvent is built and lines_sent() counts the lines") {
   const auto reported = run_with_line_events(true, true);
   const auto counted = run_with_line_events(false, false);
   const auto commands = texts_of(reported->pair->client_events_of<net::LineEvent>(), net::Direction::client_to_server);

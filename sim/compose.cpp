@@ -175,10 +175,6 @@ std::size_t count_fields(std::string_view raw, std::string_view name) {
   return n;
 }
 
-Result<std::string> prepend_field(std::string_view raw, std::string_view name, std::string_view value) {
-  return net::mail::with_field_prepended(raw, name, value);
-}
-
 std::string message_id_of(const std::string& message) {
   auto value = message_id_field(message);
   if (!value) return {};

@@ -48,9 +48,7 @@ std::string message_id_of(const std::string& message);
 
 // What the MTA does to every message, without parsing the whole header:
 //   count_fields(raw, name) == Message::parse(raw).count(name) (the hop count
-//   with "Received"), and prepend_field(raw, name, value) is Message::parse(raw)
-//   with prepend(name, value), serialised: the same bytes, the same refusals.
+//   with "Received"); its fields go in with net::mail::with_field_prepended.
 std::size_t count_fields(std::string_view raw, std::string_view name);
-Result<std::string> prepend_field(std::string_view raw, std::string_view name, std::string_view value);
 
 }  // namespace maillab::sim

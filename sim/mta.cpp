@@ -318,7 +318,7 @@ void Mta::on_message(ConnectionId id, std::uint16_t port, smtp::MessageEvent& ev
   } else {
     // What add_received on the parsed message gives, without parsing it.
     auto received = net::mail::format_received(info);
-    auto with = received ? prepend_field(event.data, "Received", *received) : received;
+    auto with = received ? net::mail::with_field_prepended(event.data, "Received", *received) : received;
     data = with ? std::move(with).value() : event.data;
   }
   const std::string msg = message_id_of(data);
@@ -385,8 +385,8 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
   }
   // Message::prepend of both fields, without parsing the message.
   std::string stored = data;
-  if (auto with = prepend_field(stored, "Delivered-To", recipient)) stored = std::move(with).value();
-  if (auto with = prepend_field(stored, "Return-Path", "<" + sender + ">"))
+  if (auto with = net::mail::with_field_prepended(stored, "Delivered-To", recipient)) stored = std::move(with).value();
+  if (auto with = net::mail::with_field_prepended(stored, "Return-Path", "<" + sender + ">"))
     stored = std::move(with).value();
   auto uid = store_.append(user, "INBOX", stored, {}, world_.unix_now());
   if (!uid) {

@@ -183,12 +183,13 @@ Result<CertificateObjects> make_certificate_objects(const CertificateRequest& re
   detail::X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return tls_error("cannot create a certificate");
   std::string made_key_der;
-  if (existing_key == nullptr || existing_key_der.empty()) {
+  std::string_view key_der = existing_key != nullptr ? existing_key_der : std::string_view();
+  if (key_der.empty()) {
     auto der = public_key_der(key->get());
     if (!der) return der.error();
     made_key_der = std::move(der).value();
+    key_der = made_key_der;
   }
-  const std::string_view key_der = made_key_der.empty() ? existing_key_der : std::string_view(made_key_der);
   if (auto serial = set_serial(cert.get(), request, key_der); !serial) return serial.error();
 
   auto not_before = static_cast<time_t>(request.not_before_unix_s);

@@ -69,8 +69,8 @@ struct TlsContext::Shared {
   Role role = Role::client;
   bool verify = false;
   KeyLogSink key_log;
-  bool engine_key_logs = false;
-  std::string key_der;  // the private key's public half as DER, once with_certificate_for needed it  // some engine was given a sink of its own
+  bool engine_key_logs = false;  // some engine was given a sink of its own
+  std::string key_der;           // the private key's public half as DER, once with_certificate_for needed it
 };
 
 // The certificate one copy of a server context presents instead of the

@@ -54,9 +54,9 @@ TEST_CASE("compose: message_id_of reads what a full Message::parse reads, on 5,0
   }
 }
 
-TEST_CASE("compose: count_fields and prepend_field read and write what parse, count, prepend and serialize do") {
+TEST_CASE("compose: count_fields and with_field_prepended read and write what parse, count, prepend and serialize do") {
   using maillab::sim::count_fields;
-  using maillab::sim::prepend_field;
+  using maillab::net::mail::with_field_prepended;
   const std::string crlf = "Received: from a\r\n\tby b\r\nreceived : x\r\n Received: folded\r\nSubject: s\r\n\r\nReceived: body\r\n";
   CHECK(count_fields(crlf, "Received") == 2);
   CHECK(count_fields(crlf, "SUBJECT") == 1);
@@ -65,17 +65,17 @@ TEST_CASE("compose: count_fields and prepend_field read and write what parse, co
   CHECK(count_fields(" Received: x\r\nReceived: y", "received") == 1);
   CHECK(count_fields("ReceivedX: y\r\nReceived-By: z\r\n", "Received") == 0);
 
-  auto prepended = prepend_field(crlf, "Delivered-To", "bob@lab.test");
+  auto prepended = with_field_prepended(crlf, "Delivered-To", "bob@lab.test");
   REQUIRE(prepended.ok());
   CHECK(*prepended == "Delivered-To: bob@lab.test\r\n" + crlf);
-  auto bare_lf = prepend_field("Subject: s\n\nbody\n", "Received", "from a\r\n\tby b");
+  auto bare_lf = with_field_prepended("Subject: s\n\nbody\n", "Received", "from a\r\n\tby b");
   REQUIRE(bare_lf.ok());
   CHECK(*bare_lf == "Received: from a\n\tby b\nSubject: s\n\nbody\n");  // the message's own line end
-  CHECK_FALSE(prepend_field(crlf, "Bad Name", "x").ok());
-  CHECK_FALSE(prepend_field(crlf, "X-Injected", "a\r\nBcc: eve@evil.test").ok());
+  CHECK_FALSE(with_field_prepended(crlf, "Bad Name", "x").ok());
+  CHECK_FALSE(with_field_prepended(crlf, "X-Injected", "a\r\nBcc: eve@evil.test").ok());
 }
 
-TEST_CASE("compose: count_fields and prepend_field agree with a full parse on 5,000 random messages") {
+TEST_CASE("compose: count_fields and with_field_prepended agree with a full parse on 5,000 random messages") {
   maillab::sim::Prng prng(11);
   const std::vector<std::string> pieces{"Received:",  "received :", "Received", "ReceivedX:", " ",      "\t",
                                         "from a",     "x",          "\r\n",     "\n",         "\r",     ":",
@@ -92,7 +92,7 @@ TEST_CASE("compose: count_fields and prepend_field agree with a full parse on 5,
     auto parsed = maillab::net::mail::Message::parse(raw);
     CHECK(maillab::sim::count_fields(raw, "Received") == parsed.count("Received"));
     auto expected = parsed.prepend(name, value);
-    auto fast = maillab::sim::prepend_field(raw, name, value);
+    auto fast = maillab::net::mail::with_field_prepended(raw, name, value);
     REQUIRE(fast.ok() == expected.ok());
     if (fast.ok()) CHECK(*fast == parsed.serialize());
   }

@@ -22,6 +22,7 @@
 #include "net/pop3/pop3_lock.hpp"
 #include "net/tls/tls_certificate.hpp"
 #include "net/tls/tls_context.hpp"
+#include "sim/store/delivery_log.hpp"
 #include "sim/store/maildir_store.hpp"
 #include "sim/store/spool.hpp"
 
@@ -118,6 +119,7 @@ struct LabServer::Parts {
   std::unique_ptr<net::io::StorageCheckedPolicy> smtp_policy;
   std::unique_ptr<net::io::TcpServer> server;
   std::optional<sim::Spool> spool;
+  std::optional<sim::DeliveryLog> delivery_log;  // outlives the committer, whose thread syncs it
   std::unique_ptr<SpoolCommitter> committer;
   std::unique_ptr<WorldRouter> router;
   std::unique_ptr<SpoolSink> queue;
@@ -232,13 +234,30 @@ int LabServer::open(std::ostream& errors) {
     return 1;
   }
   p.spool.emplace(std::move(spool).value());
-  p.committer = std::make_unique<SpoolCommitter>(io_, *p.spool, log_);
+  // Mail delivered at once is acknowledged once in this log (app/spool_sink.hpp).  A log that
+  // exists may hold acknowledged mail: if it cannot be read the server does not start.  One that
+  // cannot be made (a full disk, a file size limit) only costs speed: the 250s wait for the Maildirs.
+  const fs::path delivery_log_path = fs::path(options_.state) / "delivery-log";
+  const bool delivery_log_existed = fs::exists(fs::symlink_status(delivery_log_path));
+  auto delivery_log = sim::DeliveryLog::open(delivery_log_path);
+  if (delivery_log) {
+    p.delivery_log.emplace(std::move(delivery_log).value());
+  } else if (delivery_log_existed) {
+    errors << "maillab serve: " << delivery_log.error().to_string() << '\n';
+    return 1;
+  } else if (log_) {
+    log_("delivery log: " + delivery_log.error().message + " (local mail is acknowledged once its Maildir is synced)");
+  }
+  sim::DeliveryLog* const logged = p.delivery_log ? &*p.delivery_log : nullptr;
+  p.committer =
+      std::make_unique<SpoolCommitter>(io_, *p.spool, log_, 512, sim::durable::SyncMode::syncfs, logged);
   p.router = std::make_unique<WorldRouter>(*world_, *p.directory, *p.store, log_);
   p.queue = std::make_unique<SpoolSink>(io_, *p.spool, *p.committer, *p.router, log_);
   p.router->set_sink(p.queue.get());
   // Local deliveries made while routing and those of the world's later hops are synced with the
   // queue's next group-commit round (app/spool_sink.hpp), before the entries they finish leave it.
   p.queue->set_deferred_store(p.store.get());
+  p.queue->set_delivery_log(logged);
   world_->set_around_advance([queue = p.queue.get()](const std::function<void()>& advance) {
     queue->with_deferred_syncs(advance);
   });

@@ -8,12 +8,14 @@
 namespace maillab::app {
 
 SpoolCommitter::SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
-                               std::size_t round_entries_max, sim::durable::SyncMode sync_mode)
+                               std::size_t round_entries_max, sim::durable::SyncMode sync_mode,
+                               sim::DeliveryLog* delivery_log)
     : io_(io),
       spool_(spool),
       log_(std::move(log)),
       round_entries_max_(std::max<std::size_t>(1, round_entries_max)),
-      sync_mode_(sync_mode) {
+      sync_mode_(sync_mode),
+      delivery_log_(delivery_log) {
   worker_ = std::thread([this] { run(); });
 }
 
@@ -29,13 +31,26 @@ void SpoolCommitter::commit(sim::StagedEntry staged, Committed done) {
   wake_.notify_one();
 }
 
-void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks) {
-  if (ledger.empty() && acks.empty()) return;
+void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks,
+                                     std::optional<sim::DeliveryLogPosition> retires) {
+  if (ledger.empty() && acks.empty() && !retires) return;
   if (!acks.empty() && std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
   {
     std::lock_guard lock(mutex_);
+    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
     deliveries_.merge(std::move(ledger));
     for (auto& ack : acks) acks_.push_back(std::move(ack));
+    if (retires) retires_ = retires;
+  }
+  wake_.notify_one();
+}
+
+void SpoolCommitter::sync_log(std::vector<Committed> acks) {
+  if (acks.empty()) return;
+  if (std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& ack : acks) log_acks_.push_back(std::move(ack));
   }
   wake_.notify_one();
 }
@@ -43,6 +58,7 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
 void SpoolCommitter::remove(std::string id) {
   {
     std::lock_guard lock(mutex_);
+    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
     chores_.push_back({std::move(id), {}, 0});
   }
   wake_.notify_one();
@@ -52,6 +68,7 @@ void SpoolCommitter::update(std::string id, std::vector<std::string> recipients,
   if (recipients.empty()) return remove(std::move(id));
   {
     std::lock_guard lock(mutex_);
+    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
     chores_.push_back({std::move(id), std::move(recipients), attempts});
   }
   wake_.notify_one();
@@ -75,16 +92,34 @@ void SpoolCommitter::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait(lock, [this] {
-      return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty() || !acks_.empty();
+      return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty() || !acks_.empty() ||
+             !log_acks_.empty() || retires_;
     });
     // Chores and deliveries alone wait a little for staged entries to share
     // their round: a sync per delivered message would take the disk from the
     // sessions' 250s.
     // Acks are sessions waiting for their 250: they do not wait.
-    if (next_.staged.empty() && acks_.empty() && !stopping_) {
-      wake_.wait_for(lock, chore_linger_, [this] { return stopping_ || !next_.staged.empty() || !acks_.empty(); });
+    const auto syncing_now = [this] { return stopping_ || !next_.staged.empty() || !acks_.empty(); };
+    if (!syncing_now() && log_acks_.empty())
+      wake_.wait_until(lock, lingering_since_ + chore_linger_, [&] { return syncing_now() || !log_acks_.empty(); });
+    const bool chores_due = syncing_now() || std::chrono::steady_clock::now() >= lingering_since_ + chore_linger_;
+    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty() && log_acks_.empty() &&
+        !retires_)
+      return;  // stopping
+
+    // The delivery log first, alone: its sessions wait for nothing else.
+    if (!log_acks_.empty()) {
+      std::vector<Committed> logged = std::exchange(log_acks_, {});
+      stats_.logged += logged.size();
+      ++stats_.log_syncs;
+      lock.unlock();
+      Result<void> durable = delivery_log_->sync();
+      asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
+        finished(std::move(logged), std::move(durable));
+      });
+      lock.lock();
     }
-    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty()) return;  // stopping
+    if (!chores_due) continue;
     Round round;
     if (next_.staged.size() <= round_entries_max_) {
       round = std::exchange(next_, Round{});
@@ -99,6 +134,7 @@ void SpoolCommitter::run() {
     std::vector<Chore> chores = std::exchange(chores_, {});
     sim::durable::SyncLedger deliveries = std::exchange(deliveries_, {});
     std::vector<Committed> acks = std::exchange(acks_, {});
+    std::optional<sim::DeliveryLogPosition> retires = std::exchange(retires_, std::nullopt);
     stats_.direct += acks.size();
     // What to run on the io thread once the deliveries are durable (the store shows their UIDs).
     std::vector<std::function<void()>> published = deliveries.take_on_synced();
@@ -139,6 +175,12 @@ void SpoolCommitter::run() {
       if (synced && syncs_something) {
         // Actions of a round that failed wait for one that made something durable.
         for (auto& action : std::exchange(stranded_, {})) published.push_back(std::move(action));
+        if (!retires) retires = std::exchange(stranded_retires_, std::nullopt);
+        // Before the actions that show the UIDs: no record is replayed whose message a reader saw.
+        if (retires) {
+          synced = retire_log(*retires);
+          if (synced) retires.reset();
+        }
       }
       if (synced && !published.empty()) {
         asio::post(io_, [actions = std::move(published)] {
@@ -146,6 +188,9 @@ void SpoolCommitter::run() {
         });
       }
     }
+    // Not retired in this round: a later one that makes something durable does it
+    // (positions only grow, so the newest covers those before it).
+    if (retires) stranded_retires_ = retires;
     // After the actions that show the new UIDs: a client that has its 250 finds the message.
     if (!acks.empty()) {
       asio::post(io_, [this, acks = std::move(acks), durable = synced]() mutable {
@@ -171,6 +216,15 @@ void SpoolCommitter::run() {
       log_("queue: " + gone.error().message + " (a delivered entry stays queued; resumed at the next start)");
     lock.lock();
   }
+}
+
+Result<void> SpoolCommitter::retire_log(sim::DeliveryLogPosition upto) {
+  if (auto written = delivery_log_->checkpoint(upto); !written) {
+    if (log_) log_("delivery log: " + written.error().message + " (its records stay; replayed at the next start)");
+    return written;
+  }
+  asio::post(io_, [delivery_log = delivery_log_, upto] { delivery_log->retired(upto); });
+  return {};
 }
 
 void SpoolCommitter::finished(std::vector<Committed> done, Result<void> durable) {

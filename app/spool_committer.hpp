@@ -39,6 +39,16 @@
 // acks).  Such acks do not wait for staged entries; they are answered, ok or
 // 452, by the round that synced (or failed to sync) the ledger handed with them.
 //
+// With a delivery log (sim/store/delivery_log.hpp) such mail is appended to
+// the log on the io thread instead, and its 250 waits only for the log's
+// fdatasync (sync_log), which a round does first and alone when nothing else
+// is due.  The ledger of its Maildir files then waits like any other
+// delivery (up to chore_linger_ after it was handed over, or until a round
+// syncs anyway) and comes with the log position it retires: once a round has
+// synced it, the log's checkpoint moves there (header written and synced)
+// before its on_synced actions show the UIDs, so a record replayed after a
+// crash is never one whose message a reader saw (and perhaps expunged).
+//
 // While a round is in flight the committer holds work on the io_context, so
 // io.run() does not return before every callback has run; stop() drains the
 // queue and joins the worker.
@@ -59,6 +69,7 @@
 
 #include "net/core/result.hpp"
 #include "net/io/session.hpp"
+#include "sim/store/delivery_log.hpp"
 #include "sim/store/spool.hpp"
 
 namespace maillab::app {
@@ -75,11 +86,14 @@ class SpoolCommitter {
     std::uint64_t delivery_syncs = 0;  // ledgers synced (one per round that had any)
     std::uint64_t delivery_files = 0;  // Maildir files among them
     std::uint64_t direct = 0;          // messages acknowledged by a delivery sync (no queue entry)
+    std::uint64_t logged = 0;          // messages acknowledged by a sync of the delivery log
+    std::uint64_t log_syncs = 0;
   };
 
   SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
                  std::size_t round_entries_max = 512,
-                 sim::durable::SyncMode sync_mode = sim::durable::SyncMode::syncfs);
+                 sim::durable::SyncMode sync_mode = sim::durable::SyncMode::syncfs,
+                 sim::DeliveryLog* delivery_log = nullptr);
   ~SpoolCommitter();
   SpoolCommitter(const SpoolCommitter&) = delete;
   SpoolCommitter& operator=(const SpoolCommitter&) = delete;
@@ -89,7 +103,12 @@ class SpoolCommitter {
   // What deliveries left unsynced: durable before any chore handed over after it.
   // `acks` run on the io thread once a round has made the ledger durable (ok),
   // or has failed to (error): the 250s of messages delivered without a queue entry.
-  void sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks = {});
+  // `retires`: the delivery log's records before it are retired once this ledger is durable.
+  void sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks = {},
+                       std::optional<sim::DeliveryLogPosition> retires = std::nullopt);
+  // `acks` run on the io thread once the delivery log is synced (the 250s of
+  // messages appended to it), or has failed to be.
+  void sync_log(std::vector<Committed> acks);
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the worker (any thread but the worker).
@@ -110,12 +129,15 @@ class SpoolCommitter {
 
   void run();
   void finished(std::vector<Committed> done, Result<void> durable);
+  // Worker thread: the log's checkpoint moved to `upto` and synced; the io thread hears it.
+  Result<void> retire_log(sim::DeliveryLogPosition upto);
 
   asio::io_context& io_;
   const sim::Spool& spool_;
   net::io::LogSink log_;
   const std::size_t round_entries_max_;
   const sim::durable::SyncMode sync_mode_;
+  sim::DeliveryLog* const delivery_log_;
   const std::chrono::milliseconds chore_linger_{50};
 
   mutable std::mutex mutex_;
@@ -124,6 +146,9 @@ class SpoolCommitter {
   std::vector<Chore> chores_;
   sim::durable::SyncLedger deliveries_;
   std::vector<Committed> acks_;  // wait for deliveries_
+  std::vector<Committed> log_acks_;  // wait for the delivery log's sync
+  std::optional<sim::DeliveryLogPosition> retires_;  // once deliveries_ are durable
+  std::chrono::steady_clock::time_point lingering_since_;  // when chores_ or deliveries_ stopped being empty
   bool stopping_ = false;
   Stats stats_;
 
@@ -131,8 +156,10 @@ class SpoolCommitter {
   std::size_t in_flight_ = 0;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> hold_;
 
-  // worker thread only: on_synced actions of deliveries whose round failed.
+  // worker thread only: on_synced actions of deliveries whose round failed,
+  // and the log position their records wait for.
   std::vector<std::function<void()>> stranded_;
+  std::optional<sim::DeliveryLogPosition> stranded_retires_;
 
   std::thread worker_;
 };

@@ -13,7 +13,30 @@ SpoolSink::SpoolSink(asio::io_context& io, sim::Spool& spool, SpoolCommitter& co
                      net::io::LogSink log)
     : io_(io), spool_(spool), committer_(committer), router_(router), log_(std::move(log)) {}
 
+Result<void> SpoolSink::requeue_logged() {
+  auto logged = delivery_log_->recover();
+  if (!logged) return logged.error();
+  if (!logged->empty()) {
+    std::vector<sim::StagedEntry> staged;
+    for (const auto& entry : logged.value()) {
+      auto one = spool_.stage(entry);
+      if (one) staged.push_back(std::move(one).value());
+      else if (one.error().category != ErrorCategory::exists) return one.error();  // exists: requeued before
+    }
+    if (auto committed = spool_.commit(staged); !committed) return committed.error();
+    if (log_) {
+      log_("delivery log: " + std::to_string(logged->size()) +
+           " acknowledged message(s) not yet known to be durable in the Maildirs go back through the queue");
+    }
+  }
+  // Only once they are in the queue: a new epoch, whose records never include these.
+  return delivery_log_->restart();
+}
+
 Result<sim::SpoolRecovery> SpoolSink::recover(Instant now) {
+  if (delivery_log_ != nullptr) {
+    if (auto requeued = requeue_logged(); !requeued) return requeued.error();
+  }
   auto recovered = spool_.recover();
   if (!recovered) return recovered;
   if (log_) {
@@ -89,10 +112,24 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   std::vector<std::string> left(pending.recipients.begin(), pending.recipients.end());
   if (left.empty()) {
     pending_.erase(entry.id);
-    acks_.push_back([id = entry.id, done = std::move(done)](const Result<void>& durable) {
+    SpoolCommitter::Committed ack = [id = entry.id, done = std::move(done)](const Result<void>& durable) {
       if (durable) done({StoreResult::accepted, id, ""});
       else done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1
-    });
+    };
+    // In the delivery log when it has room (its sync is the 250's wait), else on the ledger.
+    bool logged = false;
+    if (delivery_log_ != nullptr) {
+      auto appended = delivery_log_->append(entry);
+      logged = appended.ok();
+      if (!logged && appended.error().category != ErrorCategory::exists && log_)
+        log_("delivery log: " + appended.error().message);
+    }
+    if (logged) {
+      logged_ = true;
+      log_acks_.push_back(std::move(ack));
+    } else {
+      acks_.push_back(std::move(ack));
+    }
     if (!flush_posted_) {
       flush_posted_ = true;
       asio::post(io_, [this] { flush(); });
@@ -245,7 +282,11 @@ void SpoolSink::flush() {
     if (after_route_) unsynced_.on_synced(after_route_);
   }
   // Before the chores below: they may remove entries whose copies it holds.
-  if (!unsynced_.empty() || !acks_.empty()) committer_.sync_deliveries(std::move(unsynced_), std::exchange(acks_, {}));
+  committer_.sync_log(std::exchange(log_acks_, {}));
+  std::optional<sim::DeliveryLogPosition> retires;
+  if (std::exchange(logged_, false)) retires = delivery_log_->end();
+  if (!unsynced_.empty() || !acks_.empty() || retires)
+    committer_.sync_deliveries(std::move(unsynced_), std::exchange(acks_, {}), retires);
   for (const auto& id : std::exchange(changed_, {})) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;

@@ -37,6 +37,15 @@
 // a recipient not final after all (a full mailbox, a store error that may
 // pass), the entry is queued for just those recipients, committed after the
 // ledger is handed over, and the 250 waits for that commit.
+// With a delivery log (set_delivery_log, sim/store/delivery_log.hpp) such a
+// message's entry is appended to the log instead and its 250 waits only for
+// the log's sync; the ledger of its Maildir files goes to the committer with
+// the log position it retires, and its UIDs are shown once that ledger is
+// durable, as above.  When the log has no room the 250 waits for the ledger.
+// recover() first puts the log's records not yet retired into the queue (a
+// crash may have come before their Maildir copies were durable), where they
+// are resumed like any entry: the router's dedupe finds the copies that did
+// reach the disk.
 // Mail the router makes (a DSN, a forwarded copy: app/lab_world_router.hpp)
 // is queued through queue_made() exactly as a client's message, and routed
 // once durable, after the router heard that it is.  It is staged only once
@@ -65,6 +74,7 @@
 
 #include "app/spool_committer.hpp"
 #include "net/io/session.hpp"
+#include "sim/store/delivery_log.hpp"
 #include "sim/store/maildir_store.hpp"
 #include "sim/store/spool.hpp"
 
@@ -102,7 +112,11 @@ class SpoolSink final : public net::io::MessageSink {
   SpoolSink(asio::io_context& io, sim::Spool& spool, SpoolCommitter& committer, QueueRouter& router,
             net::io::LogSink log);
 
-  // Loads the queue and routes every entry in it; the counts go to the log.
+  // The write-ahead log of mail delivered at once (nullptr: off); set before recover().
+  void set_delivery_log(sim::DeliveryLog* delivery_log) { delivery_log_ = delivery_log; }
+
+  // Loads the queue (after the delivery log's records not yet retired are put
+  // into it, and the log restarted) and routes every entry in it; the counts go to the log.
   Result<sim::SpoolRecovery> recover(Instant now);
 
   void store(const net::smtp::MessageEvent& message, const net::io::PeerInfo& peer, bool submission, Instant now,
@@ -144,6 +158,8 @@ class SpoolSink final : public net::io::MessageSink {
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   // The local path above; false when the entry must go through the queue.
   bool deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done);
+  // Puts the delivery log's records not yet retired into the queue and restarts the log.
+  Result<void> requeue_logged();
   // Stages a made entry (queue_made) and hands it to the committer.
   void stage_made(sim::SpoolEntry entry, std::function<void(bool durable)> committed);
   // Routes a durable entry in a later turn of the event loop, after those before it.
@@ -166,6 +182,9 @@ class SpoolSink final : public net::io::MessageSink {
   sim::MaildirStore* deferred_store_ = nullptr;
   sim::durable::SyncLedger unsynced_;  // deliveries not yet handed to the committer
   std::vector<SpoolCommitter::Committed> acks_;  // wait for unsynced_ to be durable
+  sim::DeliveryLog* delivery_log_ = nullptr;
+  std::vector<SpoolCommitter::Committed> log_acks_;  // wait for the delivery log's sync
+  bool logged_ = false;  // records appended since the last ledger was handed over
 };
 
 }  // namespace maillab::app

@@ -84,6 +84,7 @@ DeliveryLog::DeliveryLog(DeliveryLog&& other) noexcept
       capacity_(other.capacity_),
       header_(other.header_),
       epoch_(other.epoch_),
+      started_(other.started_),
       tail_(other.tail_),
       next_sequence_(other.next_sequence_),
       live_(std::move(other.live_)) {}
@@ -197,6 +198,7 @@ Result<void> DeliveryLog::restart() {
   next.checkpoint = {kRecordsStart, 1};
   if (auto written = write_header(next); !written) return written;
   epoch_ = next.epoch;
+  started_ = true;
   tail_ = kRecordsStart;
   next_sequence_ = 1;
   live_.clear();
@@ -204,7 +206,7 @@ Result<void> DeliveryLog::restart() {
 }
 
 Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
-  assert(epoch_ == header_.epoch && "restart() before the first append");
+  assert(started_ && "restart() before the first append");
   record_.clear();
   put32(record_, kRecordMagic);
   put32(record_, epoch_);

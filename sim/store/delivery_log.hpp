@@ -112,6 +112,7 @@ class DeliveryLog {
 
   // io thread.
   std::uint32_t epoch_ = 0;
+  bool started_ = false;  // restart() has begun this run's epoch
   std::uint64_t tail_ = kRecordsStart;
   std::uint64_t next_sequence_ = 1;
   std::deque<Live> live_;  // appended, not yet retired

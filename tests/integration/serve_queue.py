@@ -20,6 +20,14 @@ crashes and a full disk (stdlib only, 127.0.0.1, every wait bounded).
                  forwards to dave too).  After each restart alice has exactly
                  one DSN per message, dave exactly one copy of each, erin one,
                  carol none, and the queue drains.
+  delivery-log   a power cut after the 250s of mail delivered at once, before
+                 its Maildir files were synced: the state holds records in
+                 STATE/delivery-log (written here in the documented format,
+                 sim/store/delivery_log.hpp) for a message whose Maildir copy
+                 is lost and for one whose copy reached the disk, then a torn
+                 record.  On start the lost one is delivered, the other is not
+                 delivered twice, the torn one (never acknowledged) not at all,
+                 and a second start replays nothing.
   disk-full      with a file size limit (RLIMIT_FSIZE) a message too large to
                  queue gets 452 4.3.1 and leaves nothing behind; the next small
                  message gets 250 and is delivered.
@@ -32,9 +40,11 @@ import re
 import resource
 import signal
 import smtplib
+import struct
 import sys
 import threading
 import time
+import zlib
 
 from serve_harness import Runner, Server, client_tls, inbox_message_ids, maildir_files, message
 
@@ -194,6 +204,88 @@ def crash_state(binary):
         server.stop()
 
 
+LOG_HEADER = struct.Struct("<IIQIIQQ")  # magic, version, counter, epoch, 0, checkpoint offset and sequence; CRC-32
+LOG_HEADER_MAGIC, LOG_RECORD_MAGIC = 0x48444C4D, 0x52444C4D  # "MLDH", "MLDR" as little-endian octets
+
+
+def log_checkpoint(path):
+    """(epoch, offset, sequence) of the newest valid header slot of a delivery log."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    best = None
+    for at in (0, 512):
+        fields = LOG_HEADER.unpack_from(head, at)
+        (crc,) = struct.unpack_from("<I", head, at + LOG_HEADER.size)
+        if fields[0] == LOG_HEADER_MAGIC and zlib.crc32(head[at:at + LOG_HEADER.size]) == crc:
+            if best is None or fields[2] > best[2]:
+                best = fields
+    assert best is not None, "no valid header in %s" % path
+    return best[3], best[5], best[6]
+
+
+def log_record(epoch, sequence, payload):
+    covered = struct.pack("<IQI", epoch, sequence, len(payload)) + payload
+    return struct.pack("<I", LOG_RECORD_MAGIC) + covered[:16] + struct.pack("<I", zlib.crc32(covered)) + payload
+
+
+def stop_keeping_state(server):
+    """SIGTERM and wait, leaving the state dir for the next start (stop() removes it)."""
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0, server.log()
+    server.process.stdout.close()
+    server.stderr.close()
+
+
+def delivery_log(binary):
+    bob = "bob@lab.test"
+    server = Server(binary).start()
+    try:
+        kept = message("log", "someone@outside.test", bob, "<log.kept@lab.test>", "its copy reached the disk")
+        with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as smtp:
+            smtp.ehlo("mx.outside.test")
+            smtp.sendmail("someone@outside.test", [bob], kept)
+        wait_for(lambda: inbox_message_ids(server, bob) == ["<log.kept@lab.test>"], "the first message in bob's INBOX")
+        stop_keeping_state(server)
+    except BaseException:
+        server.stop()
+        raise
+    stored = maildir_files(server, bob)[0]
+    kept_id = re.search(rb"id ([0-9A-Za-z._-]+)", stored).group(1).decode()
+    now_us = int(time.time() * 1e6)
+    attrs = [("helo", "mx.outside.test"), ("client-address", "127.0.0.1")]
+
+    def entry(queue_id, data):
+        raw = spool_entry(queue_id, "someone@outside.test", [bob], data, attrs)
+        return raw.replace(b"arrival-us 1764198071000000", b"arrival-us %d" % now_us)
+
+    lost = message("log", "someone@outside.test", bob, "<log.lost@lab.test>", "its copy was lost")
+    torn = message("log", "someone@outside.test", bob, "<log.torn@lab.test>", "never acknowledged")
+    path = os.path.join(server.state, "delivery-log")
+    epoch, offset, sequence = log_checkpoint(path)
+    records = log_record(epoch, sequence, entry(kept_id, kept))
+    records += log_record(epoch, sequence + 1, entry("18F0000000000.7", lost))
+    third = bytearray(log_record(epoch, sequence + 2, entry("18F0000000000.8", torn)))
+    third[-20] ^= 0xFF  # one octet of its data lost in the power cut: its CRC fails
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(records + bytes(third))
+
+    try:
+        server.start()
+        wait_for(lambda: sorted(inbox_message_ids(server, bob)) == ["<log.kept@lab.test>", "<log.lost@lab.test>"],
+                 "the lost message in bob's INBOX next to the kept one")
+        wait_for(lambda: queue_entries(server) == [], "the queue to drain")
+        log = server.log()
+        assert "delivery log: 2 acknowledged message(s)" in log, log
+        assert "not delivered there again" in log, log
+        stop_keeping_state(server)
+        server.start()  # the records were requeued and the log restarted: nothing comes back
+        assert "delivery log:" not in server.log() and "queue:" not in server.log(), server.log()
+        assert sorted(inbox_message_ids(server, bob)) == ["<log.kept@lab.test>", "<log.lost@lab.test>"]
+    finally:
+        server.stop()
+
+
 MADE_SCENARIO = """title = "DSNs and forwarded copies across kill -9"
 description = "mail.lab.test relays to mx.school.test, which bounces nobody and forwards carol to far.test."
 
@@ -338,6 +430,8 @@ def main():
                  crash_state, binary)
     runner.check("queue: kill -9 at varying points while a DSN and a forwarded copy are made: "
                  "each is delivered exactly once after the restart", made_once, binary)
+    runner.check("queue: after a power cut, the delivery log's acknowledged records are delivered once, "
+                 "a torn record not at all", delivery_log, binary)
     runner.check("queue: a message the disk cannot take gets 452 4.3.1, the next one is delivered",
                  disk_full, binary)
     runner.finish()

@@ -28,6 +28,7 @@ constexpr std::array<std::uint64_t, 2> kSlotOffsets{0, 512};
 constexpr std::size_t kHeaderSize = 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4;
 constexpr std::size_t kRecordHead = 4 + 4 + 8 + 4 + 4;  // magic, epoch, sequence, length, crc
 constexpr std::uint64_t kCapacityMin = DeliveryLog::kRecordsStart + 64 * 1024;
+constexpr std::size_t kRecordBufferKept = 256 * 1024;
 
 void put32(std::string& out, std::uint32_t value) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -207,6 +208,11 @@ Result<void> DeliveryLog::restart() {
 
 Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
   assert(started_ && "restart() before the first append");
+  if (entry.data.size() + kRecordHead >= capacity_ - kRecordsStart)
+    return make_error(ErrorCategory::exists, path_.string() + ": a message of " + std::to_string(entry.data.size()) +
+                                                 " octets does not fit in the log");
+  // A large message's buffer is not kept for the small ones after it.
+  if (record_.capacity() > kRecordBufferKept) std::string().swap(record_);
   record_.clear();
   put32(record_, kRecordMagic);
   put32(record_, epoch_);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -28,7 +29,6 @@ constexpr std::array<std::uint64_t, 2> kSlotOffsets{0, 512};
 constexpr std::size_t kHeaderSize = 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4;
 constexpr std::size_t kRecordHead = 4 + 4 + 8 + 4 + 4;  // magic, epoch, sequence, length, crc
 constexpr std::uint64_t kCapacityMin = DeliveryLog::kRecordsStart + 64 * 1024;
-constexpr std::size_t kRecordBufferKept = 256 * 1024;
 
 void put32(std::string& out, std::uint32_t value) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -59,6 +59,25 @@ Result<void> write_all(int fd, std::string_view bytes, std::uint64_t offset, con
     offset += static_cast<std::uint64_t>(n);
   }
   return {};
+}
+
+// One record, head and payload, with one system call (the rest, after a short write, part by part).
+Result<void> write_record(int fd, std::string_view head, std::string_view payload, std::uint64_t offset,
+                          const fs::path& path) {
+  std::array<iovec, 2> parts{iovec{const_cast<char*>(head.data()), head.size()},
+                             iovec{const_cast<char*>(payload.data()), payload.size()}};
+  ssize_t n = 0;
+  do {
+    n = ::pwritev(fd, parts.data(), static_cast<int>(parts.size()), static_cast<off_t>(offset));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return durable::errno_error("write", path, errno);
+  const auto done = static_cast<std::size_t>(n);
+  if (done < head.size()) {
+    if (auto written = write_all(fd, head.substr(done), offset + done, path); !written) return written;
+    return write_all(fd, payload, offset + head.size(), path);
+  }
+  const std::size_t into_payload = done - head.size();
+  return write_all(fd, payload.substr(into_payload), offset + done, path);
 }
 
 std::string format_header(std::uint64_t counter, std::uint32_t epoch, DeliveryLogPosition checkpoint) {
@@ -211,23 +230,16 @@ Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
   if (entry.data.size() + kRecordHead >= capacity_ - kRecordsStart)
     return make_error(ErrorCategory::exists, path_.string() + ": a message of " + std::to_string(entry.data.size()) +
                                                  " octets does not fit in the log");
-  // A large message's buffer is not kept for the small ones after it.
-  if (record_.capacity() > kRecordBufferKept) std::string().swap(record_);
-  record_.clear();
-  put32(record_, kRecordMagic);
-  put32(record_, epoch_);
-  put64(record_, next_sequence_);
-  put32(record_, 0);  // the length, once known
-  put32(record_, 0);  // the CRC
-  record_ += format_spool_entry(entry);
-  const std::uint64_t length = record_.size() - kRecordHead;
-  for (int i = 0; i < 4; ++i) record_[16 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  const std::string payload = format_spool_entry(entry);
+  std::string head;
+  put32(head, kRecordMagic);
+  put32(head, epoch_);
+  put64(head, next_sequence_);
+  put32(head, static_cast<std::uint32_t>(payload.size()));
   // The CRC covers epoch, sequence, length and payload.
-  const std::string_view record(record_);
-  const std::uint32_t crc = crc_of(record.substr(kRecordHead), crc_of(record.substr(4, 16)));
-  for (int i = 0; i < 4; ++i) record_[20 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  put32(head, crc_of(payload, crc_of(std::string_view(head).substr(4, 16))));
 
-  const std::uint64_t size = record_.size();
+  const std::uint64_t size = head.size() + payload.size();
   std::optional<std::uint64_t> at;
   if (live_.empty()) {
     if (tail_ + size <= capacity_) at = tail_;
@@ -240,7 +252,7 @@ Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
   }
   if (!at) return make_error(ErrorCategory::exists, path_.string() + ": no room for a record of " +
                                                         std::to_string(size) + " octets until some are retired");
-  if (auto written = write_all(fd_, record_, *at, path_); !written) return written.error();
+  if (auto written = write_record(fd_, head, payload, *at, path_); !written) return written.error();
   live_.push_back({next_sequence_, *at});
   tail_ = *at + size;
   ++next_sequence_;

@@ -116,7 +116,6 @@ class DeliveryLog {
   std::uint64_t tail_ = kRecordsStart;
   std::uint64_t next_sequence_ = 1;
   std::deque<Live> live_;  // appended, not yet retired
-  std::string record_;     // the buffer a record is built in
 };
 
 }  // namespace maillab::sim

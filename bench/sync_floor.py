@@ -10,8 +10,8 @@ figure), however fast its code is.  Two ways of making a file durable:
   fdatasync  write tmp/N, fdatasync, rename to new/N, fsync the directory
              (what aiosmtpd_maildir.py and Postfix's local(8) do)
   log        overwrite the next block of a log file written and synced
-             beforehand, fdatasync (no new inode, no directory entry): what a
-             write-ahead log in front of the Maildir would wait for instead
+             beforehand, fdatasync (no new inode, no directory entry): what
+             maillab's delivery log (sim/store/delivery_log.hpp) waits for
 
 Prints one JSON line: milliseconds per file (median of the rounds, min-max)
 for each way; `--sync none` shows what Python itself costs per file.

@@ -45,12 +45,11 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
   wake_.notify_one();
 }
 
-void SpoolCommitter::sync_log(std::vector<Committed> acks) {
-  if (acks.empty()) return;
-  if (std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
+void SpoolCommitter::sync_log(Committed ack) {
+  if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
   {
     std::lock_guard lock(mutex_);
-    for (auto& ack : acks) log_acks_.push_back(std::move(ack));
+    log_acks_.push_back(std::move(ack));
   }
   wake_.notify_one();
 }

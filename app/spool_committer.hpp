@@ -106,9 +106,9 @@ class SpoolCommitter {
   // `retires`: the delivery log's records before it are retired once this ledger is durable.
   void sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks = {},
                        std::optional<sim::DeliveryLogPosition> retires = std::nullopt);
-  // `acks` run on the io thread once the delivery log is synced (the 250s of
-  // messages appended to it), or has failed to be.
-  void sync_log(std::vector<Committed> acks);
+  // `ack` runs on the io thread once the delivery log is synced (the 250 of a
+  // message appended to it), or has failed to be.
+  void sync_log(Committed ack);
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the worker (any thread but the worker).

@@ -125,8 +125,9 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
         log_("delivery log: " + appended.error().message);
     }
     if (logged) {
+      // At once, not at the flush: the log's sync overlaps the uid list's write and the next reads.
       logged_ = true;
-      log_acks_.push_back(std::move(ack));
+      committer_.sync_log(std::move(ack));
     } else {
       acks_.push_back(std::move(ack));
     }
@@ -282,7 +283,6 @@ void SpoolSink::flush() {
     if (after_route_) unsynced_.on_synced(after_route_);
   }
   // Before the chores below: they may remove entries whose copies it holds.
-  committer_.sync_log(std::exchange(log_acks_, {}));
   std::optional<sim::DeliveryLogPosition> retires;
   if (std::exchange(logged_, false)) retires = delivery_log_->end();
   if (!unsynced_.empty() || !acks_.empty() || retires)

@@ -183,7 +183,6 @@ class SpoolSink final : public net::io::MessageSink {
   sim::durable::SyncLedger unsynced_;  // deliveries not yet handed to the committer
   std::vector<SpoolCommitter::Committed> acks_;  // wait for unsynced_ to be durable
   sim::DeliveryLog* delivery_log_ = nullptr;
-  std::vector<SpoolCommitter::Committed> log_acks_;  // wait for the delivery log's sync
   bool logged_ = false;  // records appended since the last ledger was handed over
 };
 

@@ -239,7 +239,8 @@ int LabServer::open(std::ostream& errors) {
   // cannot be made (a full disk, a file size limit) only costs speed: the 250s wait for the Maildirs.
   const fs::path delivery_log_path = fs::path(options_.state) / "delivery-log";
   const bool delivery_log_existed = fs::exists(fs::symlink_status(delivery_log_path));
-  auto delivery_log = sim::DeliveryLog::open(delivery_log_path);
+  auto delivery_log =
+      sim::DeliveryLog::open(delivery_log_path, sim::DeliveryLog::capacity_for(delivery_log_path.parent_path()));
   if (delivery_log) {
     p.delivery_log.emplace(std::move(delivery_log).value());
   } else if (delivery_log_existed) {

@@ -45,11 +45,23 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
   wake_.notify_one();
 }
 
-void SpoolCommitter::sync_log(Committed ack) {
-  if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
+void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
   {
     std::lock_guard lock(mutex_);
-    log_acks_.push_back(std::move(ack));
+    if (sequence <= log_synced_) {
+      if (!ack) return;
+    } else {
+      log_wanted_ = std::max(log_wanted_, sequence);
+      if (ack) {
+        if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
+        log_acks_.emplace_back(sequence, std::move(ack));
+      }
+      ack = nullptr;
+    }
+  }
+  if (ack) {
+    ack(Result<void>{});  // synced already, by the round this one's record was written before
+    return;
   }
   wake_.notify_one();
 }
@@ -92,31 +104,42 @@ void SpoolCommitter::run() {
   while (true) {
     wake_.wait(lock, [this] {
       return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty() || !acks_.empty() ||
-             !log_acks_.empty() || retires_;
+             log_wanted_ > log_synced_ || retires_;
     });
     // Chores and deliveries alone wait a little for staged entries to share
     // their round: a sync per delivered message would take the disk from the
     // sessions' 250s.
     // Acks are sessions waiting for their 250: they do not wait.
     const auto syncing_now = [this] { return stopping_ || !next_.staged.empty() || !acks_.empty(); };
-    if (!syncing_now() && log_acks_.empty())
-      wake_.wait_until(lock, lingering_since_ + chore_linger_, [&] { return syncing_now() || !log_acks_.empty(); });
+    const auto log_wanted = [this] { return log_wanted_ > log_synced_; };
+    if (!syncing_now() && !log_wanted())
+      wake_.wait_until(lock, lingering_since_ + chore_linger_, [&] { return syncing_now() || log_wanted(); });
     const bool chores_due = syncing_now() || std::chrono::steady_clock::now() >= lingering_since_ + chore_linger_;
-    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty() && log_acks_.empty() &&
+    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty() && !log_wanted() &&
         !retires_)
       return;  // stopping
 
     // The delivery log first, alone: its sessions wait for nothing else.
-    if (!log_acks_.empty()) {
-      std::vector<Committed> logged = std::exchange(log_acks_, {});
-      stats_.logged += logged.size();
+    if (log_wanted()) {
+      const std::uint64_t through = log_wanted_;
       ++stats_.log_syncs;
       lock.unlock();
       Result<void> durable = delivery_log_->sync();
-      asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
-        finished(std::move(logged), std::move(durable));
-      });
       lock.lock();
+      // A failed sync answers the acks it was for (452) and is not retried for them.
+      if (durable) log_synced_ = through;
+      else log_wanted_ = log_synced_;
+      std::vector<Committed> logged;
+      auto unanswered = std::stable_partition(log_acks_.begin(), log_acks_.end(),
+                                              [&](const auto& waiting) { return waiting.first > through; });
+      for (auto it = unanswered; it != log_acks_.end(); ++it) logged.push_back(std::move(it->second));
+      log_acks_.erase(unanswered, log_acks_.end());
+      stats_.logged += logged.size();
+      if (!logged.empty()) {
+        asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
+          finished(std::move(logged), std::move(durable));
+        });
+      }
     }
     if (!chores_due) continue;
     Round round;

@@ -106,9 +106,11 @@ class SpoolCommitter {
   // `retires`: the delivery log's records before it are retired once this ledger is durable.
   void sync_deliveries(sim::durable::SyncLedger ledger, std::vector<Committed> acks = {},
                        std::optional<sim::DeliveryLogPosition> retires = std::nullopt);
-  // `ack` runs on the io thread once the delivery log is synced (the 250 of a
-  // message appended to it), or has failed to be.
-  void sync_log(Committed ack);
+  // The delivery log is to be durable through record `sequence`: a round
+  // syncs it as soon as it can.  `ack` (the 250 of the message in that
+  // record) runs on the io thread once it is, or has failed to be; at once,
+  // here, when a round has already synced that far.
+  void sync_log(std::uint64_t sequence, Committed ack = {});
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the worker (any thread but the worker).
@@ -146,7 +148,9 @@ class SpoolCommitter {
   std::vector<Chore> chores_;
   sim::durable::SyncLedger deliveries_;
   std::vector<Committed> acks_;  // wait for deliveries_
-  std::vector<Committed> log_acks_;  // wait for the delivery log's sync
+  std::vector<std::pair<std::uint64_t, Committed>> log_acks_;  // (record, ack): wait for the log's sync
+  std::uint64_t log_wanted_ = 0;  // the delivery log is to be synced through this record
+  std::uint64_t log_synced_ = 0;  // and is through this one
   std::optional<sim::DeliveryLogPosition> retires_;  // once deliveries_ are durable
   std::chrono::steady_clock::time_point lingering_since_;  // when chores_ or deliveries_ stopped being empty
   bool stopping_ = false;

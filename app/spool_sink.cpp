@@ -103,6 +103,21 @@ void SpoolSink::store(const net::smtp::MessageEvent& message, const net::io::Pee
 bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done) {
   using net::smtp::StoreResult;
   if (deferred_store_ == nullptr || !router_.delivers_at_once(entry)) return false;
+  // Into the delivery log before routing, its sync requested at once, so that
+  // the disk works while the message is delivered.  Should routing leave a
+  // recipient for the queue after all, the record stays: a replay after a
+  // crash finds the copies and the queue entry by its id and delivers nothing twice.
+  std::optional<std::uint64_t> logged;
+  if (delivery_log_ != nullptr) {
+    auto appended = delivery_log_->append(entry);
+    if (appended) {
+      logged = appended->sequence - 1;  // the record's own number (the position returned is the next one's)
+      logged_ = true;
+      committer_.sync_log(*logged);
+    } else if (appended.error().category != ErrorCategory::exists && log_) {
+      log_("delivery log: " + appended.error().message);
+    }
+  }
   Pending& pending = pending_[entry.id];
   pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
   pending.attempts = 1;
@@ -116,21 +131,9 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
       if (durable) done({StoreResult::accepted, id, ""});
       else done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1
     };
-    // In the delivery log when it has room (its sync is the 250's wait), else on the ledger.
-    bool logged = false;
-    if (delivery_log_ != nullptr) {
-      auto appended = delivery_log_->append(entry);
-      logged = appended.ok();
-      if (!logged && appended.error().category != ErrorCategory::exists && log_)
-        log_("delivery log: " + appended.error().message);
-    }
-    if (logged) {
-      // At once, not at the flush: the log's sync overlaps the uid list's write and the next reads.
-      logged_ = true;
-      committer_.sync_log(std::move(ack));
-    } else {
-      acks_.push_back(std::move(ack));
-    }
+    // On the log's sync when it is in the log, else on the ledger's.
+    if (logged) committer_.sync_log(*logged, std::move(ack));
+    else acks_.push_back(std::move(ack));
     if (!flush_posted_) {
       flush_posted_ = true;
       asio::post(io_, [this] { flush(); });
@@ -146,19 +149,34 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   if (!staged) {
     if (log_) log_("queue: " + staged.error().message);
     pending_.erase(entry.id);
-    done({StoreResult::insufficient_storage, "", ""});
+    refuse_logged(logged, std::move(done));
     return true;
   }
-  committer_.commit(std::move(staged).value(), [this, id = entry.id, done = std::move(done)](
+  committer_.commit(std::move(staged).value(), [this, id = entry.id, logged, done = std::move(done)](
                                                    const Result<void>& durable) mutable {
     if (!durable) {
       pending_.erase(id);
-      done({StoreResult::insufficient_storage, "", ""});
+      refuse_logged(logged, std::move(done));
       return;
     }
     done({StoreResult::accepted, id, ""});
   });
   return true;
+}
+
+void SpoolSink::refuse_logged(std::optional<std::uint64_t> record, net::io::StoreDone done) {
+  using net::smtp::StoreResult;
+  SpoolCommitter::Committed refuse = [done = std::move(done)](const Result<void>& /*voided*/) {
+    done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1
+  };
+  if (!record) return refuse({});
+  // The 452 waits until the log says the record is void: a restart must not deliver what was refused.
+  auto voided = delivery_log_->void_record(*record);
+  if (!voided) {
+    if (log_) log_("delivery log: " + voided.error().message + " (a restart may deliver a message refused with 452)");
+    return refuse({});
+  }
+  committer_.sync_log(voided->sequence - 1, std::move(refuse));
 }
 
 void SpoolSink::schedule_route(sim::SpoolEntry entry) {

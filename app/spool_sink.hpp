@@ -38,10 +38,14 @@
 // pass), the entry is queued for just those recipients, committed after the
 // ledger is handed over, and the 250 waits for that commit.
 // With a delivery log (set_delivery_log, sim/store/delivery_log.hpp) such a
-// message's entry is appended to the log instead and its 250 waits only for
-// the log's sync; the ledger of its Maildir files goes to the committer with
-// the log position it retires, and its UIDs are shown once that ledger is
+// message's entry is appended to the log before it is routed (the log's sync
+// starts at once and runs while it is delivered) and its 250 waits only for
+// that sync; the ledger of its Maildir files goes to the committer with the
+// log position it retires, and its UIDs are shown once that ledger is
 // durable, as above.  When the log has no room the 250 waits for the ledger.
+// If routing leaves a recipient for the queue, the record stays (a replay
+// finds the copies and the queue entry by its id); if the queue then refuses
+// too, the 452 waits for a record that voids it.
 // recover() first puts the log's records not yet retired into the queue (a
 // crash may have come before their Maildir copies were durable), where they
 // are resumed like any entry: the router's dedupe finds the copies that did
@@ -158,6 +162,8 @@ class SpoolSink final : public net::io::MessageSink {
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   // The local path above; false when the entry must go through the queue.
   bool deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::StoreDone& done);
+  // 452 4.3.1 for a message whose delivery log record (if any) is voided first.
+  void refuse_logged(std::optional<std::uint64_t> record, net::io::StoreDone done);
   // Puts the delivery log's records not yet retired into the queue and restarts the log.
   Result<void> requeue_logged();
   // Stages a made entry (queue_made) and hands it to the committer.

@@ -1,7 +1,9 @@
 #include "sim/store/delivery_log.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -10,6 +12,7 @@
 #include <array>
 #include <cassert>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -29,6 +32,7 @@ constexpr std::array<std::uint64_t, 2> kSlotOffsets{0, 512};
 constexpr std::size_t kHeaderSize = 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4;
 constexpr std::size_t kRecordHead = 4 + 4 + 8 + 4 + 4;  // magic, epoch, sequence, length, crc
 constexpr std::uint64_t kCapacityMin = DeliveryLog::kRecordsStart + 64 * 1024;
+constexpr std::string_view kVoidPrefix = "maillab-void ";  // a spool entry starts "maillab-spool 1"
 
 void put32(std::string& out, std::uint32_t value) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -113,6 +117,17 @@ DeliveryLog::~DeliveryLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::uint64_t DeliveryLog::capacity_for(const fs::path& dir, std::uint64_t wanted) {
+  std::uint64_t capacity = wanted;
+  struct statvfs fs_info {};
+  if (::statvfs(dir.c_str(), &fs_info) == 0)
+    capacity = std::min<std::uint64_t>(capacity, std::uint64_t{fs_info.f_bavail} * fs_info.f_frsize / 8);
+  struct rlimit file_size {};
+  if (::getrlimit(RLIMIT_FSIZE, &file_size) == 0 && file_size.rlim_cur != RLIM_INFINITY)
+    capacity = std::min<std::uint64_t>(capacity, file_size.rlim_cur / 2);
+  return std::max(capacity, kCapacityMin);
+}
+
 Result<DeliveryLog> DeliveryLog::open(const fs::path& path, std::uint64_t capacity) {
   int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && errno != ENOENT) return durable::errno_error("open", path, errno);
@@ -187,7 +202,7 @@ Result<std::vector<SpoolEntry>> DeliveryLog::recover() const {
     if (crc != get(log, offset + 20, 4)) return std::nullopt;
     return log.substr(offset, kRecordHead + length);
   };
-  std::vector<SpoolEntry> entries;
+  std::vector<std::pair<std::uint64_t, SpoolEntry>> entries;  // by sequence number
   DeliveryLogPosition at = header_.checkpoint;
   bool wrapped = false;
   while (true) {
@@ -200,15 +215,28 @@ Result<std::vector<SpoolEntry>> DeliveryLog::recover() const {
       }
     }
     if (!record) break;
-    auto entry = parse_spool_entry(record->substr(kRecordHead));
-    if (!entry) {
+    const std::string_view payload = record->substr(kRecordHead);
+    auto bad = [&](const std::string& why) {
       return make_error(ErrorCategory::parse, path_.string() + ": record " + std::to_string(at.sequence) + " at " +
-                                                  std::to_string(at.offset) + ": " + entry.error().message);
+                                                  std::to_string(at.offset) + ": " + why);
+    };
+    if (payload.starts_with(kVoidPrefix)) {
+      std::uint64_t voided = 0;
+      const std::string_view number = payload.substr(kVoidPrefix.size());
+      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), voided);
+      if (ec != std::errc{} || std::string_view(end, number.data() + number.size()) != "\n") return bad("a bad void record");
+      std::erase_if(entries, [&](const auto& logged) { return logged.first == voided; });
+    } else {
+      auto entry = parse_spool_entry(payload);
+      if (!entry) return bad(entry.error().message);
+      entries.emplace_back(at.sequence, std::move(entry).value());
     }
-    entries.push_back(std::move(entry).value());
     at = {at.offset + record->size(), at.sequence + 1};
   }
-  return entries;
+  std::vector<SpoolEntry> out;
+  out.reserve(entries.size());
+  for (auto& [sequence, entry] : entries) out.push_back(std::move(entry));
+  return out;
 }
 
 Result<void> DeliveryLog::restart() {
@@ -226,11 +254,18 @@ Result<void> DeliveryLog::restart() {
 }
 
 Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
-  assert(started_ && "restart() before the first append");
   if (entry.data.size() + kRecordHead >= capacity_ - kRecordsStart)
     return make_error(ErrorCategory::exists, path_.string() + ": a message of " + std::to_string(entry.data.size()) +
                                                  " octets does not fit in the log");
-  const std::string payload = format_spool_entry(entry);
+  return append_payload(format_spool_entry(entry));
+}
+
+Result<DeliveryLogPosition> DeliveryLog::void_record(std::uint64_t sequence) {
+  return append_payload(std::string(kVoidPrefix) + std::to_string(sequence) + "\n");
+}
+
+Result<DeliveryLogPosition> DeliveryLog::append_payload(const std::string& payload) {
+  assert(started_ && "restart() before the first append");
   std::string head;
   put32(head, kRecordMagic);
   put32(head, epoch_);

@@ -18,7 +18,8 @@
 //                    newest header, so a torn write leaves the other valid.
 //   [4096, size)     a ring of records: magic "MLDR", epoch, sequence number,
 //                    payload length, CRC-32 (of all that and the payload),
-//                    payload = format_spool_entry().
+//                    payload = format_spool_entry(), or "maillab-void N\n",
+//                    which voids record N (its message was refused after all).
 // A record goes at the end of the last one, or back at 4096 when it does not
 // fit before the end, never over a record not yet retired; when the ring has
 // no room, append() says so and the caller makes the message durable the
@@ -26,7 +27,8 @@
 // epoch is the header's and whose sequence numbers follow on, at the next
 // offset or back at 4096: a torn, stale (older lap or epoch) or missing record
 // ends the log.  Records appended but not yet synced may be lost by a power
-// cut; none of them was acknowledged.  restart() begins a new epoch after the
+// cut; none of them was acknowledged.  A voided record's bytes stay in the
+// file until the ring writes over them.  restart() begins a new epoch after the
 // recovered records were put somewhere durable (the queue), so no record of an
 // earlier epoch is ever read again.
 //
@@ -58,6 +60,11 @@ class DeliveryLog {
   static constexpr std::uint64_t kRecordsStart = 4096;
   static constexpr std::uint64_t kCapacityDefault = std::uint64_t{16} << 20;
 
+  // The size for a new log in `dir`: `wanted`, but at most an eighth of the
+  // space free there (a lab on a small disk keeps its room for mail) and half
+  // the process's file size limit.
+  static std::uint64_t capacity_for(const std::filesystem::path& dir, std::uint64_t wanted = kCapacityDefault);
+
   // Opens the log at `path`, making it with `capacity` octets when it does not
   // exist.  parse when the file is not a delivery log or both header slots are
   // damaged (nothing is changed then: the operator decides).
@@ -76,8 +83,12 @@ class DeliveryLog {
   Result<void> restart();
 
   // Writes the entry's record (not synced).  exists when the ring has no room
-  // for it now (retire some first), io on a write error.
+  // for it now (retire some first), io on a write error.  The position
+  // returned is the next record's: this one's sequence number is one less.
   Result<DeliveryLogPosition> append(const SpoolEntry& entry);
+  // Writes a record that voids record `sequence` (not synced): recover() leaves
+  // its entry out (a message refused after all, whose record was written first).
+  Result<DeliveryLogPosition> void_record(std::uint64_t sequence);
   // Where the next record goes: a checkpoint there retires every record appended so far.
   [[nodiscard]] DeliveryLogPosition end() const { return {tail_, next_sequence_}; }
   // The checkpoint `upto` is durable: the space of the records before it is free.
@@ -104,6 +115,7 @@ class DeliveryLog {
 
   DeliveryLog(std::filesystem::path path, int fd, std::uint64_t capacity, Header header);
   Result<void> write_header(const Header& header);
+  Result<DeliveryLogPosition> append_payload(const std::string& payload);
 
   std::filesystem::path path_;
   int fd_ = -1;

@@ -2,6 +2,7 @@
 // recovers, the ring's reuse of retired space, torn records and headers.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -115,6 +116,22 @@ TEST_CASE("delivery log: a restart begins a new epoch, so earlier records are ne
   CHECK(recovered_ids(path).empty());
 }
 
+TEST_CASE("delivery log: a voided record's entry is not recovered, the others are") {
+  ScratchDir dir;
+  const auto path = dir.path() / "delivery-log";
+  {
+    auto log = opened(path);
+    REQUIRE(log.restart().ok());
+    const auto after_first = log.append(entry_of(1));
+    REQUIRE(after_first.ok());
+    REQUIRE(log.append(entry_of(2)).ok());
+    REQUIRE(log.void_record(after_first.value().sequence - 1).ok());
+    REQUIRE(log.append(entry_of(3)).ok());
+    REQUIRE(log.sync().ok());
+  }
+  CHECK(recovered_ids(path) == std::vector<std::string>{"1A2B.2", "1A2B.3"});
+}
+
 TEST_CASE("delivery log: a torn record ends the log there") {
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
@@ -201,4 +218,17 @@ TEST_CASE("delivery log: a file that is not a delivery log is refused and left a
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().category == ErrorCategory::parse);
   CHECK(fs::file_size(path) == 6);
+}
+
+TEST_CASE("delivery log: a new log stays within half the file size limit") {
+  ScratchDir dir;
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  rlimit limited = saved;
+  limited.rlim_cur = 1 << 20;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  const auto capacity = DeliveryLog::capacity_for(dir.path());
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  CHECK(capacity == 512 * 1024);
+  CHECK(DeliveryLog::capacity_for(dir.path()) <= DeliveryLog::kCapacityDefault);
 }

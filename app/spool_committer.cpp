@@ -46,11 +46,13 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
 }
 
 void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
+  bool wake = false;  // only for a sync not asked for yet: an ack alone waits for the one it is covered by
   {
     std::lock_guard lock(mutex_);
     if (sequence <= log_synced_) {
       if (!ack) return;
     } else {
+      wake = sequence > log_wanted_;
       log_wanted_ = std::max(log_wanted_, sequence);
       if (ack) {
         if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
@@ -63,7 +65,7 @@ void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
     ack(Result<void>{});  // synced already, by the round this one's record was written before
     return;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void SpoolCommitter::remove(std::string id) {

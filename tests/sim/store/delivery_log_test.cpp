@@ -38,6 +38,20 @@ DeliveryLog opened(const fs::path& path, std::uint64_t capacity = DeliveryLog::k
   return std::move(log).value();
 }
 
+// A log begun for this run, as serve opens it.
+DeliveryLog started(const fs::path& path, std::uint64_t capacity = DeliveryLog::kCapacityDefault) {
+  auto log = opened(path, capacity);
+  REQUIRE(log.restart().ok());
+  return log;
+}
+
+// Entries 1..count appended to a log begun afresh, and synced.
+void write_entries(const fs::path& path, int count) {
+  auto log = started(path);
+  for (int n = 1; n <= count; ++n) REQUIRE(log.append(entry_of(n)).ok());
+  REQUIRE(log.sync().ok());
+}
+
 std::vector<std::string> recovered_ids(const fs::path& path) {
   auto log = opened(path);
   auto entries = log.recover();
@@ -70,12 +84,7 @@ TEST_CASE("delivery log: a new log has its full size and recovers nothing") {
 TEST_CASE("delivery log: appended entries come back whole after a reopen, in order") {
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
-  {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
-    for (int n = 1; n <= 3; ++n) REQUIRE(log.append(entry_of(n)).ok());
-    REQUIRE(log.sync().ok());
-  }
+  write_entries(path, 3);
   auto log = opened(path);
   auto entries = log.recover();
   REQUIRE(entries.ok());
@@ -87,8 +96,7 @@ TEST_CASE("delivery log: records before a checkpoint are retired and not recover
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
   {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
+    auto log = started(path);
     REQUIRE(log.append(entry_of(1)).ok());
     auto after_two = log.append(entry_of(2));
     REQUIRE(after_two.ok());
@@ -102,12 +110,7 @@ TEST_CASE("delivery log: records before a checkpoint are retired and not recover
 TEST_CASE("delivery log: a restart begins a new epoch, so earlier records are never read again") {
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
-  {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
-    for (int n = 1; n <= 2; ++n) REQUIRE(log.append(entry_of(n)).ok());
-    REQUIRE(log.sync().ok());
-  }
+  write_entries(path, 2);
   {
     auto log = opened(path);
     REQUIRE(log.recover().value().size() == 2);
@@ -120,8 +123,7 @@ TEST_CASE("delivery log: a voided record's entry is not recovered, the others ar
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
   {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
+    auto log = started(path);
     const auto after_first = log.append(entry_of(1));
     REQUIRE(after_first.ok());
     REQUIRE(log.append(entry_of(2)).ok());
@@ -137,8 +139,7 @@ TEST_CASE("delivery log: a torn record ends the log there") {
   const auto path = dir.path() / "delivery-log";
   DeliveryLogPosition third;
   {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
+    auto log = started(path);
     REQUIRE(log.append(entry_of(1)).ok());
     third = log.append(entry_of(2)).value();
     REQUIRE(log.append(entry_of(3)).ok());
@@ -152,8 +153,7 @@ TEST_CASE("delivery log: a torn record ends the log there") {
 TEST_CASE("delivery log: the ring reuses retired space and never writes over a live record") {
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
-  auto log = opened(path, kSmallLog);
-  REQUIRE(log.restart().ok());
+  auto log = started(path, kSmallLog);
   // Records of about 10 KiB: six fit in the 64 KiB ring, a seventh does not.
   std::vector<DeliveryLogPosition> after;
   for (int n = 1; n <= 6; ++n) {
@@ -188,8 +188,7 @@ TEST_CASE("delivery log: a damaged header slot leaves the other one in force") {
   ScratchDir dir;
   const auto path = dir.path() / "delivery-log";
   {
-    auto log = opened(path);
-    REQUIRE(log.restart().ok());
+    auto log = started(path);
     REQUIRE(log.append(entry_of(1)).ok());
     REQUIRE(log.sync().ok());
   }

@@ -383,11 +383,9 @@ std::optional<RecipientResult> Mta::deliver_local(const std::string& sender, con
     world_.finalize(msg, recipient, FateState::delivered, "forwarded by " + name_);
     return std::nullopt;
   }
-  // Message::prepend of both fields, without parsing the message.
-  std::string stored = data;
-  if (auto with = net::mail::with_field_prepended(stored, "Delivered-To", recipient)) stored = std::move(with).value();
-  if (auto with = net::mail::with_field_prepended(stored, "Return-Path", "<" + sender + ">"))
-    stored = std::move(with).value();
+  // Message::prepend of Delivered-To:, then of Return-Path:, without parsing the message.
+  std::string stored =
+      net::mail::with_fields_prepended(data, {{"Return-Path", "<" + sender + ">"}, {"Delivered-To", recipient}});
   auto uid = store_.append(user, "INBOX", stored, {}, world_.unix_now());
   if (!uid) {
     const bool quota = uid.error().category == ErrorCategory::quota;
@@ -423,22 +421,22 @@ std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection
   if (!injection.client.empty()) world_.note_hop(msg, injection.client);
   world_.note_hop(msg, name_);
   std::vector<std::string> local, remote;
-  std::string list;
-  for (const auto& rcpt : injection.recipients) {
-    (is_final_for(domain_of(rcpt)) ? local : remote).push_back(rcpt);
-    list += (list.empty() ? "" : ", ") + rcpt;
+  for (const auto& rcpt : injection.recipients) (is_final_for(domain_of(rcpt)) ? local : remote).push_back(rcpt);
+  if (world_.tracing()) {  // else Trace::add would drop it: not built (every real client's message)
+    std::string list;
+    for (const auto& rcpt : injection.recipients) list += (list.empty() ? "" : ", ") + rcpt;
+    auto accepted = world_.make_event(TraceKind::queue, name_, "", injection.proto,
+                                      injection.client.empty()
+                                          ? fmt::format("accepted <{}> from <{}> for {} from the lab's queue "
+                                                        "(a DSN or a forwarded copy, {} octets)",
+                                                        msg, injection.sender, list, injection.data.size())
+                                          : fmt::format("accepted <{}> from <{}> for {} from the real client {} "
+                                                        "({} octets)",
+                                                        msg, injection.sender, list, injection.client,
+                                                        injection.data.size()),
+                                      msg);
+    world_.trace.add(std::move(accepted));
   }
-  auto accepted = world_.make_event(TraceKind::queue, name_, "", injection.proto,
-                                    injection.client.empty()
-                                        ? fmt::format("accepted <{}> from <{}> for {} from the lab's queue "
-                                                      "(a DSN or a forwarded copy, {} octets)",
-                                                      msg, injection.sender, list, injection.data.size())
-                                        : fmt::format("accepted <{}> from <{}> for {} from the real client {} "
-                                                      "({} octets)",
-                                                      msg, injection.sender, list, injection.client,
-                                                      injection.data.size()),
-                                    msg);
-  world_.trace.add(std::move(accepted));
   std::vector<std::pair<std::string, RecipientResult>> refused;
   for (const auto& rcpt : local)
     if (auto failed = deliver_local(injection.sender, rcpt, injection.data, msg, true))

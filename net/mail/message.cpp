@@ -6,7 +6,10 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/core/line_break.hpp"
 
@@ -209,6 +212,26 @@ Result<std::string> with_field_prepended(std::string_view raw, std::string_view 
   std::string out;
   out.reserve(text->size() + raw.size());
   out += *text;
+  out.append(raw);
+  return out;
+}
+
+std::string with_fields_prepended(std::string_view raw,
+                                  std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  std::vector<std::string> texts;  // bottom to top
+  texts.reserve(fields.size());
+  // Each field's lines end as `raw`'s first line does, and so the text behind the next one up begins.
+  const std::string line_end = line_end_of(raw);
+  std::size_t size = raw.size();
+  for (auto field = std::rbegin(fields); field != std::rend(fields); ++field) {
+    auto text = field_text(field->first, field->second, line_end);
+    if (!text) continue;
+    size += text->size();
+    texts.push_back(std::move(text).value());
+  }
+  std::string out;
+  out.reserve(size);
+  for (auto text = texts.rbegin(); text != texts.rend(); ++text) out += *text;
   out.append(raw);
   return out;
 }

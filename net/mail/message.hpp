@@ -25,8 +25,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "net/core/result.hpp"
@@ -89,6 +91,12 @@ class Message {
 // Message::parse(raw), prepend(name, value) and serialize() give, with the
 // same refusals, without parsing the message.
 Result<std::string> with_field_prepended(std::string_view raw, std::string_view name, std::string_view value);
+// `raw` with `fields` ({name, value}, top to bottom) before its first line:
+// with_field_prepended for the last field, then for each one above it in turn,
+// a field it refuses left out; built in one string (the MDA's Return-Path: and
+// Delivered-To: on every delivery).
+std::string with_fields_prepended(std::string_view raw,
+                                  std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
 // The number of Received: fields: the hop count for loop detection (RFC 5321 §6.3).
 std::size_t hop_count(const Message& message);

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/mail/message.hpp"
@@ -492,4 +493,35 @@ TEST_CASE("message: with_field_prepended gives parse + prepend + serialize's byt
   CHECK(refused > 0);
   CHECK(*with_field_prepended("Subject: s\n\nb\n", "Received", "from a\r\n\tby b") ==
         "Received: from a\n\tby b\nSubject: s\n\nb\n");
+}
+
+TEST_CASE("message: with_fields_prepended gives with_field_prepended's bytes, bottom field first, refused fields left out") {
+  using maillab::net::mail::with_field_prepended;
+  using maillab::net::mail::with_fields_prepended;
+  const std::vector<std::string> raws{"", "Subject: s\r\n\r\nbody\r\n", "Subject: s\n\nbody\n", "\n",
+                                      "no line end at all", "a\rb\nc\r\n"};
+  const std::vector<std::pair<std::string, std::string>> fields{
+      {"Return-Path", "<a@lab.test>"}, {"Delivered-To", "b@lab.test"}, {"Bad Name", "x"},
+      {"X", "a\r"},                    {"X", "a\r\nBcc: x"},           {"Received", "from a\r\n\tby b"},
+      {"X", ""}};
+  for (const auto& raw : raws) {
+    for (const auto& [top_name, top_value] : fields) {
+      for (const auto& [below_name, below_value] : fields) {
+        CAPTURE(raw);
+        CAPTURE(top_name);
+        CAPTURE(top_value);
+        CAPTURE(below_name);
+        CAPTURE(below_value);
+        std::string expected = raw;
+        if (auto with = with_field_prepended(expected, below_name, below_value)) expected = std::move(with).value();
+        if (auto with = with_field_prepended(expected, top_name, top_value)) expected = std::move(with).value();
+        CHECK(with_fields_prepended(raw, {{top_name, top_value}, {below_name, below_value}}) == expected);
+      }
+    }
+  }
+  CHECK(with_fields_prepended("S: s\n", {{"Y", "b"}, {"Bad Name", "x"}, {"X", "from a\r\n\tby b"}}) ==
+        "Y: b\nX: from a\n\tby b\nS: s\n");
+  CHECK(with_fields_prepended("S: s\r\n\r\nb\r\n", {{"Return-Path", "<a@x>"}, {"Delivered-To", "b@x"}}) ==
+        "Return-Path: <a@x>\r\nDelivered-To: b@x\r\nS: s\r\n\r\nb\r\n");
+  CHECK(with_fields_prepended("S: s\n", {}) == "S: s\n");
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "net/io/wall_clock.hpp"
@@ -162,12 +163,14 @@ void WorldRouter::route(const sim::SpoolEntry& entry, Instant /*now*/, bool resu
   if (!made) injection.client = client_label(info.client_ip, entry.attribute(SpoolSink::kClientPort));
   injection.proto = entry.attribute(SpoolSink::kSubmission) == "1" ? "submission" : "smtp";
   injection.tag = entry.id;
-  injection.data = "Received: " + (received ? received.value() : "by " + host) + "\r\n";
+  std::string fields = "Received: " + (received ? received.value() : "by " + host) + "\r\n";
   injection.msg = sim::message_id_of(entry.data);
   if (injection.msg.empty()) {
     injection.msg = entry.id + "@" + host;
-    injection.data += "Message-ID: <" + injection.msg + ">\r\n";
+    fields += "Message-ID: <" + injection.msg + ">\r\n";
   }
+  injection.data.reserve(fields.size() + entry.data.size());  // one copy of the message
+  injection.data += fields;
   injection.data += entry.data;
 
   Routed& routed = routed_[entry.id];
@@ -245,7 +248,8 @@ void WorldRouter::report(const std::string& id, const std::string& world_recipie
   auto original = routed.originals.find(world_recipient);
   if (original == routed.originals.end() || !routed.reported.insert(world_recipient).second) return;
   routed.handed_off.erase(world_recipient);
-  const std::vector<std::string> spellings = original->second;
+  // Nothing reads a reported recipient's spellings again (handoff() skips it).
+  const std::vector<std::string> spellings = std::move(original->second);
   if (routed.reported.size() == routed.originals.size()) routed_.erase(it);
   for (const auto& recipient : spellings) sink_->recipient_final(id, recipient);
 }

@@ -418,8 +418,9 @@ std::vector<std::pair<std::string, RecipientResult>> Mta::inject(const Injection
   if (track.from.empty()) track.from = injection.sender;
   if (track.label.empty()) track.label = injection.client;
   for (const auto& r : injection.recipients) track.fates.try_emplace(r);
-  if (!injection.client.empty()) world_.note_hop(msg, injection.client);
-  world_.note_hop(msg, name_);
+  // note_hop() on the track at hand (World::inject refuses an empty Message-ID).
+  if (!injection.client.empty()) track.route.push_back(injection.client);
+  track.route.push_back(name_);
   std::vector<std::string> local, remote;
   for (const auto& rcpt : injection.recipients) (is_final_for(domain_of(rcpt)) ? local : remote).push_back(rcpt);
   if (world_.tracing()) {  // else Trace::add would drop it: not built (every real client's message)

@@ -21,6 +21,21 @@ constexpr int pump_rounds_max = 64;  // engine steps per wake-up; each one makes
 constexpr std::size_t kKeptCiphertextBuffer = 64 * 1024;  // smaller ones are freed after each write
 }  // namespace
 
+std::string address_text(const asio::ip::address& address) {
+  if (!address.is_v4()) return address.to_string();
+  const auto bytes = address.to_v4().to_bytes();
+  char text[16];  // "255.255.255.255"
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) text[size++] = '.';
+    const unsigned value = bytes[i];
+    if (value >= 100) text[size++] = static_cast<char>('0' + value / 100);
+    if (value >= 10) text[size++] = static_cast<char>('0' + value / 10 % 10);
+    text[size++] = static_cast<char>('0' + value % 10);
+  }
+  return std::string(text, size);
+}
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(TcpServer& server, const ServiceSpec& spec, asio::ip::tcp::socket socket,
@@ -484,7 +499,7 @@ void TcpServer::start() {
               continue;
             }
             asio::error_code ignored;
-            PeerInfo peer{remote.address().to_string(), remote.port()};
+            PeerInfo peer{address_text(remote.address()), remote.port()};
             auto ticket = limiter_.try_acquire(peer.address);
             if (!ticket.valid()) {
               if (log_) log_(l->spec.name + " " + peer.address + ": connection refused, too many connections");

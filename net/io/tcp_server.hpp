@@ -65,6 +65,10 @@
 
 namespace maillab::net::io {
 
+// `address` as asio's to_string() writes it ("192.0.2.7", "::1"); IPv4 is
+// written here, not by inet_ntop (it runs for every accepted connection).
+std::string address_text(const asio::ip::address& address);
+
 struct ServiceSpec {
   std::string name;             // "smtp", "submission", "imaps": for the log
   std::uint16_t port = 0;

@@ -294,7 +294,6 @@ constexpr std::int64_t seconds_per_day = 86400;
 constexpr std::int64_t earliest_s = -62167219200;  // 0000-01-01T00:00:00Z
 constexpr std::int64_t latest_s = 253402300799;    // 9999-12-31T23:59:59Z
 
-std::string two_digits(unsigned v) { return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)}; }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -313,22 +312,36 @@ std::string format_rfc5322_date(std::int64_t unix_seconds) {
   sys_days sd{std::chrono::days{static_cast<int>(day_count)}};
   year_month_day ymd{sd};
   weekday wd{sd};
-  int y = static_cast<int>(ymd.year());
-  std::string year_text = std::to_string(y);
-  while (year_text.size() < 4) year_text.insert(0, "0");
-  std::string out;
-  out += weekday_names[wd.c_encoding()];
-  out += ", ";
-  out += std::to_string(static_cast<unsigned>(ymd.day()));
-  out += ' ';
-  out += month_names[static_cast<unsigned>(ymd.month()) - 1];
-  out += ' ';
-  out += year_text;
-  out += ' ';
-  out += two_digits(static_cast<unsigned>(secs / 3600)) + ":" + two_digits(static_cast<unsigned>(secs / 60 % 60)) +
-         ":" + two_digits(static_cast<unsigned>(secs % 60));
-  out += " +0000";
-  return out;
+  // Written into one buffer (a Received: field on every message): "Thu, 26 Nov 2026 19:47:16 +0000".
+  char text[32];
+  std::size_t size = 0;
+  auto put = [&](std::string_view part) {
+    part.copy(text + size, part.size());
+    size += part.size();
+  };
+  auto put_two_digits = [&](unsigned v) {
+    text[size++] = static_cast<char>('0' + v / 10);
+    text[size++] = static_cast<char>('0' + v % 10);
+  };
+  put(weekday_names[wd.c_encoding()]);
+  put(", ");
+  const auto day = static_cast<unsigned>(ymd.day());
+  if (day >= 10) text[size++] = static_cast<char>('0' + day / 10);
+  text[size++] = static_cast<char>('0' + day % 10);
+  put(" ");
+  put(month_names[static_cast<unsigned>(ymd.month()) - 1]);
+  put(" ");
+  const auto year = static_cast<unsigned>(static_cast<int>(ymd.year()));  // 0000-9999 (clamped above)
+  put_two_digits(year / 100);
+  put_two_digits(year % 100);
+  put(" ");
+  put_two_digits(static_cast<unsigned>(secs / 3600));
+  put(":");
+  put_two_digits(static_cast<unsigned>(secs / 60 % 60));
+  put(":");
+  put_two_digits(static_cast<unsigned>(secs % 60));
+  put(" +0000");
+  return std::string(text, size);
 }
 
 namespace {

@@ -302,3 +302,20 @@ TEST_CASE("tcp server: output the socket cannot take at once waits, and reaches 
     expected += fixed + std::string("250-mx.lab.test Hello c.test\r\n").size() + std::to_string(i).size();
   CHECK(replies.size() == expected);
 }
+
+TEST_CASE("tcp server: a peer's address reads as asio's to_string writes it, for every IPv4 byte and for IPv6") {
+  using maillab::net::io::address_text;
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    for (unsigned position = 0; position < 4; ++position) {
+      asio::ip::address_v4::bytes_type bytes{10, 200, 3, 45};
+      bytes[position] = static_cast<unsigned char>(byte);
+      const asio::ip::address address{asio::ip::address_v4(bytes)};
+      CHECK(address_text(address) == address.to_string());
+    }
+  }
+  CHECK(address_text(asio::ip::make_address("0.0.0.0")) == "0.0.0.0");
+  CHECK(address_text(asio::ip::make_address("255.255.255.255")) == "255.255.255.255");
+  CHECK(address_text(asio::ip::make_address("127.0.0.1")) == "127.0.0.1");
+  CHECK(address_text(asio::ip::make_address("::1")) == "::1");
+  CHECK(address_text(asio::ip::make_address("::ffff:192.0.2.7")) == "::ffff:192.0.2.7");
+}

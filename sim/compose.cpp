@@ -138,10 +138,8 @@ std::optional<std::string> message_id_field(std::string_view raw) {
   for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
     const std::string_view text = raw.substr(begin, end - begin);
     if (!starts_with_message_id(text)) return false;
-    const auto parsed = net::mail::Message::parse(text);
-    const auto* field = parsed.first("Message-ID");
-    if (field) value = field->value;
-    return field != nullptr;
+    value = net::mail::field_value(text, "Message-ID");
+    return value.has_value();
   });
   return value;
 }
@@ -157,10 +155,9 @@ std::string subject_of(const std::string& message) {
   for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
     const std::string_view text = raw.substr(begin, end - begin);
     if (!starts_with_name(text, "subject")) return false;
-    const auto parsed = net::mail::Message::parse(text);
-    const auto* field = parsed.first("Subject");
-    if (field) subject = field->value;
-    return field != nullptr;
+    auto value = net::mail::field_value(text, "Subject");
+    if (value) subject = std::move(*value);
+    return value.has_value();
   });
   return subject;
 }

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
-#include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,22 +51,26 @@ std::string_view strip_line_end(std::string_view s) {
 
 bool ends_with_line_end(std::string_view s) { return !s.empty() && s.back() == '\n'; }
 
-// Fills name, raw_value and value from text.
-void describe_field(HeaderField& field) {
-  std::string_view text = field.text;
-  field.name.clear();
-  field.raw_value.clear();
-  field.value.clear();
-  if (text.empty() || is_wsp(text.front())) return;
+// The name and the raw value of the field whose exact bytes are `text`; no
+// name when it is no field.
+struct FieldParts {
+  std::string_view name;
+  std::string_view raw_value;
+};
+
+FieldParts field_parts(std::string_view text) {
+  if (text.empty() || is_wsp(text.front())) return {};
   std::size_t colon = text.find(':');
   std::size_t first_end = text.find('\n');
-  if (colon == std::string_view::npos || (first_end != std::string_view::npos && colon > first_end)) return;
+  if (colon == std::string_view::npos || (first_end != std::string_view::npos && colon > first_end)) return {};
   std::string_view name = text.substr(0, colon);
   while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);  // obs-optional, §4.5
-  if (!is_field_name(name)) return;
-  field.name = std::string(name);
-  std::string_view raw = strip_line_end(text.substr(colon + 1));
-  field.raw_value = std::string(raw);
+  if (!is_field_name(name)) return {};
+  return {name, strip_line_end(text.substr(colon + 1))};
+}
+
+// `raw` unfolded (RFC 5322 §2.2.3), surrounding WSP trimmed.
+std::string unfolded_value(std::string_view raw) {
   // Unfolding drops every LF and the CR of each CRLF; a bare CR stays.
   std::string unfolded;
   unfolded.reserve(raw.size());
@@ -82,15 +86,23 @@ void describe_field(HeaderField& field) {
   std::size_t e = unfolded.size();
   while (b < e && is_wsp(unfolded[b])) ++b;
   while (e > b && is_wsp(unfolded[e - 1])) --e;
-  field.value = unfolded.substr(b, e - b);
+  unfolded.resize(e);
+  unfolded.erase(0, b);
+  return unfolded;
+}
+
+// Fills name, raw_value and value from text.
+void describe_field(HeaderField& field) {
+  const FieldParts parts = field_parts(field.text);
+  field.name = std::string(parts.name);
+  field.raw_value = std::string(parts.raw_value);
+  field.value = parts.name.empty() ? std::string() : unfolded_value(parts.raw_value);
 }
 
 // A value may be folded, but every line end in it must be followed by WSP, and
-// it may hold no NUL and no bare CR or LF.  Returns it with folds rewritten to
-// `line_end`.
-Result<std::string> checked_value(std::string_view value, const std::string& line_end) {
-  std::string out;
-  out.reserve(value.size());
+// it may hold no NUL and no bare CR or LF.  Appends it to `out` with folds
+// rewritten to `line_end` (on a refusal, part of it may be appended).
+Result<void> append_checked_value(std::string& out, std::string_view value, std::string_view line_end) {
   // Run by run (the bytes up to the next CR or LF), in order, so that the
   // first fault is the one reported.
   for (std::size_t i = 0; i < value.size();) {
@@ -110,7 +122,7 @@ Result<std::string> checked_value(std::string_view value, const std::string& lin
     out += line_end;
     i = end + 1;
   }
-  return out;
+  return {};
 }
 
 }  // namespace
@@ -154,6 +166,12 @@ Message Message::parse(std::string_view raw) {
   return m;
 }
 
+std::optional<std::string> field_value(std::string_view text, std::string_view name) {
+  const FieldParts parts = field_parts(text);
+  if (parts.name.empty() || !iequals(parts.name, name)) return std::nullopt;
+  return unfolded_value(parts.raw_value);
+}
+
 const HeaderField* Message::first(std::string_view name) const {
   for (const auto& f : fields_) {
     if (f.is_field() && iequals(f.name, name)) return &f;
@@ -179,20 +197,27 @@ std::size_t Message::count(std::string_view name) const {
 
 namespace {
 
-// "name: value" and `line_end`, the value's folds rewritten to `line_end`.
-Result<std::string> field_text(std::string_view name, std::string_view value, const std::string& line_end) {
+// Appends "name: value" and `line_end` to `out`, the value's folds rewritten
+// to `line_end`; on a refusal `out` is left as it was.
+Result<void> append_field_text(std::string& out, std::string_view name, std::string_view value,
+                               std::string_view line_end) {
   if (!is_field_name(name)) return fail("invalid header field name '" + std::string(name) + "'");
-  auto folded = checked_value(value, line_end);
-  if (!folded) return folded.error();
-  std::string text;
-  text.reserve(name.size() + 2 + folded->size() + line_end.size());
-  text.append(name);
-  text += ':';
-  if (!folded->empty()) {
-    text += ' ';
-    text += *folded;
+  const std::size_t mark = out.size();
+  out.append(name);
+  out += ": ";
+  if (auto checked = append_checked_value(out, value, line_end); !checked) {
+    out.resize(mark);
+    return checked.error();
   }
-  text += line_end;
+  if (out.size() == mark + name.size() + 2) out.pop_back();  // an empty value: "name:" alone
+  out += line_end;
+  return {};
+}
+
+Result<std::string> field_text(std::string_view name, std::string_view value, const std::string& line_end) {
+  std::string text;
+  text.reserve(name.size() + 2 + value.size() + line_end.size());
+  if (auto appended = append_field_text(text, name, value, line_end); !appended) return appended.error();
   return text;
 }
 
@@ -218,20 +243,14 @@ Result<std::string> with_field_prepended(std::string_view raw, std::string_view 
 
 std::string with_fields_prepended(std::string_view raw,
                                   std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  std::vector<std::string> texts;  // bottom to top
-  texts.reserve(fields.size());
-  // Each field's lines end as `raw`'s first line does, and so the text behind the next one up begins.
+  // Each field's lines end as `raw`'s first line does, and so the text behind the next one up begins;
+  // a field's refusal does not depend on the others, so they are written top to bottom.
   const std::string line_end = line_end_of(raw);
   std::size_t size = raw.size();
-  for (auto field = std::rbegin(fields); field != std::rend(fields); ++field) {
-    auto text = field_text(field->first, field->second, line_end);
-    if (!text) continue;
-    size += text->size();
-    texts.push_back(std::move(text).value());
-  }
+  for (const auto& [name, value] : fields) size += name.size() + 2 + value.size() + line_end.size();
   std::string out;
   out.reserve(size);
-  for (auto text = texts.rbegin(); text != texts.rend(); ++text) out += *text;
+  for (const auto& [name, value] : fields) (void)append_field_text(out, name, value, line_end);
   out.append(raw);
   return out;
 }

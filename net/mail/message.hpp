@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,12 @@ struct HeaderField {
 
   [[nodiscard]] bool is_field() const { return !name.empty(); }
 };
+
+// The value of the one field whose exact bytes (its lines and their line
+// ends) are `text`, when its name is `name` (ASCII case-insensitive): what
+// Message::parse(text).first(name)->value reads, without building a Message;
+// nullopt when `text` is no field or another one.
+std::optional<std::string> field_value(std::string_view text, std::string_view name);
 
 class Message {
  public:

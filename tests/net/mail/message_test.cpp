@@ -525,3 +525,38 @@ TEST_CASE("message: with_fields_prepended gives with_field_prepended's bytes, bo
         "Return-Path: <a@x>\r\nDelivered-To: b@x\r\nS: s\r\n\r\nb\r\n");
   CHECK(with_fields_prepended("S: s\n", {}) == "S: s\n");
 }
+
+TEST_CASE("message: field_value reads one field's value as Message::parse and first() read it") {
+  using maillab::net::mail::field_value;
+  const std::vector<std::string> texts{"Message-ID: <1@lab.test>\r\n",
+                                       "message-id:\r\n <2@lab.test> \r\n\t(c)\r\n",
+                                       "Message-ID  : <3@lab.test>\n",
+                                       "Message-IDs: <4@lab.test>\r\n",
+                                       "Message-ID <5@lab.test>\r\n",
+                                       " Message-ID: <6@lab.test>\r\n",
+                                       "Message-ID:\r\n",
+                                       "Message-ID:",
+                                       "Message-ID: \t \r\n",
+                                       "Message-ID: a\rb \r\n",
+                                       "Message-ID\r\n : <7@lab.test>\r\n",
+                                       "Subject:  two  words \r\n",
+                                       "Bad Name: x\r\n",
+                                       ""};
+  int found = 0;
+  for (const auto& text : texts) {
+    for (const char* name : {"Message-ID", "MESSAGE-id", "Subject", "Message"}) {
+      CAPTURE(text);
+      CAPTURE(name);
+      const auto parsed = Message::parse(text);
+      const auto* field = parsed.first(name);
+      const auto value = field_value(text, name);
+      REQUIRE(value.has_value() == (field != nullptr));
+      if (field) {
+        CHECK(*value == field->value);
+        ++found;
+      }
+    }
+  }
+  CHECK(found == 15);
+  CHECK(*field_value("message-id:\r\n <2@lab.test> \r\n\t(c)\r\n", "Message-ID") == "<2@lab.test> \t(c)");
+}

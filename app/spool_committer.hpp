@@ -117,6 +117,8 @@ class SpoolCommitter {
   void stop();
 
   [[nodiscard]] Stats stats() const;
+  // io thread: sessions waiting for a round's answer (their 250 or 452) now.
+  [[nodiscard]] std::size_t waiting() const { return in_flight_; }
 
  private:
   struct Chore {

@@ -261,6 +261,8 @@ def delivery_log(binary):
     lost = message("log", "someone@outside.test", bob, "<log.lost@lab.test>", "its copy was lost")
     torn = message("log", "someone@outside.test", bob, "<log.torn@lab.test>", "never acknowledged")
     path = os.path.join(server.state, "delivery-log")
+    with open(path, "rb") as f:  # a lone session's message was acknowledged through the log
+        assert b"<log.kept@lab.test>" in f.read(), "the first message is not in the delivery log"
     epoch, offset, sequence = log_checkpoint(path)
     records = log_record(epoch, sequence, entry(kept_id, kept))
     records += log_record(epoch, sequence + 1, entry("18F0000000000.7", lost))

@@ -13,7 +13,6 @@
 #include <cassert>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <optional>
 #include <utility>
 

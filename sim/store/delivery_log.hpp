@@ -1,7 +1,8 @@
 // DeliveryLog: a write-ahead log for mail the lab server delivers into local
 // Maildirs at once (app/spool_sink.hpp).  Such a message has no queue file;
 // before, its 250 waited for a syncfs(2) of its new Maildir file, directory
-// entries and dovecot-uidlist line.  Now its queue entry (the spool's format,
+// entries and dovecot-uidlist line.  Now (while few sessions wait for a
+// round: app/spool_sink.hpp) its queue entry (the spool's format,
 // sim/store/spool.hpp) is appended here and the 250 waits only for an
 // fdatasync of this one file, whose blocks were written and synced when the
 // log was made (no allocation, no inode, no directory entry to flush: on
@@ -98,9 +99,6 @@ class DeliveryLog {
   Result<void> sync() const;
   // Records before `upto` are no longer needed: writes and syncs the header.
   Result<void> checkpoint(DeliveryLogPosition upto);
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  [[nodiscard]] std::uint64_t capacity() const { return capacity_; }
 
  private:
   struct Header {

@@ -232,11 +232,10 @@ std::string line_end_of(std::string_view raw) {
 Result<std::string> with_field_prepended(std::string_view raw, std::string_view name, std::string_view value) {
   // Inserting at index 0 never touches another field: parse + serialize give
   // back `raw` itself, behind the new field.
-  auto text = field_text(name, value, line_end_of(raw));
-  if (!text) return text.error();
+  const std::string line_end = line_end_of(raw);
   std::string out;
-  out.reserve(text->size() + raw.size());
-  out += *text;
+  out.reserve(name.size() + 2 + value.size() + line_end.size() + raw.size());
+  if (auto appended = append_field_text(out, name, value, line_end); !appended) return appended.error();
   out.append(raw);
   return out;
 }
@@ -312,7 +311,6 @@ constexpr std::array<std::string_view, 12> month_names = {"Jan", "Feb", "Mar", "
 constexpr std::int64_t seconds_per_day = 86400;
 constexpr std::int64_t earliest_s = -62167219200;  // 0000-01-01T00:00:00Z
 constexpr std::int64_t latest_s = 253402300799;    // 9999-12-31T23:59:59Z
-
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 

@@ -37,7 +37,7 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
   if (!acks.empty() && std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
   {
     std::lock_guard lock(mutex_);
-    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
+    start_lingering();
     deliveries_.merge(std::move(ledger));
     for (auto& ack : acks) acks_.push_back(std::move(ack));
     if (retires) retires_ = retires;
@@ -71,7 +71,7 @@ void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
 void SpoolCommitter::remove(std::string id) {
   {
     std::lock_guard lock(mutex_);
-    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
+    start_lingering();
     chores_.push_back({std::move(id), {}, 0});
   }
   wake_.notify_one();
@@ -81,7 +81,7 @@ void SpoolCommitter::update(std::string id, std::vector<std::string> recipients,
   if (recipients.empty()) return remove(std::move(id));
   {
     std::lock_guard lock(mutex_);
-    if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
+    start_lingering();
     chores_.push_back({std::move(id), std::move(recipients), attempts});
   }
   wake_.notify_one();
@@ -124,7 +124,6 @@ void SpoolCommitter::run() {
     // The delivery log first, alone: its sessions wait for nothing else.
     if (log_wanted()) {
       const std::uint64_t through = log_wanted_;
-      ++stats_.log_syncs;
       lock.unlock();
       Result<void> durable = delivery_log_->sync();
       lock.lock();
@@ -136,7 +135,6 @@ void SpoolCommitter::run() {
                                               [&](const auto& waiting) { return waiting.first > through; });
       for (auto it = unanswered; it != log_acks_.end(); ++it) logged.push_back(std::move(it->second));
       log_acks_.erase(unanswered, log_acks_.end());
-      stats_.logged += logged.size();
       if (!logged.empty()) {
         asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
           finished(std::move(logged), std::move(durable));
@@ -240,6 +238,10 @@ void SpoolCommitter::run() {
       log_("queue: " + gone.error().message + " (a delivered entry stays queued; resumed at the next start)");
     lock.lock();
   }
+}
+
+void SpoolCommitter::start_lingering() {
+  if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
 }
 
 Result<void> SpoolCommitter::retire_log(sim::DeliveryLogPosition upto) {

@@ -86,8 +86,6 @@ class SpoolCommitter {
     std::uint64_t delivery_syncs = 0;  // ledgers synced (one per round that had any)
     std::uint64_t delivery_files = 0;  // Maildir files among them
     std::uint64_t direct = 0;          // messages acknowledged by a delivery sync (no queue entry)
-    std::uint64_t logged = 0;          // messages acknowledged by a sync of the delivery log
-    std::uint64_t log_syncs = 0;
   };
 
   SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
@@ -133,6 +131,8 @@ class SpoolCommitter {
 
   void run();
   void finished(std::vector<Committed> done, Result<void> durable);
+  // Under the lock, before chores or deliveries are added: their linger starts now if none were waiting.
+  void start_lingering();
   // Worker thread: the log's checkpoint moved to `upto` and synced; the io thread hears it.
   Result<void> retire_log(sim::DeliveryLogPosition upto);
 

@@ -111,7 +111,7 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   if (delivery_log_ != nullptr && committer_.waiting() < kLogWhileWaitingBelow) {
     auto appended = delivery_log_->append(entry);
     if (appended) {
-      logged = appended->sequence - 1;  // the record's own number (the position returned is the next one's)
+      logged = *appended;
       logged_ = true;
       committer_.sync_log(*logged);
     } else if (appended.error().category != ErrorCategory::exists && log_) {
@@ -176,7 +176,7 @@ void SpoolSink::refuse_logged(std::optional<std::uint64_t> record, net::io::Stor
     if (log_) log_("delivery log: " + voided.error().message + " (a restart may deliver a message refused with 452)");
     return refuse({});
   }
-  committer_.sync_log(voided->sequence - 1, std::move(refuse));
+  committer_.sync_log(*voided, std::move(refuse));
 }
 
 void SpoolSink::schedule_route(sim::SpoolEntry entry) {

@@ -252,18 +252,18 @@ Result<void> DeliveryLog::restart() {
   return {};
 }
 
-Result<DeliveryLogPosition> DeliveryLog::append(const SpoolEntry& entry) {
+Result<std::uint64_t> DeliveryLog::append(const SpoolEntry& entry) {
   if (entry.data.size() + kRecordHead >= capacity_ - kRecordsStart)
     return make_error(ErrorCategory::exists, path_.string() + ": a message of " + std::to_string(entry.data.size()) +
                                                  " octets does not fit in the log");
   return append_payload(format_spool_entry(entry));
 }
 
-Result<DeliveryLogPosition> DeliveryLog::void_record(std::uint64_t sequence) {
+Result<std::uint64_t> DeliveryLog::void_record(std::uint64_t sequence) {
   return append_payload(std::string(kVoidPrefix) + std::to_string(sequence) + "\n");
 }
 
-Result<DeliveryLogPosition> DeliveryLog::append_payload(const std::string& payload) {
+Result<std::uint64_t> DeliveryLog::append_payload(const std::string& payload) {
   assert(started_ && "restart() before the first append");
   std::string head;
   put32(head, kRecordMagic);
@@ -289,8 +289,7 @@ Result<DeliveryLogPosition> DeliveryLog::append_payload(const std::string& paylo
   if (auto written = write_record(fd_, head, payload, *at, path_); !written) return written.error();
   live_.push_back({next_sequence_, *at});
   tail_ = *at + size;
-  ++next_sequence_;
-  return end();
+  return next_sequence_++;
 }
 
 void DeliveryLog::retired(DeliveryLogPosition upto) {

@@ -83,13 +83,14 @@ class DeliveryLog {
   // A new epoch, an empty ring, the header synced.
   Result<void> restart();
 
-  // Writes the entry's record (not synced).  exists when the ring has no room
-  // for it now (retire some first), io on a write error.  The position
-  // returned is the next record's: this one's sequence number is one less.
-  Result<DeliveryLogPosition> append(const SpoolEntry& entry);
-  // Writes a record that voids record `sequence` (not synced): recover() leaves
-  // its entry out (a message refused after all, whose record was written first).
-  Result<DeliveryLogPosition> void_record(std::uint64_t sequence);
+  // Writes the entry's record (not synced) and returns its sequence number.
+  // exists when the ring has no room for it now (retire some first), io on a
+  // write error.
+  Result<std::uint64_t> append(const SpoolEntry& entry);
+  // Writes a record that voids record `sequence` (not synced) and returns its
+  // own number: recover() leaves that entry out (a message refused after all,
+  // whose record was written first).
+  Result<std::uint64_t> void_record(std::uint64_t sequence);
   // Where the next record goes: a checkpoint there retires every record appended so far.
   [[nodiscard]] DeliveryLogPosition end() const { return {tail_, next_sequence_}; }
   // The checkpoint `upto` is durable: the space of the records before it is free.
@@ -113,7 +114,7 @@ class DeliveryLog {
 
   DeliveryLog(std::filesystem::path path, int fd, std::uint64_t capacity, Header header);
   Result<void> write_header(const Header& header);
-  Result<DeliveryLogPosition> append_payload(const std::string& payload);
+  Result<std::uint64_t> append_payload(const std::string& payload);
 
   std::filesystem::path path_;
   int fd_ = -1;

@@ -98,11 +98,11 @@ TEST_CASE("delivery log: records before a checkpoint are retired and not recover
   {
     auto log = started(path);
     REQUIRE(log.append(entry_of(1)).ok());
-    auto after_two = log.append(entry_of(2));
-    REQUIRE(after_two.ok());
+    REQUIRE(log.append(entry_of(2)).ok());
+    const auto after_two = log.end();
     REQUIRE(log.append(entry_of(3)).ok());
     REQUIRE(log.sync().ok());
-    REQUIRE(log.checkpoint(after_two.value()).ok());
+    REQUIRE(log.checkpoint(after_two).ok());
   }
   CHECK(recovered_ids(path) == std::vector<std::string>{"1A2B.3"});
 }
@@ -124,10 +124,10 @@ TEST_CASE("delivery log: a voided record's entry is not recovered, the others ar
   const auto path = dir.path() / "delivery-log";
   {
     auto log = started(path);
-    const auto after_first = log.append(entry_of(1));
-    REQUIRE(after_first.ok());
+    const auto first = log.append(entry_of(1));
+    REQUIRE(first.ok());
     REQUIRE(log.append(entry_of(2)).ok());
-    REQUIRE(log.void_record(after_first.value().sequence - 1).ok());
+    REQUIRE(log.void_record(first.value()).ok());
     REQUIRE(log.append(entry_of(3)).ok());
     REQUIRE(log.sync().ok());
   }
@@ -141,7 +141,8 @@ TEST_CASE("delivery log: a torn record ends the log there") {
   {
     auto log = started(path);
     REQUIRE(log.append(entry_of(1)).ok());
-    third = log.append(entry_of(2)).value();
+    REQUIRE(log.append(entry_of(2)).ok());
+    third = log.end();
     REQUIRE(log.append(entry_of(3)).ok());
     REQUIRE(log.sync().ok());
   }
@@ -157,9 +158,8 @@ TEST_CASE("delivery log: the ring reuses retired space and never writes over a l
   // Records of about 10 KiB: six fit in the 64 KiB ring, a seventh does not.
   std::vector<DeliveryLogPosition> after;
   for (int n = 1; n <= 6; ++n) {
-    auto appended = log.append(entry_of(n, 10000));
-    REQUIRE(appended.ok());
-    after.push_back(appended.value());
+    REQUIRE(log.append(entry_of(n, 10000)).ok());
+    after.push_back(log.end());
   }
   auto refused = log.append(entry_of(7, 10000));
   REQUIRE_FALSE(refused.ok());
@@ -169,16 +169,16 @@ TEST_CASE("delivery log: the ring reuses retired space and never writes over a l
   REQUIRE(log.sync().ok());
   REQUIRE(log.checkpoint(after[1]).ok());
   log.retired(after[1]);
-  auto seventh = log.append(entry_of(7, 10000));
-  REQUIRE(seventh.ok());
-  CHECK(seventh.value().offset == after[0].offset);  // it took record 1's place (same size)
+  REQUIRE(log.append(entry_of(7, 10000)).ok());
+  const auto seventh = log.end();
+  CHECK(seventh.offset == after[0].offset);  // it took record 1's place (same size)
   CHECK_FALSE(log.append(entry_of(8, 10000)).ok());
   REQUIRE(log.sync().ok());
   CHECK(recovered_ids(path) == std::vector<std::string>{"1A2B.3", "1A2B.4", "1A2B.5", "1A2B.6", "1A2B.7"});
 
   // Everything retired: the next records follow on after the seventh.
-  REQUIRE(log.checkpoint(seventh.value()).ok());
-  log.retired(seventh.value());
+  REQUIRE(log.checkpoint(seventh).ok());
+  log.retired(seventh);
   REQUIRE(log.append(entry_of(8, 10000)).ok());
   REQUIRE(log.sync().ok());
   CHECK(recovered_ids(path) == std::vector<std::string>{"1A2B.8"});

@@ -175,7 +175,7 @@ Result<void> write_new_file_deferred(const std::filesystem::path& path, std::str
                                      std::optional<std::int64_t> mtime_s, SyncLedger& ledger) {
   auto created = create_and_write(path, content, mtime_s);
   if (!created) return created.error();
-  ledger.add_file(*created, path);
+  ledger.add_new_file(*created, path);
   return {};
 }
 
@@ -241,6 +241,7 @@ Result<void> make_dir(const std::filesystem::path& dir) {
 
 SyncLedger::SyncLedger(SyncLedger&& other) noexcept
     : files_(std::exchange(other.files_, {})),
+      new_files_(std::exchange(other.new_files_, {})),
       dirs_(std::exchange(other.dirs_, {})),
       on_synced_(std::exchange(other.on_synced_, {})) {}
 
@@ -248,6 +249,7 @@ SyncLedger& SyncLedger::operator=(SyncLedger&& other) noexcept {
   if (this != &other) {
     close_all();
     files_ = std::exchange(other.files_, {});
+    new_files_ = std::exchange(other.new_files_, {});
     dirs_ = std::exchange(other.dirs_, {});
     on_synced_ = std::exchange(other.on_synced_, {});
   }
@@ -258,22 +260,26 @@ SyncLedger::~SyncLedger() { close_all(); }
 
 void SyncLedger::close_all() {
   for (auto& entry : files_) ::close(entry.fd);
+  for (auto& entry : new_files_) ::close(entry.fd);
   for (auto& entry : dirs_) ::close(entry.fd);
   files_.clear();
+  new_files_.clear();
   dirs_.clear();
 }
 
-void SyncLedger::add_file(int fd, const std::filesystem::path& path) {
+void SyncLedger::add_file(int fd, std::string path) {
   for (auto& entry : files_) {
     if (entry.path == path) {
       ::close(std::exchange(entry.fd, fd));
       return;
     }
   }
-  files_.push_back({path, fd});
+  files_.push_back({std::move(path), fd});
 }
 
-Result<void> SyncLedger::add_dir(const std::filesystem::path& dir) {
+void SyncLedger::add_new_file(int fd, std::string path) { new_files_.push_back({std::move(path), fd}); }
+
+Result<void> SyncLedger::add_dir(const std::string& dir) {
   for (const auto& entry : dirs_) {
     if (entry.path == dir) return {};
   }
@@ -284,7 +290,12 @@ Result<void> SyncLedger::add_dir(const std::filesystem::path& dir) {
 }
 
 void SyncLedger::merge(SyncLedger&& other) {
-  for (auto& entry : other.files_) add_file(std::exchange(entry.fd, -1), entry.path);
+  for (auto& entry : other.files_) add_file(std::exchange(entry.fd, -1), std::move(entry.path));
+  if (new_files_.empty()) {
+    new_files_ = std::move(other.new_files_);
+  } else {
+    for (auto& entry : other.new_files_) new_files_.push_back({std::move(entry.path), std::exchange(entry.fd, -1)});
+  }
   for (auto& entry : other.dirs_) {
     const bool known = std::any_of(dirs_.begin(), dirs_.end(), [&](const Entry& mine) { return mine.path == entry.path; });
     if (known) ::close(entry.fd);
@@ -292,13 +303,16 @@ void SyncLedger::merge(SyncLedger&& other) {
     entry.fd = -1;
   }
   other.files_.clear();
+  other.new_files_.clear();
   other.dirs_.clear();
   for (auto& action : other.on_synced_) on_synced_.push_back(std::move(action));
   other.on_synced_.clear();
 }
 
 void SyncLedger::start_writeback() const {
-  for (const auto& entry : files_) ::sync_file_range(entry.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  for (const auto* list : {&new_files_, &files_}) {
+    for (const auto& entry : *list) ::sync_file_range(entry.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
 }
 
 Result<void> SyncLedger::sync(SyncMode mode) {
@@ -307,14 +321,19 @@ Result<void> SyncLedger::sync(SyncMode mode) {
     if (result) result = errno_error(operation, entry.path, errno);
   };
   if (mode == SyncMode::syncfs) {
-    const Entry* any = !dirs_.empty() ? &dirs_.front() : !files_.empty() ? &files_.front() : nullptr;
+    const Entry* any = !dirs_.empty()        ? &dirs_.front()
+                       : !files_.empty()     ? &files_.front()
+                       : !new_files_.empty() ? &new_files_.front()
+                                             : nullptr;
     if (any != nullptr && ::syncfs(any->fd) != 0) note("syncfs", *any);
   } else {
     // Write-back of every file first, so that the fdatasyncs below find their
     // data on its way and share the journal commits (Linux).
     start_writeback();
-    for (const auto& entry : files_) {
-      if (::fdatasync(entry.fd) != 0) note("fdatasync", entry);
+    for (const auto* list : {&new_files_, &files_}) {
+      for (const auto& entry : *list) {
+        if (::fdatasync(entry.fd) != 0) note("fdatasync", entry);
+      }
     }
     for (const auto& entry : dirs_) {
       if (::fsync(entry.fd) != 0) note("fsync", entry);

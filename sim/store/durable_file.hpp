@@ -95,9 +95,12 @@ class SyncLedger {
   // Takes ownership of `fd`, the file now at `path`.  A file recorded again
   // under the same path (a uid list replaced again) supersedes the older one,
   // whose inode has left the directory.
-  void add_file(int fd, const std::filesystem::path& path);
+  void add_file(int fd, std::string path);
+  // The same for a file the caller has just created (O_EXCL): no older record
+  // can be its inode, so none is looked for (a ledger holds one per delivery).
+  void add_new_file(int fd, std::string path);
   // Opens the directory once per ledger; io when it cannot be opened.
-  Result<void> add_dir(const std::filesystem::path& dir);
+  Result<void> add_dir(const std::string& dir);
   // Moves everything `other` holds into this ledger.
   void merge(SyncLedger&& other);
 
@@ -107,7 +110,7 @@ class SyncLedger {
   [[nodiscard]] std::vector<std::function<void()>> take_on_synced() { return std::exchange(on_synced_, {}); }
 
   [[nodiscard]] bool empty() const { return files_.empty() && dirs_.empty() && on_synced_.empty(); }
-  [[nodiscard]] std::size_t file_count() const { return files_.size(); }
+  [[nodiscard]] std::size_t file_count() const { return files_.size() + new_files_.size(); }
   [[nodiscard]] std::size_t dir_count() const { return dirs_.size(); }
 
   // Starts write-back of every recorded file (sync_file_range), so that a
@@ -124,13 +127,15 @@ class SyncLedger {
   Result<void> sync(SyncMode mode);
 
  private:
+  // Paths as strings: compared and copied per delivery, never split into components.
   struct Entry {
-    std::filesystem::path path;
+    std::string path;
     int fd = -1;
   };
   void close_all();
 
-  std::vector<Entry> files_;
+  std::vector<Entry> files_;      // may be superseded (add_file)
+  std::vector<Entry> new_files_;  // never are (add_new_file)
   std::vector<Entry> dirs_;
   std::vector<std::function<void()>> on_synced_;
 };

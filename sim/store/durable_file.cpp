@@ -32,7 +32,7 @@ class Fd {
   int fd_;
 };
 
-Result<void> write_all(int fd, std::string_view content, const std::filesystem::path& path) {
+Result<void> write_all(int fd, std::string_view content, const std::string& path) {
   while (!content.empty()) {
     ssize_t written = ::write(fd, content.data(), content.size());
     if (written < 0) {
@@ -42,6 +42,13 @@ Result<void> write_all(int fd, std::string_view content, const std::filesystem::
     content.remove_prefix(static_cast<std::size_t>(written));
   }
   return {};
+}
+
+// The directory part of a path made by joining, as std::filesystem::path::parent_path gives it.
+std::string parent_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {};
+  return path.substr(0, slash == 0 ? 1 : slash);
 }
 
 }  // namespace
@@ -83,7 +90,7 @@ namespace {
 
 // Creates `path`, writes `content` and sets the modification time; the file
 // stays open.  On failure the file is removed.
-Result<int> create_and_write(const std::filesystem::path& path, std::string_view content,
+Result<int> create_and_write(const std::string& path, std::string_view content,
                              std::optional<std::int64_t> mtime_s) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("create", path, errno);
@@ -106,7 +113,7 @@ Result<int> create_and_write(const std::filesystem::path& path, std::string_view
 
 // Opens `path` for appending and writes `content` at its end, if it is still
 // `expected_size` long; the file stays open.
-Result<int> open_and_append(const std::filesystem::path& path, std::string_view content,
+Result<int> open_and_append(const std::string& path, std::string_view content,
                             std::uint64_t expected_size) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", path, errno);
@@ -118,7 +125,7 @@ Result<int> open_and_append(const std::filesystem::path& path, std::string_view 
   }
   if (static_cast<std::uint64_t>(st.st_size) != expected_size) {
     ::close(fd);
-    return make_error(ErrorCategory::exists, path.string() + " changed under us (" + std::to_string(st.st_size) +
+    return make_error(ErrorCategory::exists, path + " changed under us (" + std::to_string(st.st_size) +
                                                  " octets, " + std::to_string(expected_size) + " expected)");
   }
   if (auto written = write_all(fd, content, path); !written) {
@@ -131,7 +138,7 @@ Result<int> open_and_append(const std::filesystem::path& path, std::string_view 
 
 }  // namespace
 
-Result<void> append_to_file(const std::filesystem::path& path, std::string_view content, std::uint64_t expected_size) {
+Result<void> append_to_file(const std::string& path, std::string_view content, std::uint64_t expected_size) {
   auto opened = open_and_append(path, content, expected_size);
   if (!opened) return opened.error();
   Fd fd(*opened);
@@ -144,7 +151,7 @@ Result<void> append_to_file(const std::filesystem::path& path, std::string_view 
   return {};
 }
 
-Result<void> append_to_file_deferred(const std::filesystem::path& path, std::string_view content,
+Result<void> append_to_file_deferred(const std::string& path, std::string_view content,
                                      std::uint64_t expected_size, SyncLedger& ledger) {
   auto opened = open_and_append(path, content, expected_size);
   if (!opened) return opened.error();
@@ -152,7 +159,7 @@ Result<void> append_to_file_deferred(const std::filesystem::path& path, std::str
   return {};
 }
 
-Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
+Result<void> write_new_file(const std::string& path, std::string_view content,
                             std::optional<std::int64_t> mtime_s) {
   auto created = create_and_write(path, content, mtime_s);
   if (!created) return created.error();
@@ -171,7 +178,7 @@ Result<void> write_new_file(const std::filesystem::path& path, std::string_view 
   return {};
 }
 
-Result<void> write_new_file_deferred(const std::filesystem::path& path, std::string_view content,
+Result<void> write_new_file_deferred(const std::string& path, std::string_view content,
                                      std::optional<std::int64_t> mtime_s, SyncLedger& ledger) {
   auto created = create_and_write(path, content, mtime_s);
   if (!created) return created.error();
@@ -196,9 +203,8 @@ Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string
   return ledger.add_dir(dir);
 }
 
-Result<void> link_into_place_deferred(const std::filesystem::path& from, const std::filesystem::path& to,
-                                      SyncLedger& ledger) {
-  if (auto dir = ledger.add_dir(to.parent_path()); !dir) return dir;
+Result<void> link_into_place_deferred(const std::string& from, const std::string& to, SyncLedger& ledger) {
+  if (auto dir = ledger.add_dir(parent_of(to)); !dir) return dir;
   if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
   ::unlink(from.c_str());
   return {};
@@ -217,10 +223,10 @@ Result<void> replace_file(const std::filesystem::path& dir, std::string_view nam
   return fsync_dir(dir);
 }
 
-Result<void> link_into_place(const std::filesystem::path& from, const std::filesystem::path& to) {
+Result<void> link_into_place(const std::string& from, const std::string& to) {
   if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
   ::unlink(from.c_str());
-  if (auto synced = fsync_dir(to.parent_path()); !synced) {
+  if (auto synced = fsync_dir(parent_of(to)); !synced) {
     ::unlink(to.c_str());
     return synced;
   }

@@ -51,7 +51,7 @@ Result<void> fsync_dir(const std::filesystem::path& dir);
 // Creates `path` (which must not exist), writes `content`, sets the
 // modification time when given, fsyncs and closes it.  On failure the file
 // is removed.
-Result<void> write_new_file(const std::filesystem::path& path, std::string_view content,
+Result<void> write_new_file(const std::string& path, std::string_view content,
                             std::optional<std::int64_t> mtime_s = std::nullopt);
 
 // Replaces dir/name atomically: writes dir/name.lock, fsyncs it, renames it
@@ -66,11 +66,11 @@ Result<void> replace_file(const std::filesystem::path& dir, std::string_view nam
 // way is cut back to `expected_size`, so a reader never sees half a line.
 // Appending creates no inode and frees none: on ext4 without a journal every
 // inode freed in the last minute slows each later create in its group.
-Result<void> append_to_file(const std::filesystem::path& path, std::string_view content, std::uint64_t expected_size);
+Result<void> append_to_file(const std::string& path, std::string_view content, std::uint64_t expected_size);
 
 // link(from, to) then unlink(from), then fsync to's directory; on failure
 // neither a partial `to` nor (if the link failed) a changed `from` is left.
-Result<void> link_into_place(const std::filesystem::path& from, const std::filesystem::path& to);
+Result<void> link_into_place(const std::string& from, const std::string& to);
 
 // rename(from, to) then fsync both directories.
 Result<void> rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);
@@ -141,16 +141,16 @@ class SyncLedger {
 };
 
 // write_new_file without the fsync: the open descriptor goes into `ledger`.
-Result<void> write_new_file_deferred(const std::filesystem::path& path, std::string_view content,
+Result<void> write_new_file_deferred(const std::string& path, std::string_view content,
                                      std::optional<std::int64_t> mtime_s, SyncLedger& ledger);
 // replace_file without its fsyncs: the file and `dir` go into `ledger`.
 Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string_view name, std::string_view content,
                                    SyncLedger& ledger);
 // append_to_file without the fdatasync: the file goes into `ledger`.
-Result<void> append_to_file_deferred(const std::filesystem::path& path, std::string_view content,
+Result<void> append_to_file_deferred(const std::string& path, std::string_view content,
                                      std::uint64_t expected_size, SyncLedger& ledger);
 // link_into_place without the fsync: to's directory goes into `ledger`.
-Result<void> link_into_place_deferred(const std::filesystem::path& from, const std::filesystem::path& to,
+Result<void> link_into_place_deferred(const std::string& from, const std::string& to,
                                       SyncLedger& ledger);
 
 }  // namespace maillab::sim::durable

@@ -40,10 +40,12 @@ constexpr std::string_view kOurTmpMark = ".maillab,";
 
 Error not_found(std::string what) { return make_error(ErrorCategory::not_found, std::move(what)); }
 
-bool is_real_dir(const fs::path& path) {
-  std::error_code ec;
-  return fs::symlink_status(path, ec).type() == fs::file_type::directory && !ec;
+bool is_real_dir(const char* path) {
+  struct stat st {};
+  return ::lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+bool is_real_dir(const fs::path& path) { return is_real_dir(path.c_str()); }
 
 bool is_maildir(const fs::path& dir) {
   return is_real_dir(dir) && is_real_dir(dir / "cur") && is_real_dir(dir / "new") && is_real_dir(dir / "tmp");
@@ -116,8 +118,7 @@ OnExit(F) -> OnExit<F>;  // clang 14 (Debian 12) has no aggregate deduction yet
 std::int64_t ns_of(const struct timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
 
 // The file system's time now: touch tmp/ (nobody reads its times) and read its ctime back.
-std::optional<std::int64_t> probe_fs_time(const fs::path& dir) {
-  fs::path tmp = dir / "tmp";
+std::optional<std::int64_t> probe_fs_time(const std::string& tmp) {
   if (::utimensat(AT_FDCWD, tmp.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
   struct stat st {};
   if (::lstat(tmp.c_str(), &st) != 0) return std::nullopt;
@@ -242,16 +243,31 @@ MaildirStore::~MaildirStore() {
   }
 }
 
-Result<fs::path> MaildirStore::home_of(std::string_view user) const {
-  auto parsed = parse_user(user);
-  if (!parsed) return parsed.error();
-  fs::path domain = root_ / parsed->domain;
-  fs::path home = domain / parsed->local_part;
-  if (!is_real_dir(domain) || !is_maildir(home)) return not_found("no such user " + parsed->key);
-  return home;
+namespace {
+
+MaildirStore::MaildirPaths maildir_paths(const std::string& dir) {
+  return {dir, dir + "/cur", dir + "/new", dir + "/tmp"};
 }
 
-Result<MaildirStore::Location> MaildirStore::locate(std::string_view user, std::string_view mailbox) const {
+bool is_maildir(const MaildirStore::MaildirPaths& paths) {
+  return is_real_dir(paths.dir.c_str()) && is_real_dir(paths.cur.c_str()) && is_real_dir(paths.new_dir.c_str()) &&
+         is_real_dir(paths.tmp.c_str());
+}
+
+}  // namespace
+
+Result<fs::path> MaildirStore::home_of(std::string_view user) const {
+  auto where = locate(user, kInbox);
+  if (!where) return where.error();
+  return (*where)->home;
+}
+
+Result<MaildirStore::Location> MaildirStore::place_of(std::string_view user, std::string_view mailbox) const {
+  std::string memo_key = std::to_string(user.size());
+  memo_key += ':';
+  memo_key += user;
+  memo_key += mailbox;
+  if (auto it = places_.find(memo_key); it != places_.end()) return it->second;
   auto parsed = parse_user(user);
   if (!parsed) return parsed.error();
   auto name = canonical_mailbox_name(mailbox);
@@ -262,24 +278,39 @@ Result<MaildirStore::Location> MaildirStore::locate(std::string_view user, std::
     if (!encoded) return encoded.error();
     dir_name = std::move(*encoded);
   }
-  auto home = home_of(user);
-  if (!home) return home.error();
-  Location out;
-  out.user_key = parsed->key;
-  out.home = *home;
-  out.name = std::move(*name);
-  out.dir = dir_name.empty() ? *home : *home / dir_name;
-  return out;
+  auto place = std::make_shared<Place>();
+  place->user_key = parsed->key;
+  place->name = std::move(*name);
+  place->key = folder_key(place->user_key, place->name);
+  const fs::path domain = root_ / parsed->domain;
+  place->home = domain / parsed->local_part;
+  place->dir = dir_name.empty() ? place->home : place->home / dir_name;
+  place->domain = domain.native();
+  place->home_paths = maildir_paths(place->home.native());
+  place->dir_paths = maildir_paths(place->dir.native());
+  place->uid_list = place->dir_paths.dir + '/' + kUidList;
+  place->keywords = place->dir_paths.dir + '/' + kKeywords;
+  if (places_.size() >= kPlacesMax) places_.clear();  // names made up by clients stay bounded
+  places_.emplace(std::move(memo_key), place);
+  return Location(std::move(place));
+}
+
+Result<MaildirStore::Location> MaildirStore::locate(std::string_view user, std::string_view mailbox) const {
+  auto where = place_of(user, mailbox);
+  if (!where) return where;
+  const Place& at = **where;
+  if (!is_real_dir(at.domain.c_str()) || !is_maildir(at.home_paths)) return not_found("no such user " + at.user_key);
+  return where;
 }
 
 Result<fs::path> MaildirStore::mailbox_dir(std::string_view user, std::string_view mailbox) const {
   auto where = locate(user, mailbox);
   if (!where) return where.error();
-  if (!is_maildir(where->dir)) return not_found("no such mailbox " + where->name);
-  return where->dir;
+  if (!is_maildir((*where)->dir_paths)) return not_found("no such mailbox " + (*where)->name);
+  return (*where)->dir;
 }
 
-MaildirStore::Stamp MaildirStore::stamp_at(const fs::path& path) {
+MaildirStore::Stamp MaildirStore::stamp_at(const std::string& path) {
   Stamp out;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return out;
@@ -292,12 +323,13 @@ MaildirStore::Stamp MaildirStore::stamp_at(const fs::path& path) {
   return out;
 }
 
-std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const fs::path& dir) {
-  return {stamp_at(dir / "new"), stamp_at(dir / "cur"), stamp_at(dir / kUidList), stamp_at(dir / kKeywords)};
+std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const Place& place) {
+  return {stamp_at(place.dir_paths.new_dir), stamp_at(place.dir_paths.cur), stamp_at(place.uid_list),
+          stamp_at(place.keywords)};
 }
 
 void MaildirStore::after_write(Folder& folder) const {
-  folder.stamps = stamps_of(folder.dir);
+  folder.stamps = stamps_of(*folder.place);
   folder.trusted = false;
 }
 
@@ -353,7 +385,7 @@ Result<void> MaildirStore::seal_deferred() {
         continue;
       }
       folder.list_unsaved = false;
-      if (was_trusted) folder.stamps[2] = stamp_at(folder.dir / kUidList);
+      if (was_trusted) folder.stamps[2] = stamp_at(folder.place->uid_list);
       else after_write(folder);
     }
     // (A folder not in the index, or saved since, has its list on disk already.)
@@ -373,43 +405,44 @@ Result<std::int64_t> MaildirStore::date_of(Folder& folder, std::size_t index) co
 Result<MaildirStore::Folder*> MaildirStore::open_folder(std::string_view user, std::string_view mailbox) const {
   auto where = locate(user, mailbox);
   if (!where) return where.error();
-  std::string key = folder_key(where->user_key, where->name);
-  if (!is_maildir(where->dir)) {
-    folders_.erase(key);
-    return not_found("no such mailbox " + where->name);
+  const Place& at = **where;
+  if (!is_maildir(at.dir_paths)) {
+    folders_.erase(at.key);
+    return not_found("no such mailbox " + at.name);
   }
-  if (auto it = folders_.find(key); it != folders_.end() && it->second.recheck) {
+  if (auto it = folders_.find(at.key); it != folders_.end() && it->second.recheck) {
     it->second.recheck = false;
     it->second.trusted = false;
   }
-  return folder_at(key, where->home, where->dir);
+  return folder_at(*where);
 }
 
-Result<MaildirStore::Folder*> MaildirStore::folder_at(const std::string& key, const fs::path& home,
-                                                      const fs::path& dir) const {
+Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where) const {
   auto older_than_probe = [&](const std::array<Stamp, 4>& stamps) {
     return std::all_of(stamps.begin(), stamps.end(),
                        [&](const Stamp& st) { return !st.exists || st.ctime_ns < fs_now_ns_; });
   };
-  std::array<Stamp, 4> stamps = stamps_of(dir);
+  const Place& at = *where;
+  const std::string& key = at.key;
+  std::array<Stamp, 4> stamps = stamps_of(at);
   auto it = folders_.find(key);
   Folder* previous = nullptr;
-  if (it != folders_.end() && it->second.dir == dir) {
+  if (it != folders_.end()) {  // (its directory is the one its key names)
     if (it->second.trusted && it->second.stamps == stamps) return &it->second;
     previous = &it->second;
   }
   if (!older_than_probe(stamps)) {
-    if (auto now = probe_fs_time(dir)) fs_now_ns_ = std::max(fs_now_ns_, *now);
-    stamps = stamps_of(dir);
+    if (auto now = probe_fs_time(at.dir_paths.tmp)) fs_now_ns_ = std::max(fs_now_ns_, *now);
+    stamps = stamps_of(at);
   }
   bool wrote_list = false;
   ++syncs_;
-  auto synced = sync(home, dir, previous, stamps, wrote_list);
+  auto synced = sync(where, previous, stamps, wrote_list);
   if (!synced) {
     folders_.erase(key);
     return synced.error();
   }
-  std::array<Stamp, 4> after = stamps_of(dir);
+  std::array<Stamp, 4> after = stamps_of(at);
   synced->trusted = older_than_probe(stamps) && after[0] == stamps[0] && after[1] == stamps[1] &&
                     after[3] == stamps[3] && (wrote_list || after[2] == stamps[2]);
   synced->stamps = after;
@@ -417,9 +450,12 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const std::string& key, co
   return &folders_.insert_or_assign(key, std::move(*synced)).first->second;
 }
 
-Result<MaildirStore::Folder> MaildirStore::sync(const fs::path& home, const fs::path& dir, Folder* previous,
+Result<MaildirStore::Folder> MaildirStore::sync(const Location& where, Folder* previous,
                                                 const std::array<Stamp, 4>& stamps, bool& wrote_list) const {
+  const fs::path& home = where->home;
+  const fs::path& dir = where->dir;
   Folder folder;
+  folder.place = where;
   folder.home = home;
   folder.dir = dir;
   bool dirty = false;
@@ -542,7 +578,7 @@ Result<void> MaildirStore::save_added(Folder& folder) const {
   const std::size_t first = folder.records_on_disk;
   if (first != kNotAppendable && first <= folder.list.records.size()) {
     std::string lines = maildir::format_uidlist_records(folder.list, first);
-    const fs::path path = folder.dir / kUidList;
+    const std::string& path = folder.place->uid_list;
     auto appended = deferred_ != nullptr
                         ? durable::append_to_file_deferred(path, lines, folder.list_bytes, *deferred_)
                         : durable::append_to_file(path, lines, folder.list_bytes);
@@ -651,8 +687,9 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   // A deferred delivery that only links a file keeps a trusted index trusted (see the header).
   bool keep_trust = deferred && folder.trusted;
   const bool to_new = flags.empty();
+  const std::string& into = to_new ? folder.place->dir_paths.new_dir : folder.place->dir_paths.cur;
   OnExit restamp{[&] {
-    if (keep_trust) folder.stamps[to_new ? 0 : 1] = stamp_at(folder.dir / (to_new ? "new" : "cur"));
+    if (keep_trust) folder.stamps[to_new ? 0 : 1] = stamp_at(into);
     else after_write(folder);
   }};
   std::vector<std::string> keywords = folder.keywords;
@@ -668,8 +705,8 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   std::uint32_t uid = folder.list.uid_next;
   std::string base = maildir::our_base_name(internal_date_s, uid, folder.list.uid_validity, disk_bytes.size(), size);
   std::string name = to_new ? base : base + ":2," + *letters;
-  fs::path temporary = folder.dir / "tmp" / base;
-  fs::path target = folder.dir / (to_new ? "new" : "cur") / name;
+  const std::string temporary = folder.place->dir_paths.tmp + '/' + base;
+  const std::string target = into + '/' + name;
   std::error_code ignored;
   auto write = [&] {
     return deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
@@ -704,7 +741,7 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   }
   if (auto saved = save_added(folder); !saved) {
     fs::remove(target, ignored);
-    (void)durable::fsync_dir(target.parent_path());
+    (void)durable::fsync_dir(into);
     folder.list.records.pop_back();
     folder.in_new.pop_back();
     folder.dates.pop_back();
@@ -720,8 +757,9 @@ Result<std::uint64_t> MaildirStore::used_bytes_at(const std::string& user_key, c
   names.insert(names.begin(), std::string(kInbox));
   std::uint64_t total = 0;
   for (const std::string& name : names) {
-    fs::path dir = name == kInbox ? home : home / *maildir::folder_dir_name(name);
-    auto folder = folder_at(folder_key(user_key, name), home, dir);
+    auto where = place_of(user_key, name);
+    if (!where) return where.error();
+    auto folder = folder_at(*where);
     if (!folder) return folder.error();
     for (std::size_t i = 0; i < (*folder)->list.records.size(); ++i) {
       auto size = size_of(**folder, i);
@@ -800,7 +838,7 @@ Result<void> MaildirStore::ensure_user(std::string_view user) {
   return {};
 }
 
-bool MaildirStore::has_user(std::string_view user) const { return home_of(user).ok(); }
+bool MaildirStore::has_user(std::string_view user) const { return locate(user, kInbox).ok(); }
 
 Result<void> MaildirStore::set_limits(std::string_view user, StoreLimits limits) {
   auto home = home_of(user);
@@ -837,8 +875,9 @@ Result<std::vector<MailboxInfo>> MaildirStore::list_mailboxes(std::string_view u
 }
 
 Result<void> MaildirStore::create_mailbox(std::string_view user, std::string_view name) {
-  auto where = locate(user, name);
-  if (!where) return where.error();
+  auto located = locate(user, name);
+  if (!located) return located.error();
+  const Location where = *located;
   forget(folder_key(where->user_key, ""));
   if (where->name == kInbox || is_maildir(where->dir)) {
     return make_error(ErrorCategory::exists, "mailbox " + where->name + " already exists");
@@ -856,8 +895,9 @@ Result<void> MaildirStore::create_mailbox(std::string_view user, std::string_vie
 }
 
 Result<void> MaildirStore::delete_mailbox(std::string_view user, std::string_view name) {
-  auto where = locate(user, name);
-  if (!where) return where.error();
+  auto located = locate(user, name);
+  if (!located) return located.error();
+  const Location where = *located;
   forget(folder_key(where->user_key, ""));
   if (where->name == kInbox) {
     return make_error(ErrorCategory::invalid_argument, "INBOX cannot be deleted (RFC 3501 §6.3.4)");
@@ -878,10 +918,12 @@ Result<void> MaildirStore::delete_mailbox(std::string_view user, std::string_vie
 }
 
 Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_view from, std::string_view to) {
-  auto source = locate(user, from);
-  if (!source) return source.error();
-  auto target = locate(user, to);
-  if (!target) return target.error();
+  auto located_source = locate(user, from);
+  if (!located_source) return located_source.error();
+  const Location source = *located_source;
+  auto located_target = locate(user, to);
+  if (!located_target) return located_target.error();
+  const Location target = *located_target;
   const fs::path& home = source->home;
   std::string user_prefix = folder_key(source->user_key, "");
   forget(user_prefix);
@@ -915,9 +957,9 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
   if (source->name == kInbox) {
     // RFC 3501 §6.3.5: the messages move to the new mailbox, INBOX stays (empty).
     if (auto made = make_folder(home, target->name); !made) return made;
-    auto opened_inbox = folder_at(folder_key(source->user_key, kInbox), home, home);
+    auto opened_inbox = folder_at(source);
     if (!opened_inbox) return opened_inbox.error();
-    auto opened_moved = folder_at(folder_key(source->user_key, target->name), home, target->dir);
+    auto opened_moved = folder_at(target);
     if (!opened_moved) return opened_moved.error();
     Folder* inbox = *opened_inbox;
     Folder* moved = *opened_moved;
@@ -968,8 +1010,9 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
 }
 
 Result<void> MaildirStore::set_subscribed(std::string_view user, std::string_view name, bool subscribed) {
-  auto where = locate(user, name);
-  if (!where) return where.error();
+  auto located = locate(user, name);
+  if (!located) return located.error();
+  const Location where = *located;
   auto subscriptions = read_subscriptions(where->home);
   if (!subscriptions) return subscriptions.error();
   std::set<std::string> names(subscriptions->begin(), subscriptions->end());
@@ -1050,19 +1093,19 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
                                            const Flags& flags, std::int64_t internal_date_s) {
   auto where = locate(user, mailbox);
   if (!where) return where.error();
+  const Place& at = **where;
   auto canonical = canonical_flags(flags);
   if (!canonical) return canonical.error();
-  // open_folder() without a second locate(): home_of() has checked the INBOX's Maildir already.
-  std::string key = folder_key(where->user_key, where->name);
-  if (where->name != kInbox && !is_maildir(where->dir)) {
-    folders_.erase(key);
-    return not_found("no such mailbox " + where->name);
+  // open_folder() without a second locate(): locate() has checked the INBOX's Maildir already.
+  if (at.name != kInbox && !is_maildir(at.dir_paths)) {
+    folders_.erase(at.key);
+    return not_found("no such mailbox " + at.name);
   }
-  auto folder = folder_at(key, where->home, where->dir);
+  auto folder = folder_at(*where);
   if (!folder) return folder.error();
   std::string crlf = net::mail::normalize_crlf(data);
   // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.
-  if (auto allowed = check_quota(where->user_key, where->home, crlf.size()); !allowed) return allowed.error();
+  if (auto allowed = check_quota(at.user_key, at.home, crlf.size()); !allowed) return allowed.error();
   return deliver(**folder, maildir::crlf_to_lf(crlf), crlf.size(), *canonical, internal_date_s);
 }
 
@@ -1144,8 +1187,9 @@ Result<std::uint32_t> MaildirStore::copy(std::string_view user, std::string_view
                                          std::string_view to) {
   auto opened = open_folder(user, from);
   if (!opened) return opened.error();
-  auto target_where = locate(user, to);
-  if (!target_where) return target_where.error();
+  auto located_to = locate(user, to);
+  if (!located_to) return located_to.error();
+  const Location target_where = *located_to;
   Folder& source = **opened;
   auto index = uid < shown_below(source) ? source.index_of(uid) : std::nullopt;
   if (!index) return not_found("no message with UID " + std::to_string(uid));

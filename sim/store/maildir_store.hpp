@@ -84,6 +84,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "net/mail/mail_store.hpp"
@@ -96,6 +97,11 @@ class MaildirStore final : public net::mail::MailStore {
  public:
   // Opens the state directory `root`, creating it when missing.
   static Result<std::unique_ptr<MaildirStore>> open(std::filesystem::path root);
+
+  // A Maildir's directory and its cur/, new/ and tmp/, as strings for the system calls.
+  struct MaildirPaths {
+    std::string dir, cur, new_dir, tmp;
+  };
   // Writes (with fsync) the uid lists that deferred deliveries left unsaved.
   ~MaildirStore() override;
   MaildirStore(const MaildirStore&) = delete;
@@ -161,9 +167,27 @@ class MaildirStore final : public net::mail::MailStore {
   static constexpr std::int64_t kUnknownDate = INT64_MIN;
   static constexpr std::size_t kNotAppendable = SIZE_MAX;
 
+  // Where a mailbox lives: a function of the user's and the mailbox's names
+  // (and root_) alone, so each is made once and kept (places_), and a kept
+  // one never goes stale; whether its directories exist (users and folders
+  // come and go: CREATE, RENAME, DELETE, another program) is asked of the
+  // disk at every use, as before.  It spares every delivery ~18 path joins.
+  struct Place {
+    std::string user_key;
+    std::string name;  // canonical
+    std::string key;   // in folders_
+    std::filesystem::path home;  // the user's Maildir
+    std::filesystem::path dir;   // this mailbox's Maildir
+    std::string domain;          // root_/<domain>
+    MaildirPaths home_paths, dir_paths;
+    std::string uid_list, keywords;  // in dir
+  };
+  using Location = std::shared_ptr<const Place>;
+
   // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
     std::string key;             // in folders_
+    Location place;
     std::filesystem::path home;  // the user's Maildir
     std::filesystem::path dir;   // this mailbox's Maildir
     maildir::UidList list;
@@ -182,26 +206,21 @@ class MaildirStore final : public net::mail::MailStore {
     std::filesystem::path path_of(std::size_t index) const;
     std::optional<std::size_t> index_of(std::uint32_t uid) const;
   };
-  struct Location {
-    std::string user_key;
-    std::filesystem::path home;
-    std::string name;            // canonical
-    std::filesystem::path dir;
-  };
-
   Result<std::filesystem::path> home_of(std::string_view user) const;
+  // The place of a mailbox whose names are valid (not_found: no such user).
   Result<Location> locate(std::string_view user, std::string_view mailbox) const;
+  // The same without asking whether the user exists.
+  Result<Location> place_of(std::string_view user, std::string_view mailbox) const;
   // The index of a mailbox, synced when its stamp moved or was not trusted.
   // The pointer stays valid until the next call that may sync or forget.
   Result<Folder*> open_folder(std::string_view user, std::string_view mailbox) const;
-  Result<Folder*> folder_at(const std::string& key, const std::filesystem::path& home,
-                            const std::filesystem::path& dir) const;
+  Result<Folder*> folder_at(const Location& where) const;
   // `previous` (may be null) lends the dates it knew and its uid list when that did not change.
   // `stamps` are the ones taken before; `wrote_list` tells whether the sync saved dovecot-uidlist.
-  Result<Folder> sync(const std::filesystem::path& home, const std::filesystem::path& dir, Folder* previous,
-                      const std::array<Stamp, 4>& stamps, bool& wrote_list) const;
-  static Stamp stamp_at(const std::filesystem::path& path);
-  static std::array<Stamp, 4> stamps_of(const std::filesystem::path& dir);
+  Result<Folder> sync(const Location& where, Folder* previous, const std::array<Stamp, 4>& stamps,
+                      bool& wrote_list) const;
+  static Stamp stamp_at(const std::string& path);
+  static std::array<Stamp, 4> stamps_of(const Place& place);
   // Our own write changed the folder: its stamps now describe our change, not a check.
   void after_write(Folder& folder) const;
   // The first UID readers may not see (the folder's UIDNEXT when nothing is hidden).
@@ -234,6 +253,9 @@ class MaildirStore final : public net::mail::MailStore {
   mutable std::uint64_t change_counter_ = 0;
   // Indexes by "<user key>\n<canonical mailbox name>".
   mutable std::map<std::string, Folder, std::less<>> folders_;
+  // Places by "<length of the user>:<user><mailbox>" as callers spell them; emptied when full.
+  static constexpr std::size_t kPlacesMax = 1024;
+  mutable std::unordered_map<std::string, Location> places_;
   mutable std::int64_t fs_now_ns_ = INT64_MIN;
   mutable std::uint64_t syncs_ = 0;  // the latest probe of the filesystem's time
   durable::SyncLedger* deferred_ = nullptr;

@@ -344,3 +344,57 @@ TEST_CASE("maildir store: ensure_user completes a Maildir made by another progra
   CHECK(status->messages == 1);
   CHECK(store.read("carol@lab.test", "INBOX", 1).value() == "Subject: old\r\n\r\n");
 }
+
+TEST_CASE("maildir store: the paths it keeps per user and mailbox follow users and folders that come and go") {
+  MaildirFixture f;
+  MaildirStore& store = *f.impl;
+  const fs::path root = f.dir.path();
+  auto not_found = [](const auto& result) {
+    return !result.ok() && result.error().category == ErrorCategory::not_found;
+  };
+  // A user made on first delivery: refused before ensure_user, stored after.
+  CHECK(not_found(store.append(kAlice, "INBOX", "one", {}, 1)));
+  CHECK_FALSE(store.has_user(kAlice));
+  REQUIRE(store.ensure_user(kAlice).ok());
+  CHECK(store.has_user(kAlice));
+  CHECK(store.append(kAlice, "INBOX", "one", {}, 1).value() == 1);
+  // A folder created, renamed away and back, deleted (IMAP CREATE, RENAME, DELETE).
+  CHECK(not_found(store.append(kAlice, "Work", "w", {}, 1)));
+  REQUIRE(store.create_mailbox(kAlice, "Work").ok());
+  CHECK(store.append(kAlice, "Work", "w", {}, 1).value() == 1);
+  REQUIRE(store.rename_mailbox(kAlice, "Work", "Done").ok());
+  CHECK(not_found(store.append(kAlice, "Work", "w", {}, 1)));
+  CHECK(store.append(kAlice, "Done", "d", {}, 1).value() == 2);
+  REQUIRE(store.rename_mailbox(kAlice, "Done", "Work").ok());
+  CHECK(not_found(store.append(kAlice, "Done", "d", {}, 1)));
+  CHECK(store.append(kAlice, "Work", "w", {}, 1).value() == 3);
+  REQUIRE(store.delete_mailbox(kAlice, "Work").ok());
+  CHECK(not_found(store.append(kAlice, "Work", "w", {}, 1)));
+  CHECK(not_found(store.status(kAlice, "Work")));
+  // RENAME INBOX: the messages move, INBOX stays and takes new mail.
+  REQUIRE(store.rename_mailbox(kAlice, "INBOX", "Old").ok());
+  CHECK(store.status(kAlice, "Old")->messages == 1);
+  CHECK(store.status(kAlice, "INBOX")->messages == 0);
+  CHECK(store.append(kAlice, "INBOX", "two", {}, 1).value() == 2);
+  // Another program makes a folder, removes it, removes the whole user.
+  const fs::path home = root / "lab.test" / "alice";
+  for (const char* sub : {"", "/cur", "/new", "/tmp"}) fs::create_directory(home.string() + "/.Ext" + sub);
+  CHECK(store.append(kAlice, "Ext", "e", {}, 1).ok());
+  fs::remove_all(home / ".Ext");
+  CHECK(not_found(store.append(kAlice, "Ext", "e", {}, 1)));
+  fs::remove_all(home);
+  CHECK_FALSE(store.has_user(kAlice));
+  CHECK(not_found(store.append(kAlice, "INBOX", "three", {}, 1)));
+  CHECK(not_found(store.status(kAlice, "INBOX")));
+  // Made again (by us): a new Maildir, its own UIDs.
+  REQUIRE(store.ensure_user(kAlice).ok());
+  CHECK(store.append(kAlice, "INBOX", "three", {}, 1).value() == 1);
+  CHECK(store.messages(kAlice, "INBOX")->size() == 1);
+  // The Maildir swapped for a symbolic link to another user's: not a user any more.
+  REQUIRE(store.ensure_user(kBob).ok());
+  fs::remove_all(home);
+  fs::create_directory_symlink(root / "lab.test" / "bob", home);
+  CHECK_FALSE(store.has_user(kAlice));
+  CHECK(not_found(store.append(kAlice, "INBOX", "four", {}, 1)));
+  CHECK(store.status(kBob, "INBOX")->messages == 0);
+}

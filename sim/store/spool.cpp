@@ -158,10 +158,12 @@ Result<int> write_entry(const fs::path& path, const SpoolEntry& entry) {
   return fd;
 }
 
-bool exists_no_follow(const fs::path& path) {
+bool exists_no_follow(const char* path) {
   struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
+  return ::lstat(path, &st) == 0;
 }
+bool exists_no_follow(const std::string& path) { return exists_no_follow(path.c_str()); }
+bool exists_no_follow(const fs::path& path) { return exists_no_follow(path.c_str()); }
 
 // Moves <name> to .damaged/<name> (or <name>.N when that is taken).
 Result<fs::path> move_aside(const fs::path& from, const fs::path& damaged_dir, const std::string& name) {
@@ -318,13 +320,32 @@ Result<Spool> Spool::open(fs::path dir) {
 
 std::string Spool::make_id(Instant now) {
   static constexpr char digits[] = "0123456789ABCDEF";
-  std::string stamp;
-  for (auto value = static_cast<std::uint64_t>(now.us); value != 0; value >>= 4) stamp += digits[value & 15];
-  if (stamp.empty()) stamp = "0";
-  std::reverse(stamp.begin(), stamp.end());
+  char text[40];  // 16 hex digits, '.', 20 decimal ones
+  char* at = text + 16;
+  auto value = static_cast<std::uint64_t>(now.us);
+  do {
+    *--at = digits[value & 15];
+    value >>= 4;
+  } while (value != 0);
+  const std::string_view stamp(at, static_cast<std::size_t>(text + 16 - at));
+  // "<dir>/<id>" and "<dir>/.tmp/<id>" written in place: no path joins per message.
+  std::string in_queue = dir_.native();
+  in_queue += '/';
+  std::string in_tmp = in_queue + ".tmp/";
+  const std::size_t queue_base = in_queue.size();
+  const std::size_t tmp_base = in_tmp.size();
   while (true) {
-    std::string id = stamp + "." + std::to_string(++sequence_);
-    if (!exists_no_follow(dir_ / id) && !exists_no_follow(tmp_dir() / id)) return id;
+    char* end = text + 16;
+    *end++ = '.';
+    end = std::to_chars(end, text + sizeof text, ++sequence_).ptr;
+    const std::string_view sequence(text + 16, static_cast<std::size_t>(end - (text + 16)));
+    in_queue.resize(queue_base);
+    in_queue += stamp;
+    in_queue += sequence;
+    in_tmp.resize(tmp_base);
+    in_tmp += stamp;
+    in_tmp += sequence;
+    if (!exists_no_follow(in_queue) && !exists_no_follow(in_tmp)) return in_queue.substr(queue_base);
   }
 }
 

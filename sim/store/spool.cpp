@@ -43,21 +43,20 @@ bool valid_attribute_name(std::string_view name) {
 
 bool needs_escape(unsigned char c) { return c == '%' || c < 0x20 || c == 0x7f; }
 
-std::string encode(std::string_view value) {
+// Appends `value` percent-encoded (see the header) to `out`; runs that need no escape go in whole.
+void append_encoded(std::string& out, std::string_view value) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (needs_escape(c)) {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (!needs_escape(c)) continue;
+    out.append(value.data() + plain, i - plain);
+    out += '%';
+    out += hex[c >> 4];
+    out += hex[c & 15];
+    plain = i + 1;
   }
-  return out;
+  out.append(value.data() + plain, value.size() - plain);
 }
 
 int hex_value(char c) {
@@ -84,24 +83,49 @@ Result<std::string> decode(std::string_view value) {
   return out;
 }
 
-std::string format_header(const SpoolEntry& entry) {
-  std::string out;
-  out.reserve(256 + 64 * entry.recipients.size());
+// The entry's header lines, appended to `out` without a temporary string per line.
+void append_header(std::string& out, const SpoolEntry& entry) {
+  char digits[24];
+  auto number = [&](auto value) {
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out.append(digits, static_cast<std::size_t>(end - digits));
+  };
   out += kMagic;
-  out += "\nid " + entry.id;
-  out += "\narrival-us " + std::to_string(entry.arrival.us);
-  out += "\nattempts " + std::to_string(entry.attempts);
+  out += "\nid ";
+  out += entry.id;
+  out += "\narrival-us ";
+  number(entry.arrival.us);
+  out += "\nattempts ";
+  number(entry.attempts);
   auto field = [&out](std::string_view key, std::string_view value) {
     out += '\n';
     out += key;
-    if (!value.empty()) out += ' ' + encode(value);
+    if (value.empty()) return;
+    out += ' ';
+    append_encoded(out, value);
   };
   field("sender", entry.sender);
   field("message-id", entry.message_id);
-  for (const auto& [name, value] : entry.attributes) field("attr", name + (value.empty() ? "" : " " + value));
+  for (const auto& [name, value] : entry.attributes) {
+    // field("attr", name + " " + value) without the joined string (a space needs no escape).
+    out += "\nattr";
+    if (name.empty() && value.empty()) continue;
+    out += ' ';
+    append_encoded(out, name);
+    if (value.empty()) continue;
+    out += ' ';
+    append_encoded(out, value);
+  }
   for (const auto& recipient : entry.recipients) field("recipient", recipient);
-  out += "\nsize " + std::to_string(entry.data.size());
+  out += "\nsize ";
+  number(entry.data.size());
   out += "\n\n";
+}
+
+std::string format_header(const SpoolEntry& entry) {
+  std::string out;
+  out.reserve(256 + 64 * entry.recipients.size());
+  append_header(out, entry);
   return out;
 }
 
@@ -177,7 +201,13 @@ Result<fs::path> move_aside(const fs::path& from, const fs::path& damaged_dir, c
 
 }  // namespace
 
-std::string format_spool_entry(const SpoolEntry& entry) { return format_header(entry) + entry.data; }
+std::string format_spool_entry(const SpoolEntry& entry) {
+  std::string out;
+  out.reserve(256 + 64 * entry.recipients.size() + entry.data.size());  // one copy of the message
+  append_header(out, entry);
+  out += entry.data;
+  return out;
+}
 
 Result<SpoolEntry> parse_spool_entry(std::string_view bytes) {
   const std::size_t header_end = bytes.find("\n\n");

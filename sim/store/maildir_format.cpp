@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "net/core/line_break.hpp"
 #include "sim/store/mailbox_name.hpp"
 #include "sim/store/store_flags.hpp"
 
@@ -484,6 +485,23 @@ std::string crlf_to_lf(std::string_view crlf_text) {
       out.push_back('\r');  // a lone CR stays
       from = at + 1;
     }
+  }
+  return out;
+}
+
+std::string lf_form(std::string_view text, std::size_t& line_breaks) {
+  // normalize_crlf makes every CR, LF and CRLF a CRLF, and crlf_to_lf then makes each an LF.
+  std::string out;
+  out.reserve(text.size());
+  line_breaks = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t brk = net::next_line_break(text, at);
+    out.append(text, at, brk - at);
+    if (brk == text.size()) break;
+    out += '\n';
+    ++line_breaks;
+    at = net::after_line_break(text, brk);
   }
   return out;
 }

@@ -111,5 +111,8 @@ std::string our_base_name(std::int64_t internal_date_s, std::uint32_t uid, std::
 
 // CRLF text (normalised) -> the LF form stored on disk.
 std::string crlf_to_lf(std::string_view crlf_text);
+// Any text -> the LF form stored on disk, in one pass: crlf_to_lf(net::mail::normalize_crlf(text)),
+// whose CRLF form (RFC822.SIZE) is the LF form's size plus `line_breaks`.
+std::string lf_form(std::string_view text, std::size_t& line_breaks);
 
 }  // namespace maillab::sim::maildir

@@ -1103,10 +1103,12 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
   }
   auto folder = folder_at(*where);
   if (!folder) return folder.error();
-  std::string crlf = net::mail::normalize_crlf(data);
+  std::size_t line_breaks = 0;
+  const std::string disk_bytes = maildir::lf_form(data, line_breaks);
+  const std::uint64_t size = disk_bytes.size() + line_breaks;  // the CRLF form's octets (RFC822.SIZE)
   // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.
-  if (auto allowed = check_quota(at.user_key, at.home, crlf.size()); !allowed) return allowed.error();
-  return deliver(**folder, maildir::crlf_to_lf(crlf), crlf.size(), *canonical, internal_date_s);
+  if (auto allowed = check_quota(at.user_key, at.home, size); !allowed) return allowed.error();
+  return deliver(**folder, disk_bytes, size, *canonical, internal_date_s);
 }
 
 Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mailbox, std::uint32_t uid,

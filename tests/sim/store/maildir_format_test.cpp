@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "net/mail/message.hpp"
 #include "sim/store/mailbox_name.hpp"
 #include "sim/store/maildir_format.hpp"
 
@@ -191,4 +192,23 @@ TEST_CASE("maildir format: our unique names carry date, UID, UIDVALIDITY and bot
   CHECK(crlf_to_lf("lone\rcr\r\r\nend\r") == "lone\rcr\r\nend\r");  // only CRLF pairs lose their CR
   CHECK(crlf_to_lf("") == "");
   CHECK(crlf_to_lf("\r\n") == "\n");
+}
+
+TEST_CASE("maildir format: lf_form is crlf_to_lf of normalize_crlf, and counts the line breaks of the CRLF form") {
+  std::uint64_t state = 20261127;
+  const char alphabet[] = {'a', 'b', '\r', '\n', ' ', '.'};
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const std::size_t length = static_cast<std::size_t>(round % 40);
+    for (std::size_t i = 0; i < length; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      text += alphabet[(state >> 33) % sizeof alphabet];
+    }
+    CAPTURE(text);
+    const std::string crlf = net::mail::normalize_crlf(text);
+    std::size_t line_breaks = 99;
+    const std::string lf = lf_form(text, line_breaks);
+    CHECK(lf == crlf_to_lf(crlf));
+    CHECK(lf.size() + line_breaks == crlf.size());
+  }
 }

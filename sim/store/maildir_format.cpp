@@ -464,8 +464,21 @@ std::string format_subscriptions(const std::vector<std::string>& names) {
 
 std::string our_base_name(std::int64_t internal_date_s, std::uint32_t uid, std::uint32_t uid_validity,
                           std::uint64_t disk_octets, std::uint64_t size) {
-  return std::to_string(internal_date_s) + ".M" + std::to_string(uid) + "V" + std::to_string(uid_validity) +
-         ".maillab,S=" + std::to_string(disk_octets) + ",W=" + std::to_string(size);
+  // Written into one string (this runs for every delivery): <date>.M<uid>V<uidvalidity>.maillab,S=<octets>,W=<size>
+  std::string out;
+  out.reserve(96);
+  char digits[24];
+  auto number = [&](auto value) { out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr); };
+  number(internal_date_s);
+  out += ".M";
+  number(uid);
+  out += 'V';
+  number(uid_validity);
+  out += ".maillab,S=";
+  number(disk_octets);
+  out += ",W=";
+  number(size);
+  return out;
 }
 
 std::string crlf_to_lf(std::string_view crlf_text) {

@@ -374,12 +374,11 @@ Instant Server::request_deadline() const {
 
 void Server::send(const Reply& reply) {
   if (reply.code >= 400) ++errors_;
-  const std::string wire = reply.to_wire();
+  std::string wire = reply.to_wire();
   // Row 20: past the soft limit every reply waits (Postfix smtpd_chat_reply), and so does all that follows it.
   const bool delay =
       delaying() || (config_.error_delay > Duration::zero() && errors_ > config_.errors_soft_max);
   if (delay && !delaying()) pollable_events_ = events_.size();
-  (delay ? delayed_out_ : out_) += wire;
   std::size_t start = 0;
   while (start < wire.size()) {
     const auto end = wire.find("\r\n", start);
@@ -388,6 +387,10 @@ void Server::send(const Reply& reply) {
       events_.emplace_back(LineEvent{Direction::server_to_client, wire.substr(start, end - start), tls_active_});
     start = end + 2;
   }
+  // poll_transmit() takes the output whole, so it is mostly empty here: the reply becomes it, uncopied.
+  std::string& out = delay ? delayed_out_ : out_;
+  if (out.empty()) out = std::move(wire);
+  else out += wire;
 }
 
 void Server::send_greeting(Instant now) {

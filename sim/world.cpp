@@ -530,17 +530,20 @@ std::string World::submission_host(std::string_view domain) const {
 std::string World::mx_host(std::string_view domain) const {
   const DomainSpec* d = scenario_.find_domain(domain);
   if (!d) return submission_host(domain);
-  // By preference, the scenario's order among equals (this runs for every message a real client sends).
-  std::vector<const MxSpec*> mx;
-  mx.reserve(d->mx.size());
-  for (const auto& m : d->mx) mx.push_back(&m);
-  std::stable_sort(mx.begin(), mx.end(), [](const auto* a, const auto* b) { return a->preference < b->preference; });
-  for (const auto* m : mx) {
-    const auto id = network_.find_host(m->host);
-    if (impl_->mta(m->host) && id && network_.host_up(*id)) return m->host;
+  // By preference, the scenario's order among equals, in one pass without a sorted copy (this runs
+  // for every message a real client sends): the first MX of the least preference that is up, and
+  // the first of the least preference at all.
+  const MxSpec* up = nullptr;
+  const MxSpec* first = nullptr;
+  for (const auto& m : d->mx) {
+    if (first == nullptr || m.preference < first->preference) first = &m;
+    if (up != nullptr && !(m.preference < up->preference)) continue;
+    const auto id = network_.find_host(m.host);
+    if (impl_->mta(m.host) && id && network_.host_up(*id)) up = &m;
   }
+  if (up != nullptr) return up->host;
   if (impl_->mta(d->mailbox_host)) return d->mailbox_host;
-  if (!mx.empty() && impl_->mta(mx.front()->host)) return mx.front()->host;
+  if (first != nullptr && impl_->mta(first->host)) return first->host;
   return submission_host(domain);
 }
 

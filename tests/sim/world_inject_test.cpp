@@ -246,3 +246,32 @@ until = "12m"
   CHECK(settled["bob@school.test"].state == FateState::delivered);
   CHECK(s.inbox("bob@school.test").size() == 1);
 }
+
+TEST_CASE("world inject: the MX port stands for the least preference that is up, the scenario's first among equals") {
+  auto mx_with = [](const std::string& faults) {
+    Served s(R"(title = "t"
+description = "d"
+[[domain]]
+name = "lab.test"
+[[domain]]
+name = "school.test"
+mx = [ { host = "mx3.school.test", preference = 20 }, { host = "mx1.school.test", preference = 10 },
+       { host = "mx2.school.test", preference = 10 } ]
+[[user]]
+address = "alice@lab.test"
+password = "alice-secret"
+[[user]]
+address = "bob@school.test"
+password = "bob-secret"
+)" + faults);
+    s.world.advance(Instant{});
+    return s.world.mx_host("school.test");
+  };
+  auto down = [](const char* host) {
+    return std::string("[[fault]]\nkind = \"host_down\"\nhost = \"") + host + "\"\nat = \"0s\"\n";
+  };
+  CHECK(mx_with("") == "mx1.school.test");
+  CHECK(mx_with(down("mx1.school.test")) == "mx2.school.test");
+  CHECK(mx_with(down("mx2.school.test")) == "mx1.school.test");
+  CHECK(mx_with(down("mx1.school.test") + down("mx2.school.test")) == "mx3.school.test");
+}

@@ -21,8 +21,10 @@ namespace {
 std::string domain_part(std::string_view address) {
   const auto at = address.rfind('@');
   std::string domain(at == std::string_view::npos ? std::string_view() : address.substr(at + 1));
-  std::transform(domain.begin(), domain.end(), domain.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // ASCII only, as std::tolower in the "C" locale (nothing here sets another), without a libc call per octet.
+  for (char& c : domain) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return domain;
 }
 

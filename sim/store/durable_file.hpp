@@ -109,7 +109,9 @@ class SyncLedger {
   // The actions, in the order they were added; the ledger keeps none.
   [[nodiscard]] std::vector<std::function<void()>> take_on_synced() { return std::exchange(on_synced_, {}); }
 
-  [[nodiscard]] bool empty() const { return files_.empty() && dirs_.empty() && on_synced_.empty(); }
+  [[nodiscard]] bool empty() const {
+    return files_.empty() && new_files_.empty() && dirs_.empty() && on_synced_.empty();
+  }
   [[nodiscard]] std::size_t file_count() const { return files_.size() + new_files_.size(); }
   [[nodiscard]] std::size_t dir_count() const { return dirs_.size(); }
 

@@ -438,6 +438,37 @@ TEST_CASE("sync ledger: a file recorded again under its path replaces the older 
   CHECK_FALSE(is_open(third));
 }
 
+TEST_CASE("sync ledger: files just created are counted, kept apart from a same-named earlier record, merged and synced") {
+  ScratchDir dir;
+  durable::SyncLedger ledger;
+  const fs::path path = dir.path() / "1.M1V1.maillab";
+  const int created = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  REQUIRE(created >= 0);
+  ledger.add_new_file(created, path);
+  CHECK_FALSE(ledger.empty());  // a ledger of one new message file still has something to sync
+  CHECK(ledger.file_count() == 1);
+  // Created again under the same name after the first was removed: both inodes are synced.
+  REQUIRE(::unlink(path.c_str()) == 0);
+  const int again = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  REQUIRE(again >= 0);
+  ledger.add_new_file(again, path);
+  CHECK(ledger.file_count() == 2);
+  CHECK(is_open(created));
+
+  durable::SyncLedger other;
+  const int third = ::open((dir.path() / "2.M2V1.maillab").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  REQUIRE(third >= 0);
+  other.add_new_file(third, dir.path() / "2.M2V1.maillab");
+  ledger.merge(std::move(other));
+  CHECK(other.empty());
+  CHECK(ledger.file_count() == 3);
+  REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+  CHECK(ledger.empty());
+  CHECK_FALSE(is_open(created));
+  CHECK_FALSE(is_open(again));
+  CHECK_FALSE(is_open(third));
+}
+
 TEST_CASE("spool: retire removes finished entries only once their deliveries are synced; a failed sync leaves "
           "every entry in place") {
   ScratchDir dir;

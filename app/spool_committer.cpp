@@ -17,6 +17,7 @@ SpoolCommitter::SpoolCommitter(asio::io_context& io, const sim::Spool& spool, ne
       sync_mode_(sync_mode),
       delivery_log_(delivery_log) {
   worker_ = std::thread([this] { run(); });
+  if (delivery_log_ != nullptr) log_worker_ = std::thread([this] { run_log(); });
 }
 
 SpoolCommitter::~SpoolCommitter() { stop(); }
@@ -65,7 +66,7 @@ void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
     ack(Result<void>{});  // synced already, by the round this one's record was written before
     return;
   }
-  if (wake) wake_.notify_one();
+  if (wake) log_wake_.notify_one();
 }
 
 void SpoolCommitter::remove(std::string id) {
@@ -93,7 +94,34 @@ void SpoolCommitter::stop() {
     stopping_ = true;
   }
   wake_.notify_one();
+  log_wake_.notify_one();
   if (worker_.joinable()) worker_.join();
+  if (log_worker_.joinable()) log_worker_.join();
+}
+
+void SpoolCommitter::run_log() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    log_wake_.wait(lock, [this] { return stopping_ || log_wanted_ > log_synced_; });
+    if (log_wanted_ <= log_synced_) return;  // stopping, nothing asked for
+    const std::uint64_t through = log_wanted_;
+    lock.unlock();
+    Result<void> durable = delivery_log_->sync();
+    lock.lock();
+    // A failed sync answers the acks it was for (452) and is not retried for them.
+    if (durable) log_synced_ = through;
+    else log_wanted_ = log_synced_;
+    std::vector<Committed> logged;
+    auto unanswered = std::stable_partition(log_acks_.begin(), log_acks_.end(),
+                                            [&](const auto& waiting) { return waiting.first > through; });
+    for (auto it = unanswered; it != log_acks_.end(); ++it) logged.push_back(std::move(it->second));
+    log_acks_.erase(unanswered, log_acks_.end());
+    if (!logged.empty()) {
+      asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
+        finished(std::move(logged), std::move(durable));
+      });
+    }
+  }
 }
 
 SpoolCommitter::Stats SpoolCommitter::stats() const {
@@ -106,42 +134,16 @@ void SpoolCommitter::run() {
   while (true) {
     wake_.wait(lock, [this] {
       return stopping_ || !next_.staged.empty() || !chores_.empty() || !deliveries_.empty() || !acks_.empty() ||
-             log_wanted_ > log_synced_ || retires_;
+             retires_;
     });
     // Chores and deliveries alone wait a little for staged entries to share
     // their round: a sync per delivered message would take the disk from the
     // sessions' 250s.
     // Acks are sessions waiting for their 250: they do not wait.
     const auto syncing_now = [this] { return stopping_ || !next_.staged.empty() || !acks_.empty(); };
-    const auto log_wanted = [this] { return log_wanted_ > log_synced_; };
-    if (!syncing_now() && !log_wanted())
-      wake_.wait_until(lock, lingering_since_ + chore_linger_, [&] { return syncing_now() || log_wanted(); });
-    const bool chores_due = syncing_now() || std::chrono::steady_clock::now() >= lingering_since_ + chore_linger_;
-    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty() && !log_wanted() &&
-        !retires_)
+    if (!syncing_now()) wake_.wait_until(lock, lingering_since_ + chore_linger_, syncing_now);
+    if (next_.staged.empty() && chores_.empty() && deliveries_.empty() && acks_.empty() && !retires_)
       return;  // stopping
-
-    // The delivery log first, alone: its sessions wait for nothing else.
-    if (log_wanted()) {
-      const std::uint64_t through = log_wanted_;
-      lock.unlock();
-      Result<void> durable = delivery_log_->sync();
-      lock.lock();
-      // A failed sync answers the acks it was for (452) and is not retried for them.
-      if (durable) log_synced_ = through;
-      else log_wanted_ = log_synced_;
-      std::vector<Committed> logged;
-      auto unanswered = std::stable_partition(log_acks_.begin(), log_acks_.end(),
-                                              [&](const auto& waiting) { return waiting.first > through; });
-      for (auto it = unanswered; it != log_acks_.end(); ++it) logged.push_back(std::move(it->second));
-      log_acks_.erase(unanswered, log_acks_.end());
-      if (!logged.empty()) {
-        asio::post(io_, [this, logged = std::move(logged), durable = std::move(durable)]() mutable {
-          finished(std::move(logged), std::move(durable));
-        });
-      }
-    }
-    if (!chores_due) continue;
     Round round;
     if (next_.staged.size() <= round_entries_max_) {
       round = std::exchange(next_, Round{});

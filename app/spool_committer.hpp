@@ -41,8 +41,10 @@
 //
 // With a delivery log (sim/store/delivery_log.hpp) such mail is appended to
 // the log on the io thread instead, and its 250 waits only for the log's
-// fdatasync (sync_log), which a round does first and alone when nothing else
-// is due.  The ledger of its Maildir files then waits like any other
+// fdatasync (sync_log), done by a thread of its own so that it never waits
+// behind a round's syncfs: while one fdatasync runs, the records appended
+// meanwhile wait for the next, which covers them all (group commit again).
+// The ledger of its Maildir files then waits like any other
 // delivery (up to chore_linger_ after it was handed over, or until a round
 // syncs anyway) and comes with the log position it retires: once a round has
 // synced it, the log's checkpoint moves there (header written and synced)
@@ -130,6 +132,8 @@ class SpoolCommitter {
   };
 
   void run();
+  // The delivery log's thread: one fdatasync for every record asked for so far.
+  void run_log();
   void finished(std::vector<Committed> done, Result<void> durable);
   // Under the lock, before chores or deliveries are added: their linger starts now if none were waiting.
   void start_lingering();
@@ -146,6 +150,7 @@ class SpoolCommitter {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable log_wake_;
   Round next_;
   std::vector<Chore> chores_;
   sim::durable::SyncLedger deliveries_;
@@ -168,6 +173,7 @@ class SpoolCommitter {
   std::optional<sim::DeliveryLogPosition> stranded_retires_;
 
   std::thread worker_;
+  std::thread log_worker_;
 };
 
 }  // namespace maillab::app

@@ -44,6 +44,9 @@
 // fdatasync (sync_log), done by a thread of its own so that it never waits
 // behind a round's syncfs: while one fdatasync runs, the records appended
 // meanwhile wait for the next, which covers them all (group commit again).
+// Every such message goes through the log, however many sessions wait: one
+// small fdatasync each is cheaper than waiting for a round's syncfs (16 and
+// 64 sessions, bench/README.md "SMTP, ninth round").
 // The ledger of its Maildir files then waits like any other
 // delivery (up to chore_linger_ after it was handed over, or until a round
 // syncs anyway) and comes with the log position it retires: once a round has
@@ -53,7 +56,7 @@
 //
 // While a round is in flight the committer holds work on the io_context, so
 // io.run() does not return before every callback has run; stop() drains the
-// queue and joins the worker.
+// queue and joins the workers.
 #pragma once
 
 #include <chrono>
@@ -117,8 +120,6 @@ class SpoolCommitter {
   void stop();
 
   [[nodiscard]] Stats stats() const;
-  // io thread: sessions waiting for a round's answer (their 250 or 452) now.
-  [[nodiscard]] std::size_t waiting() const { return in_flight_; }
 
  private:
   struct Chore {

@@ -108,7 +108,7 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   // recipient for the queue after all, the record stays: a replay after a
   // crash finds the copies and the queue entry by its id and delivers nothing twice.
   std::optional<std::uint64_t> logged;
-  if (delivery_log_ != nullptr && committer_.waiting() < kLogWhileWaitingBelow) {
+  if (delivery_log_ != nullptr) {
     auto appended = delivery_log_->append(entry);
     if (appended) {
       logged = *appended;

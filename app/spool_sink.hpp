@@ -43,8 +43,6 @@
 // that sync; the ledger of its Maildir files goes to the committer with the
 // log position it retires, and its UIDs are shown once that ledger is
 // durable, as above.  When the log has no room the 250 waits for the ledger.
-// The log is used while fewer than kLogWhileWaitingBelow sessions wait for
-// a round; beyond that the ledger's rounds are cheaper per message.
 // If routing leaves a recipient for the queue, the record stays (a replay
 // finds the copies and the queue entry by its id); if the queue then refuses
 // too, the 452 waits for a record that voids it.
@@ -160,11 +158,6 @@ class SpoolSink final : public net::io::MessageSink {
     std::optional<sim::SpoolEntry> entry;  // none: load it from the queue
   };
   static constexpr std::size_t kToRouteBytesMax = 16 * 1024 * 1024;
-  // The delivery log pays when a session has nobody to share a flush with.
-  // With this many sessions already waiting for a round, one syncfs makes
-  // them all durable at once, and a log record is only one more write and
-  // sync per message (on this machine: +50-70% at 1 session, -12-20% at 64).
-  static constexpr std::size_t kLogWhileWaitingBelow = 4;
 
   void track_and_route(sim::SpoolEntry entry, Instant now, bool resumed);
   // The local path above; false when the entry must go through the queue.

@@ -36,14 +36,15 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
                                      std::optional<sim::DeliveryLogPosition> retires) {
   if (ledger.empty() && acks.empty() && !retires) return;
   if (!acks.empty() && std::exchange(in_flight_, in_flight_ + acks.size()) == 0) hold_.emplace(io_.get_executor());
+  bool wake = !acks.empty();  // a session waits: the round is due now
   {
     std::lock_guard lock(mutex_);
-    start_lingering();
+    wake = start_lingering() || wake;
     deliveries_.merge(std::move(ledger));
     for (auto& ack : acks) acks_.push_back(std::move(ack));
     if (retires) retires_ = retires;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
@@ -70,22 +71,24 @@ void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
 }
 
 void SpoolCommitter::remove(std::string id) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    start_lingering();
+    wake = start_lingering();
     chores_.push_back({std::move(id), {}, 0});
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void SpoolCommitter::update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts) {
   if (recipients.empty()) return remove(std::move(id));
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    start_lingering();
+    wake = start_lingering();
     chores_.push_back({std::move(id), std::move(recipients), attempts});
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void SpoolCommitter::stop() {
@@ -242,8 +245,10 @@ void SpoolCommitter::run() {
   }
 }
 
-void SpoolCommitter::start_lingering() {
-  if (chores_.empty() && deliveries_.empty() && !retires_) lingering_since_ = std::chrono::steady_clock::now();
+bool SpoolCommitter::start_lingering() {
+  if (!chores_.empty() || !deliveries_.empty() || retires_) return false;
+  lingering_since_ = std::chrono::steady_clock::now();
+  return true;
 }
 
 Result<void> SpoolCommitter::retire_log(sim::DeliveryLogPosition upto) {

@@ -136,8 +136,9 @@ class SpoolCommitter {
   // The delivery log's thread: one fdatasync for every record asked for so far.
   void run_log();
   void finished(std::vector<Committed> done, Result<void> durable);
-  // Under the lock, before chores or deliveries are added: their linger starts now if none were waiting.
-  void start_lingering();
+  // Under the lock, before chores or deliveries are added: their linger starts now if none were waiting
+  // (true: the worker must be woken to keep the time; else it is already waiting for it, or busy).
+  bool start_lingering();
   // Worker thread: the log's checkpoint moved to `upto` and synced; the io thread hears it.
   Result<void> retire_log(sim::DeliveryLogPosition upto);
 

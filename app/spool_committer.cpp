@@ -127,11 +127,6 @@ void SpoolCommitter::run_log() {
   }
 }
 
-SpoolCommitter::Stats SpoolCommitter::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
-}
-
 void SpoolCommitter::run() {
   std::unique_lock lock(mutex_);
   while (true) {
@@ -162,19 +157,9 @@ void SpoolCommitter::run() {
     sim::durable::SyncLedger deliveries = std::exchange(deliveries_, {});
     std::vector<Committed> acks = std::exchange(acks_, {});
     std::optional<sim::DeliveryLogPosition> retires = std::exchange(retires_, std::nullopt);
-    stats_.direct += acks.size();
     // What to run on the io thread once the deliveries are durable (the store shows their UIDs).
     std::vector<std::function<void()>> published = deliveries.take_on_synced();
     const bool syncs_something = !round.staged.empty() || deliveries.file_count() + deliveries.dir_count() > 0;
-    if (!round.staged.empty()) {
-      ++stats_.rounds;
-      stats_.entries += round.staged.size();
-      stats_.largest_round = std::max<std::uint64_t>(stats_.largest_round, round.staged.size());
-    }
-    if (!deliveries.empty()) {
-      ++stats_.delivery_syncs;
-      stats_.delivery_files += deliveries.file_count();
-    }
     lock.unlock();
 
     // One round makes the staged entries and the deliveries handed over so far

@@ -84,15 +84,6 @@ class SpoolCommitter {
   // Runs on the io thread once the entry is durable (ok) or not (error).
   using Committed = std::function<void(const Result<void>& durable)>;
 
-  struct Stats {
-    std::uint64_t rounds = 0;
-    std::uint64_t entries = 0;
-    std::uint64_t largest_round = 0;
-    std::uint64_t delivery_syncs = 0;  // ledgers synced (one per round that had any)
-    std::uint64_t delivery_files = 0;  // Maildir files among them
-    std::uint64_t direct = 0;          // messages acknowledged by a delivery sync (no queue entry)
-  };
-
   SpoolCommitter(asio::io_context& io, const sim::Spool& spool, net::io::LogSink log,
                  std::size_t round_entries_max = 512,
                  sim::durable::SyncMode sync_mode = sim::durable::SyncMode::syncfs,
@@ -118,8 +109,6 @@ class SpoolCommitter {
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the worker (any thread but the worker).
   void stop();
-
-  [[nodiscard]] Stats stats() const;
 
  private:
   struct Chore {
@@ -163,7 +152,6 @@ class SpoolCommitter {
   std::optional<sim::DeliveryLogPosition> retires_;  // once deliveries_ are durable
   std::chrono::steady_clock::time_point lingering_since_;  // when chores_ or deliveries_ stopped being empty
   bool stopping_ = false;
-  Stats stats_;
 
   // io thread only.
   std::size_t in_flight_ = 0;

@@ -24,6 +24,15 @@ Scenario load(const std::string& text) {
   return *loaded.scenario;
 }
 
+// A user in each of the two domains.
+const std::string alice_and_bob = R"([[user]]
+address = "alice@lab.test"
+password = "alice-secret"
+[[user]]
+address = "bob@school.test"
+password = "bob-secret"
+)";
+
 const std::string two_domains = R"(title = "t"
 description = "d"
 [queue]
@@ -32,18 +41,23 @@ retry = ["5m", "10m"]
 name = "lab.test"
 [[domain]]
 name = "school.test"
-[[user]]
-address = "alice@lab.test"
-password = "alice-secret"
-[[user]]
-address = "bob@school.test"
-password = "bob-secret"
-[[message]]
+)" + alice_and_bob + R"([[message]]
 at = "1s"
 from = "alice@lab.test"
 to = "bob@school.test"
 subject = "scripted, must not run"
 )";
+
+// lab.test, and school.test with the MX list given; a user in each.
+std::string school_with_mx(const std::string& mx) {
+  return R"(title = "t"
+description = "d"
+[[domain]]
+name = "lab.test"
+[[domain]]
+name = "school.test"
+mx = )" + mx + "\n" + alice_and_bob;
+}
 
 const std::string body =
     "Received: from student-pc (localhost [127.0.0.1]) by mail.lab.test with ESMTPSA id 1; "
@@ -190,20 +204,9 @@ quota = 10
 }
 
 TEST_CASE("world inject: with the primary MX down, the MX with preference 20 takes the message") {
-  Served s(R"(title = "t"
-description = "d"
-[[domain]]
-name = "lab.test"
-[[domain]]
-name = "school.test"
-mx = [ { host = "mx1.school.test", preference = 10 }, { host = "mx2.school.test", preference = 20 } ]
-[[user]]
-address = "alice@lab.test"
-password = "alice-secret"
-[[user]]
-address = "bob@school.test"
-password = "bob-secret"
-[[fault]]
+  Served s(school_with_mx(R"([ { host = "mx1.school.test", preference = 10 },
+       { host = "mx2.school.test", preference = 20 } ])") +
+           R"([[fault]]
 kind = "host_down"
 host = "mx1.school.test"
 at = "0s"
@@ -249,21 +252,9 @@ until = "12m"
 
 TEST_CASE("world inject: the MX port stands for the least preference that is up, the scenario's first among equals") {
   auto mx_with = [](const std::string& faults) {
-    Served s(R"(title = "t"
-description = "d"
-[[domain]]
-name = "lab.test"
-[[domain]]
-name = "school.test"
-mx = [ { host = "mx3.school.test", preference = 20 }, { host = "mx1.school.test", preference = 10 },
-       { host = "mx2.school.test", preference = 10 } ]
-[[user]]
-address = "alice@lab.test"
-password = "alice-secret"
-[[user]]
-address = "bob@school.test"
-password = "bob-secret"
-)" + faults);
+    Served s(school_with_mx(R"([ { host = "mx3.school.test", preference = 20 },
+       { host = "mx1.school.test", preference = 10 }, { host = "mx2.school.test", preference = 10 } ])") +
+             faults);
     s.world.advance(Instant{});
     return s.world.mx_host("school.test");
   };

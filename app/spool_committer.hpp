@@ -107,7 +107,7 @@ class SpoolCommitter {
   void sync_log(std::uint64_t sequence, Committed ack = {});
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
-  // Commits what was handed over, then ends the worker (any thread but the worker).
+  // Commits what was handed over, then ends the workers (any thread but theirs).
   void stop();
 
  private:

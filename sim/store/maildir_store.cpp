@@ -218,7 +218,7 @@ bool remove_torn_deliveries(const fs::path& dir) {
 }  // namespace
 
 fs::path MaildirStore::Folder::path_of(std::size_t index) const {
-  return dir / (in_new[index] ? "new" : "cur") / list.records[index].file_name;
+  return place->dir / (in_new[index] ? "new" : "cur") / list.records[index].file_name;
 }
 
 std::optional<std::size_t> MaildirStore::Folder::index_of(std::uint32_t uid) const {
@@ -342,7 +342,7 @@ void MaildirStore::forget(std::string_view key_prefix) const {
 }
 
 std::uint32_t MaildirStore::shown_below(const Folder& folder) const {
-  auto it = hidden_.find(folder.key);
+  auto it = hidden_.find(folder.place->key);
   return it == hidden_.end() || it->second.empty() ? folder.list.uid_next : *it->second.begin();
 }
 
@@ -446,7 +446,6 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where) con
   synced->trusted = older_than_probe(stamps) && after[0] == stamps[0] && after[1] == stamps[1] &&
                     after[3] == stamps[3] && (wrote_list || after[2] == stamps[2]);
   synced->stamps = after;
-  synced->key = key;
   return &folders_.insert_or_assign(key, std::move(*synced)).first->second;
 }
 
@@ -456,8 +455,6 @@ Result<MaildirStore::Folder> MaildirStore::sync(const Location& where, Folder* p
   const fs::path& dir = where->dir;
   Folder folder;
   folder.place = where;
-  folder.home = home;
-  folder.dir = dir;
   bool dirty = false;
   // What the previous index knew: its internal dates, and its uid list and keywords when their files did not change.
   std::unordered_map<std::string, std::int64_t> known_dates;
@@ -565,8 +562,8 @@ Result<void> MaildirStore::save(Folder& folder, durable::SyncLedger* ledger) con
   ++folder.list.modseq;
   std::string content = maildir::format_uidlist(folder.list);
   folder.records_on_disk = kNotAppendable;
-  auto saved = ledger != nullptr ? durable::replace_file_deferred(folder.dir, kUidList, content, *ledger)
-                                 : durable::replace_file(folder.dir, kUidList, content);
+  auto saved = ledger != nullptr ? durable::replace_file_deferred(folder.place->dir, kUidList, content, *ledger)
+                                 : durable::replace_file(folder.place->dir, kUidList, content);
   if (!saved) return saved;
   if (ledger == nullptr) folder.list_unsaved = false;
   folder.records_on_disk = folder.list.records.size();
@@ -697,7 +694,7 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   if (!letters) return letters.error();
   if (keywords != folder.keywords) {
     keep_trust = false;
-    if (auto written = durable::replace_file(folder.dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+    if (auto written = durable::replace_file(folder.place->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
       return written.error();
     }
     folder.keywords = keywords;
@@ -734,8 +731,8 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   if (deferred) {
     // Hidden, and in dovecot-uidlist only at seal_deferred().
     folder.list_unsaved = true;
-    unsealed_[folder.key].push_back(uid);
-    hidden_[folder.key].insert(uid);
+    unsealed_[folder.place->key].push_back(uid);
+    hidden_[folder.place->key].insert(uid);
     ++change_counter_;
     return uid;
   }
@@ -1128,14 +1125,14 @@ Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mai
   auto letters = maildir::flags_to_letters(*canonical, keywords, parts.letters);
   if (!letters) return letters.error();
   if (keywords != folder.keywords) {
-    if (auto written = durable::replace_file(folder.dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+    if (auto written = durable::replace_file(folder.place->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
       return written;
     }
     folder.keywords = keywords;
   }
   std::string name = std::string(parts.base) + ":2," + *letters + std::string(parts.tail);
   fs::path from = folder.path_of(*index);
-  fs::path to = folder.dir / "cur" / name;
+  fs::path to = folder.place->dir / "cur" / name;
   if (auto moved = durable::rename_durably(from, to); !moved) return moved;
   record.file_name = name;
   folder.in_new[*index] = false;
@@ -1166,7 +1163,7 @@ Result<void> MaildirStore::expunge(std::string_view user, std::string_view mailb
   }
   if (!changed) return {};
   for (const char* sub : {"new", "cur"}) {
-    if (auto synced = durable::fsync_dir(folder.dir / sub); !synced) return synced;
+    if (auto synced = durable::fsync_dir(folder.place->dir / sub); !synced) return synced;
   }
   std::vector<maildir::UidRecord> kept;
   std::vector<bool> in_new;

@@ -186,10 +186,7 @@ class MaildirStore final : public net::mail::MailStore {
 
   // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
-    std::string key;             // in folders_
-    Location place;
-    std::filesystem::path home;  // the user's Maildir
-    std::filesystem::path dir;   // this mailbox's Maildir
+    Location place;  // its key in folders_, its home and its directory
     maildir::UidList list;
     std::vector<bool> in_new;    // per record: new/ (else cur/)
     std::vector<std::int64_t> dates;  // per record: internal date, kUnknownDate until looked up

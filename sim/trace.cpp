@@ -1,8 +1,9 @@
 #include "sim/trace.hpp"
 
-#include <charconv>
 
 #include <nlohmann/json.hpp>
+
+#include "net/core/decimal.hpp"
 
 namespace maillab::sim {
 
@@ -24,24 +25,15 @@ std::string_view to_string(TraceKind kind) {
 
 namespace {
 
-// Appends `value` with at least two digits (three when `width` is 3).
-void append_padded(std::string& out, std::int64_t value, int width) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  (void)ec;
-  for (auto n = end - digits; n < width; ++n) out += '0';
-  out.append(digits, end);
-}
-
 void append_clock(std::string& out, Instant t) {
   const std::int64_t ms = t.us / 1000;
-  append_padded(out, ms / 3'600'000, 2);
+  net::append_decimal(out, ms / 3'600'000, 2);
   out += ':';
-  append_padded(out, ms / 60'000 % 60, 2);
+  net::append_decimal(out, ms / 60'000 % 60, 2);
   out += ':';
-  append_padded(out, ms / 1000 % 60, 2);
+  net::append_decimal(out, ms / 1000 % 60, 2);
   out += '.';
-  append_padded(out, ms % 1000, 3);
+  net::append_decimal(out, ms % 1000, 3);
 }
 
 void append_upper(std::string& out, std::string_view text) {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "net/core/decimal.hpp"
 #include "net/core/line_break.hpp"
 #include "sim/store/mailbox_name.hpp"
 #include "sim/store/store_flags.hpp"
@@ -467,17 +468,15 @@ std::string our_base_name(std::int64_t internal_date_s, std::uint32_t uid, std::
   // Written into one string (this runs for every delivery): <date>.M<uid>V<uidvalidity>.maillab,S=<octets>,W=<size>
   std::string out;
   out.reserve(96);
-  char digits[24];
-  auto number = [&](auto value) { out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr); };
-  number(internal_date_s);
+  net::append_decimal(out, internal_date_s);
   out += ".M";
-  number(uid);
+  net::append_decimal(out, uid);
   out += 'V';
-  number(uid_validity);
+  net::append_decimal(out, uid_validity);
   out += ".maillab,S=";
-  number(disk_octets);
+  net::append_decimal(out, disk_octets);
   out += ",W=";
-  number(size);
+  net::append_decimal(out, size);
   return out;
 }
 

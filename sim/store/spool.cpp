@@ -13,6 +13,7 @@
 #include <optional>
 #include <system_error>
 
+#include "net/core/decimal.hpp"
 #include "sim/store/durable_file.hpp"
 
 namespace maillab::sim {
@@ -85,18 +86,13 @@ Result<std::string> decode(std::string_view value) {
 
 // The entry's header lines, appended to `out` without a temporary string per line.
 void append_header(std::string& out, const SpoolEntry& entry) {
-  char digits[24];
-  auto number = [&](auto value) {
-    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-    out.append(digits, static_cast<std::size_t>(end - digits));
-  };
   out += kMagic;
   out += "\nid ";
   out += entry.id;
   out += "\narrival-us ";
-  number(entry.arrival.us);
+  net::append_decimal(out, entry.arrival.us);
   out += "\nattempts ";
-  number(entry.attempts);
+  net::append_decimal(out, entry.attempts);
   auto field = [&out](std::string_view key, std::string_view value) {
     out += '\n';
     out += key;
@@ -118,7 +114,7 @@ void append_header(std::string& out, const SpoolEntry& entry) {
   }
   for (const auto& recipient : entry.recipients) field("recipient", recipient);
   out += "\nsize ";
-  number(entry.data.size());
+  net::append_decimal(out, entry.data.size());
   out += "\n\n";
 }
 

@@ -212,6 +212,7 @@ void Mta::accept_smtp(ConnectionId id, std::uint16_t port) {
   config.client_address = format_ipv4(world_.network.host_address(peer));
   config.submission = port == 587;
   config.tls_available = tls_.has_value();
+  config.data_reserve_octets = 1000;  // the lab's messages are a few hundred octets: a small, cached block
   auto& policy = *in.policy;
   auto keep = in.session;
   inbound_.emplace(id, std::move(in));

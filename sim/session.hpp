@@ -71,7 +71,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
 
   template <typename... Args>
   void start(Args&&... args) {
-    engine_.emplace(std::forward<Args>(args)...);
+    engine_ = std::make_unique<Engine>(std::forward<Args>(args)...);
     std::weak_ptr<EngineSession> weak = this->shared_from_this();
     network_.set_handlers(id_, side_,
                           StreamHandlers{[weak](std::string_view bytes) {
@@ -280,7 +280,9 @@ class EngineSession : public std::enable_shared_from_this<EngineSession<Engine>>
   SessionLabel label_;
   std::optional<net::tls::TlsContext> tls_context_;
   std::string tls_server_name_;
-  std::optional<Engine> engine_;
+  // Apart from the session: together they are over 1 KiB (an SMTP server 1.3 KiB), which
+  // glibc serves from its bins (consolidating its fast chunks first), one block each from its cache.
+  std::unique_ptr<Engine> engine_;
   std::optional<net::tls::TlsEngine> tls_;
   bool tls_announced_ = false;
   bool closed_ = false;

@@ -17,9 +17,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t index(S state) { return static_cast<std::size_t>(state); }
 
-// What a DATA payload starts with room for (it grows from there as any string does).
-constexpr std::uint64_t kDataReserve = 4096;
-
 constexpr std::array<std::string_view, server_state_count> state_names{
     "connecting", "greeted", "ready",         "mail",     "rcpt",    "data",   "bdat",
     "queueing",   "auth",    "tls-handshake", "rejected", "closing", "closed",
@@ -1055,7 +1052,7 @@ void Server::do_data(Instant now, const CommandLine&) {
   }
   payload_ = {};
   // Room for a typical message at once, instead of growing line by line from empty.
-  payload_.data.reserve(std::min<std::uint64_t>(kDataReserve, config_.message_octets_max));
+  payload_.data.reserve(std::min<std::uint64_t>(config_.data_reserve_octets, config_.message_octets_max));
   open_request(now);
   send(replies::start_mail_input());  // 354, §4.1.1.4
   enter_state(now, S::data);

@@ -124,6 +124,10 @@ struct ServerConfig {
   Duration error_delay{std::chrono::seconds(1)};  // Postfix smtpd_error_sleep_time; 0: no delay
   std::size_t junk_commands_max = 100;         // then each junk command is an error (junk_command_limit)
   std::size_t input_buffered_octets_max = 1024 * 1024;  // input held while queueing
+  // Room the DATA payload starts with (capped by message_octets_max).  A driver whose
+  // messages are small (the simulator's: a few hundred octets) asks for less than
+  // 1 KiB: glibc serves that from its per-thread cache, a 4 KiB block from the bins.
+  std::size_t data_reserve_octets = 4096;
   Duration greeting_delay{0};                  // > 0: watch for pregreet input
   // The waits for the client (RFC 5321 §4.5.3.2); server_state_timeout() gives
   // the RFC's values, these replace them for the command and data states.

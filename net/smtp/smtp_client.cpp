@@ -89,12 +89,14 @@ bool unsafe_in_path(std::string_view address) {
   });
 }
 
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+// `text` is `keyword` (upper case) in any case; the lengths differ for most pairs.
+bool is_keyword(std::string_view text, std::string_view keyword) {
+  if (text.size() != keyword.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) != keyword[i]) return false;
   }
-  return out;
+  return true;
 }
 
 // "550 5.1.1 No such user" with every line of the text, joined by spaces.
@@ -143,15 +145,15 @@ Verdict classify(Stage stage, const Reply& reply) {
 
 Extensions parse_extensions(const Reply& ehlo_reply) {
   Extensions ext;
+  // Keywords and mechanisms compare without case (RFC 5321 §2.4), in place: no upper-cased copy per line.
   for (std::size_t i = 1; i < ehlo_reply.lines.size(); ++i) {
-    const std::string line = upper(ehlo_reply.lines[i]);
-    std::string_view rest = line;
+    std::string_view rest = ehlo_reply.lines[i];
     const std::size_t space = rest.find_first_of(" =");
     const std::string_view keyword = rest.substr(0, space);
     rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
-    if (keyword == "PIPELINING") {
+    if (is_keyword(keyword, "PIPELINING")) {
       ext.pipelining = true;
-    } else if (keyword == "SIZE") {
+    } else if (is_keyword(keyword, "SIZE")) {
       ext.size = true;
       std::uint64_t value = 0;
       bool ok = !rest.empty();
@@ -163,20 +165,20 @@ Extensions parse_extensions(const Reply& ehlo_reply) {
         value = value * 10 + static_cast<std::uint64_t>(c - '0');
       }
       ext.size_max = ok ? value : 0;
-    } else if (keyword == "8BITMIME") {
+    } else if (is_keyword(keyword, "8BITMIME")) {
       ext.eight_bit_mime = true;
-    } else if (keyword == "ENHANCEDSTATUSCODES") {
+    } else if (is_keyword(keyword, "ENHANCEDSTATUSCODES")) {
       ext.enhanced_status_codes = true;
-    } else if (keyword == "STARTTLS") {
+    } else if (is_keyword(keyword, "STARTTLS")) {
       ext.starttls = true;
-    } else if (keyword == "SMTPUTF8") {
+    } else if (is_keyword(keyword, "SMTPUTF8")) {
       ext.smtputf8 = true;
-    } else if (keyword == "AUTH") {
+    } else if (is_keyword(keyword, "AUTH")) {
       while (!rest.empty()) {
         const std::size_t end = rest.find(' ');
         const std::string_view mechanism = rest.substr(0, end);
-        if (mechanism == "PLAIN") ext.auth_plain = true;
-        if (mechanism == "LOGIN") ext.auth_login = true;
+        if (is_keyword(mechanism, "PLAIN")) ext.auth_plain = true;
+        if (is_keyword(mechanism, "LOGIN")) ext.auth_login = true;
         rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
       }
     }
@@ -227,6 +229,7 @@ std::size_t normalised_size(std::string_view data) {
 
 Client::Client(ClientConfig config, Instant now)
     : config_(std::move(config)), last_now_(now), parser_(config_.reply_limits), tls_(config_.tls_from_start) {
+  parser_.set_line_text(config_.line_events.peer);  // the line's text is only read for its LineEvent
   deadline_ = now + client_state_timeout(ClientState::greeting);
   pending_.push_back({Expect::greeting});
   progress_.resize(config_.messages.size());

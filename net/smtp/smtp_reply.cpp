@@ -88,9 +88,10 @@ Reply chunk_ok(std::size_t octets) {
 Reply helo(std::string_view host, std::string_view client_name) {
   return make_reply(250, "", cat({host, " Hello ", client_name}));
 }
-Reply ehlo(std::string_view host, std::string_view client_name, const std::vector<std::string>& keywords) {
+Reply ehlo(std::string_view host, std::string_view client_name, std::vector<std::string> keywords) {
   Reply reply = helo(host, client_name);
-  for (const auto& keyword : keywords) reply.lines.push_back(keyword);
+  reply.lines.reserve(1 + keywords.size());
+  for (auto& keyword : keywords) reply.lines.push_back(std::move(keyword));
   return reply;
 }
 Reply vrfy_cannot_verify() {

@@ -56,7 +56,7 @@ Reply queued(std::string_view queue_id);                // 250 2.0.0 Ok: queued 
 Reply chunk_ok(std::size_t octets);                     // 250 2.0.0, RFC 3030 §2
 Reply helo(std::string_view host, std::string_view client_name);  // 250, RFC 5321 §4.1.1.1
 Reply ehlo(std::string_view host, std::string_view client_name,
-           const std::vector<std::string>& keywords);   // 250 multi-line, §4.1.1.1
+           std::vector<std::string> keywords);          // 250 multi-line, §4.1.1.1
 Reply vrfy_cannot_verify();                             // 252 2.5.2, §3.5.3, RFC 3463 X.5.2
 Reply help();                                           // 214 2.0.0, §4.1.1.8
 Reply start_mail_input();                               // 354, §4.1.1.4

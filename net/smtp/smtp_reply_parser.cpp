@@ -114,7 +114,7 @@ Result<ReplyLine> ReplyParser::parse_line(std::string_view line) {
   }
   partial_->lines.emplace_back(text);
 
-  ReplyLine out{std::string(line), std::nullopt};
+  ReplyLine out{line_text_ ? std::string(line) : std::string(), std::nullopt};
   if (last) {
     out.reply = std::move(*partial_);
     partial_.reset();

@@ -37,7 +37,8 @@ struct ReplyParserLimits {
   std::size_t lines_max = 128;        // per reply
 };
 
-// One line as it arrived (without CRLF), and the Reply when the line ends one.
+// One line as it arrived (without CRLF; empty after set_line_text(false)), and the Reply
+// when the line ends one.
 struct ReplyLine {
   std::string text;
   std::optional<Reply> reply;
@@ -52,6 +53,9 @@ class ReplyParser {
   // has been returned, every later call returns that Error again.
   std::optional<Result<ReplyLine>> next();
 
+  // false: ReplyLine::text stays empty (a client that reports no line events
+  // reads only the Reply), so no line is copied out of the buffer.
+  void set_line_text(bool wanted) { line_text_ = wanted; }
   // The server's EHLO reply advertised ENHANCEDSTATUSCODES (RFC 2034 §3).
   void set_enhanced_status_codes(bool advertised) { enhanced_advertised_ = advertised; }
   // Drops buffered bytes and any partial reply: after STARTTLS's 220 nothing
@@ -72,6 +76,7 @@ class ReplyParser {
   std::optional<Reply> partial_;  // lines of a multi-line reply read so far
   std::optional<Error> error_;
   bool enhanced_advertised_ = false;
+  bool line_text_ = true;
 };
 
 // "2.1.5" at the start of `text` per RFC 3463 §2, with the length it takes

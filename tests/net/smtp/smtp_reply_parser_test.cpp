@@ -54,6 +54,28 @@ TEST_CASE("reply parser: a multi-line reply collects every line and ends at the 
   CHECK(replies[0] == Reply{250, "", {"mx.test Hello", "PIPELINING", "SIZE 1000"}});
 }
 
+TEST_CASE("reply parser: without line text the lines come back empty and the replies the same") {
+  const std::string wire = "250-mx.test Hello\r\n250-PIPELINING\r\n250 SIZE 1000\r\n250 2.1.0 Ok\r\n";
+  ReplyParser with_text;
+  ReplyParser without_text;
+  without_text.set_line_text(false);
+  with_text.feed(wire);
+  without_text.feed(wire);
+  std::size_t lines = 0;
+  while (auto item = without_text.next()) {
+    REQUIRE(item->ok());
+    auto expected = with_text.next();
+    REQUIRE(expected);
+    REQUIRE(expected->ok());
+    CHECK(!expected->value().text.empty());
+    CHECK(item->value().text.empty());
+    CHECK(item->value().reply == expected->value().reply);
+    ++lines;
+  }
+  CHECK(lines == 4);
+  CHECK(!with_text.next());
+}
+
 TEST_CASE("reply parser: replies split at every byte parse the same as whole ones") {
   const std::string wire = "220 mx.test ESMTP\r\n250-a\r\n250 2.0.0 b\r\n354 go ahead\r\n";
   ReplyParser whole;

@@ -1,5 +1,6 @@
 // The MTA and its MDA: see world.hpp for the theory of operation.
 #include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
 
 #include "net/mail/message.hpp"
@@ -281,9 +282,24 @@ void Mta::accept_imap(ConnectionId id) {
   session->start(std::move(config), world_.credentials, store_, world_.now());
 }
 
+namespace {
+
+// Upper-case hexadecimal, left-padded with zeros to `min_digits` (fmt's "{:0NX}", without its parsing).
+void append_hex(std::string& out, std::uint64_t value, int min_digits) {
+  char digits[16];
+  char* end = std::to_chars(digits, digits + sizeof digits, value, 16).ptr;
+  for (auto n = end - digits; n < min_digits; ++n) out += '0';
+  for (char* c = digits; c != end; ++c) out += (*c >= 'a' && *c <= 'f') ? static_cast<char>(*c - 'a' + 'A') : *c;
+}
+
+}  // namespace
+
 std::string Mta::new_queue_id() {
   // Postfix-like queue ids, unique per host and deterministic.
-  return fmt::format("{:05X}{:X}", next_queue_id_++, host_ + 10);
+  std::string id;
+  append_hex(id, next_queue_id_++, 5);
+  append_hex(id, std::uint64_t{host_} + 10, 1);
+  return id;
 }
 
 void Mta::on_message(ConnectionId id, std::uint16_t port, smtp::MessageEvent& event) {

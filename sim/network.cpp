@@ -5,11 +5,18 @@
 #include <memory>
 #include <utility>
 
+#include "net/core/decimal.hpp"
+
 namespace maillab::sim {
 
 std::string format_ipv4(const Ipv4& address) {
-  return std::to_string(address[0]) + "." + std::to_string(address[1]) + "." +
-         std::to_string(address[2]) + "." + std::to_string(address[3]);
+  // At most 15 characters: the string keeps them inline, with no allocation.
+  std::string out;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (i > 0) out += '.';
+    net::append_decimal(out, static_cast<unsigned>(address[i]));
+  }
+  return out;
 }
 
 std::optional<Ipv4> parse_ipv4(std::string_view text) {
@@ -44,7 +51,7 @@ HostId Network::add_host(std::string name, Ipv4 address) {
   assert(!find_host(name));
   hosts_.push_back(Host{std::move(name), address, true, 49152});
   const auto id = static_cast<HostId>(hosts_.size() - 1);
-  by_address_.try_emplace(address, id);  // the first host with an address keeps it
+  by_address_.try_emplace(address_key(address), id);  // the first host with an address keeps it
   return id;
 }
 
@@ -55,7 +62,7 @@ std::optional<HostId> Network::find_host(std::string_view name) const {
 }
 
 std::optional<HostId> Network::host_by_address(const Ipv4& address) const {
-  auto it = by_address_.find(address);
+  auto it = by_address_.find(address_key(address));
   if (it == by_address_.end()) return std::nullopt;
   return it->second;
 }

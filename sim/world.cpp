@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "net/core/decimal.hpp"
 #include "net/mail/message.hpp"
 #include "net/tls/tls_certificate.hpp"
 #include "sim/compose.hpp"
@@ -688,21 +689,48 @@ std::vector<ExpectationResult> World::check_expectations() const {
 }
 
 std::string World::summary() const {
+  // Appended piece by piece: one line per message and recipient, so no temporary per piece.
   std::string out = "== Summary at " + format_clock(now()) + " ==\n";
+  std::string route;
   for (const auto& id : order_) {
     const auto& t = tracks_.at(id);
-    out += "<" + id + "> " + (t.is_bounce ? "bounce" : t.label) + " \"" + t.subject + "\"" +
-           (t.from.empty() ? "" : " from " + t.from) + "\n";
-    std::string route;
-    for (const auto& h : t.route) route += (route.empty() ? "" : " -> ") + h;
-    out += "  route: " + (route.empty() ? "(none)" : route) + " (" +
-           std::to_string(t.route.empty() ? 0 : t.route.size() - 1) + " hop(s), " + format_duration(t.queued) +
-           " in queues)\n";
+    out += '<';
+    out += id;
+    out += "> ";
+    out += t.is_bounce ? std::string_view("bounce") : std::string_view(t.label);
+    out += " \"";
+    out += t.subject;
+    out += '"';
+    if (!t.from.empty()) {
+      out += " from ";
+      out += t.from;
+    }
+    out += "\n  route: ";
+    route.clear();
+    for (const auto& h : t.route) {
+      if (!route.empty()) route += " -> ";
+      route += h;
+    }
+    out += route.empty() ? std::string_view("(none)") : std::string_view(route);
+    out += " (";
+    net::append_decimal(out, t.route.empty() ? std::size_t{0} : t.route.size() - 1);
+    out += " hop(s), ";
+    out += format_duration(t.queued);
+    out += " in queues)\n";
     for (const auto& [rcpt, fate] : t.fates) {
-      out += "  " + rcpt + ": " + std::string(to_string(fate.state));
-      if (fate.state != FateState::pending) out += " at " + format_clock(fate.at);
-      if (!fate.where.empty()) out += " - " + fate.where;
-      out += "\n";
+      out += "  ";
+      out += rcpt;
+      out += ": ";
+      out += to_string(fate.state);
+      if (fate.state != FateState::pending) {
+        out += " at ";
+        out += format_clock(fate.at);
+      }
+      if (!fate.where.empty()) {
+        out += " - ";
+        out += fate.where;
+      }
+      out += '\n';
     }
   }
   for (const auto& [name, mta] : impl_->mtas)

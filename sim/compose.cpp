@@ -166,7 +166,7 @@ std::size_t count_fields(std::string_view raw, std::string_view name) {
   std::size_t n = 0;
   for_each_entry(raw, [&](std::size_t begin, std::size_t end) {
     const std::string_view text = raw.substr(begin, end - begin);
-    if (starts_with_name(text, name)) n += net::mail::Message::parse(text).count(name);
+    if (starts_with_name(text, name) && net::mail::is_field_named(text, name)) ++n;  // no Message built
     return false;
   });
   return n;

@@ -27,12 +27,15 @@ EventId Scheduler::push(Instant due, std::uint64_t sequence, Callback callback) 
   std::uint32_t slot = 0;
   if (free_slots_.empty()) {
     slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.push_back(Slot{sequence, std::move(callback)});
+    slots_.emplace_back();
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
-    slots_[slot] = Slot{sequence, std::move(callback)};
   }
+  // Filled in place: a temporary Slot moved the callback twice (two calls through its ops).
+  Slot& filled = slots_[slot];
+  filled.sequence = sequence;
+  filled.callback = std::move(callback);
   heap_.push_back(Key{due, sequence, slot});
   std::push_heap(heap_.begin(), heap_.end(), later);
   ++live_;
@@ -71,8 +74,8 @@ bool Scheduler::step() {
   const Key key = heap_.back();
   heap_.pop_back();
   running_ = key;
-  Callback callback = std::move(slots_[key.slot].callback);
-  slots_[key.slot] = Slot{};
+  Callback callback = std::move(slots_[key.slot].callback);  // leaves the slot's callback empty
+  slots_[key.slot].sequence = 0;
   free_slots_.push_back(key.slot);
   --live_;
   drop_dead_top();

@@ -172,6 +172,11 @@ std::optional<std::string> field_value(std::string_view text, std::string_view n
   return unfolded_value(parts.raw_value);
 }
 
+bool is_field_named(std::string_view text, std::string_view name) {
+  const FieldParts parts = field_parts(text);
+  return !parts.name.empty() && iequals(parts.name, name);
+}
+
 const HeaderField* Message::first(std::string_view name) const {
   for (const auto& f : fields_) {
     if (f.is_field() && iequals(f.name, name)) return &f;

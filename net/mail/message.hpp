@@ -53,6 +53,9 @@ struct HeaderField {
 // Message::parse(text).first(name)->value reads, without building a Message;
 // nullopt when `text` is no field or another one.
 std::optional<std::string> field_value(std::string_view text, std::string_view name);
+// Whether field_value(text, name) would find the field, without unfolding its value:
+// what Message::parse(text).count(name) counts.
+bool is_field_named(std::string_view text, std::string_view name);
 
 class Message {
  public:

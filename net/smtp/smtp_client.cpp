@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <utility>
@@ -306,9 +307,13 @@ std::string Client::poll_transmit() {
   std::string out = std::move(transmit_);
   transmit_.clear();
   if (state_ == ClientState::data_body) {
-    const std::size_t lines = static_cast<std::size_t>(std::count(content_.begin(), content_.end(), '\n'));
+    std::size_t lines = 0;  // counted with memchr: a byte-by-byte count was 1% of a simulator run
+    for (const char* p = content_.data(), *end = p + content_.size();
+         (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr; ++p)
+      ++lines;
     emit(ContentSentEvent{current_, content_.size(), lines - 1});
-    out += content_;
+    if (out.empty()) out.swap(content_);  // the message content leaves uncopied
+    else out += content_;
     content_.clear();
     enter_state(ClientState::data_end, last_now_);
   }

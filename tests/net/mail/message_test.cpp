@@ -526,7 +526,7 @@ TEST_CASE("message: with_fields_prepended gives with_field_prepended's bytes, bo
   CHECK(with_fields_prepended("S: s\n", {}) == "S: s\n");
 }
 
-TEST_CASE("message: field_value reads one field's value as Message::parse and first() read it") {
+TEST_CASE("message: field_value and is_field_named read one field as Message::parse, first() and count() do") {
   using maillab::net::mail::field_value;
   const std::vector<std::string> texts{"Message-ID: <1@lab.test>\r\n",
                                        "message-id:\r\n <2@lab.test> \r\n\t(c)\r\n",
@@ -551,6 +551,7 @@ TEST_CASE("message: field_value reads one field's value as Message::parse and fi
       const auto* field = parsed.first(name);
       const auto value = field_value(text, name);
       REQUIRE(value.has_value() == (field != nullptr));
+      CHECK(maillab::net::mail::is_field_named(text, name) == (parsed.count(name) == 1));
       if (field) {
         CHECK(*value == field->value);
         ++found;

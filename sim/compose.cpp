@@ -33,12 +33,21 @@ std::string base64_lines(const std::string& bytes) {
 
 std::string compose_message(const MessageSpec& spec, const std::string& message_id, std::int64_t date_s) {
   std::string out;
-  out += "From: " + spec.from + "\r\n";
-  if (!spec.to.empty()) out += "To: " + join(spec.to) + "\r\n";
-  if (!spec.cc.empty()) out += "Cc: " + join(spec.cc) + "\r\n";
-  out += "Subject: " + spec.subject + "\r\n";
-  out += "Date: " + net::mail::format_rfc5322_date(date_s) + "\r\n";
-  out += "Message-ID: " + message_id + "\r\n";
+  // Appended in place into room for a plain message (every scripted message is composed here).
+  out.reserve(256 + spec.from.size() + 32 * (spec.to.size() + spec.cc.size()) + spec.subject.size() + message_id.size() +
+              spec.body.size() + spec.body.size() / 32);
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  };
+  field("From", spec.from);
+  if (!spec.to.empty()) field("To", join(spec.to));
+  if (!spec.cc.empty()) field("Cc", join(spec.cc));
+  field("Subject", spec.subject);
+  field("Date", net::mail::format_rfc5322_date(date_s));
+  field("Message-ID", message_id);
   out += "MIME-Version: 1.0\r\n";
   if (spec.attachments.empty()) {
     out += "Content-Type: text/plain; charset=utf-8\r\n";

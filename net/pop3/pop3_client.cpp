@@ -171,6 +171,9 @@ void Client::on_status(const std::string& line) {
     size_hint_ = parse_size_hint(line);
     in_body_ = true;
     body_.clear();
+    // Room for the announced message at once (it grew line by line, doubling), capped:
+    // a server's word is no reason to take much memory before the octets arrive.
+    if (size_hint_) body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*size_hint_ + 2, 64 * 1024)));
     body_lines_ = 0;
     return;
   }

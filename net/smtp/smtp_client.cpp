@@ -339,6 +339,7 @@ void Client::enter_state(ClientState next, Instant now) {
 }
 
 void Client::send_line(std::string line) {
+  transmit_.reserve(transmit_.size() + line.size() + 2);  // with its CRLF: one allocation
   transmit_ += line;
   transmit_ += "\r\n";
   ++lines_sent_;

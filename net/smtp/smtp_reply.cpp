@@ -70,7 +70,10 @@ namespace replies {
 
 namespace {
 std::string cat(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (auto part : parts) size += part.size();
   std::string out;
+  out.reserve(size);  // one allocation, not one per doubling
   for (auto part : parts) out += part;
   return out;
 }

@@ -10,8 +10,14 @@ namespace maillab::net::smtp {
 namespace {
 
 void append_wire_line(std::string& out, int code, char separator, std::string_view enhanced, std::string_view text) {
-  out += std::to_string(code);
-  out += separator;
+  if (code >= 100 && code <= 999) {  // every reply: three digits without a temporary string
+    const char head[4] = {static_cast<char>('0' + code / 100), static_cast<char>('0' + code / 10 % 10),
+                          static_cast<char>('0' + code % 10), separator};
+    out.append(head, sizeof head);
+  } else {
+    out += std::to_string(code);
+    out += separator;
+  }
   if (!enhanced.empty()) {
     out += enhanced;
     if (!text.empty()) out += ' ';

@@ -1,6 +1,7 @@
 #include "sim/store/durable_file.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,17 @@ Result<void> write_all(int fd, std::string_view content, const std::string& path
     content.remove_prefix(static_cast<std::size_t>(written));
   }
   return {};
+}
+
+// rename(2) that never replaces an existing `to`: one renameat2(RENAME_NOREPLACE),
+// or link + unlink where the file system lacks the flag (EINVAL) or the kernel
+// the call (ENOSYS).  -1 with errno set when nothing was moved.
+int rename_no_replace(int from_dir, const char* from, int to_dir, const char* to) {
+  if (::renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  if (::linkat(from_dir, from, to_dir, to, 0) != 0) return -1;
+  ::unlinkat(from_dir, from, 0);
+  return 0;
 }
 
 // The directory part of a path made by joining, as std::filesystem::path::parent_path gives it.
@@ -205,8 +217,7 @@ Result<void> replace_file_deferred(const std::filesystem::path& dir, std::string
 
 Result<void> link_into_place_deferred(const std::string& from, const std::string& to, SyncLedger& ledger) {
   if (auto dir = ledger.add_dir(parent_of(to)); !dir) return dir;
-  if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
-  ::unlink(from.c_str());
+  if (rename_no_replace(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()) != 0) return errno_error("rename", to, errno);
   return {};
 }
 
@@ -224,8 +235,7 @@ Result<void> replace_file(const std::filesystem::path& dir, std::string_view nam
 }
 
 Result<void> link_into_place(const std::string& from, const std::string& to) {
-  if (::link(from.c_str(), to.c_str()) != 0) return errno_error("link", to, errno);
-  ::unlink(from.c_str());
+  if (rename_no_replace(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()) != 0) return errno_error("rename", to, errno);
   if (auto synced = fsync_dir(parent_of(to)); !synced) {
     ::unlink(to.c_str());
     return synced;

@@ -68,8 +68,10 @@ Result<void> replace_file(const std::filesystem::path& dir, std::string_view nam
 // inode freed in the last minute slows each later create in its group.
 Result<void> append_to_file(const std::string& path, std::string_view content, std::uint64_t expected_size);
 
-// link(from, to) then unlink(from), then fsync to's directory; on failure
-// neither a partial `to` nor (if the link failed) a changed `from` is left.
+// Moves `from` to `to`, which must not exist (exists when it does: nothing is
+// replaced), then fsyncs to's directory.  One renameat2(RENAME_NOREPLACE); link
+// then unlink where the file system has no such rename.  On failure neither a
+// partial `to` nor (if the move failed) a changed `from` is left.
 Result<void> link_into_place(const std::string& from, const std::string& to);
 
 // rename(from, to) then fsync both directories.

@@ -536,3 +536,22 @@ TEST_CASE("deferred delivery: a delivery torn by a crash (shorter than its name'
   REQUIRE(metas->size() == 2);
   CHECK(store->read("bob@lab.test", "INBOX", metas->front().uid).value() == "Subject: whole\r\n\r\n1\r\n");
 }
+
+TEST_CASE("durable: a file put into place never replaces one already there, with or without a ledger") {
+  ScratchDir dir;
+  const fs::path from = dir.path() / "from";
+  const fs::path to = dir.path() / "to";
+  REQUIRE(durable::write_new_file(from, "new").ok());
+  REQUIRE(durable::write_new_file(to, "old").ok());
+  CHECK(durable::link_into_place(from, to).error().category == ErrorCategory::exists);
+  durable::SyncLedger ledger;
+  CHECK(durable::link_into_place_deferred(from, to, ledger).error().category == ErrorCategory::exists);
+  CHECK(read_text(from) == "new");
+  CHECK(read_text(to) == "old");
+  const fs::path free_name = dir.path() / "free";
+  REQUIRE(durable::link_into_place_deferred(from, free_name, ledger).ok());
+  CHECK_FALSE(fs::exists(from));
+  CHECK(read_text(free_name) == "new");
+  CHECK(ledger.dir_count() == 1);
+  REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+}

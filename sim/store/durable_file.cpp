@@ -100,15 +100,16 @@ Result<void> fsync_dir(const std::filesystem::path& dir) {
 
 namespace {
 
-// Creates `path`, writes `content` and sets the modification time; the file
-// stays open.  On failure the file is removed.
-Result<int> create_and_write(const std::string& path, std::string_view content,
-                             std::optional<std::int64_t> mtime_s) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+// Creates `name` in the directory `dir_fd` (AT_FDCWD: `name` is the path),
+// writes `content` and sets the modification time; the file stays open.  On
+// failure the file is removed.  `path` names it in errors.
+Result<int> create_and_write_at(int dir_fd, const char* name, const std::string& path, std::string_view content,
+                                std::optional<std::int64_t> mtime_s) {
+  const int fd = ::openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("create", path, errno);
   auto fail = [&](Error error) -> Result<int> {
     ::close(fd);
-    ::unlink(path.c_str());
+    ::unlinkat(dir_fd, name, 0);
     return error;
   };
   if (auto written = write_all(fd, content, path); !written) return fail(written.error());
@@ -121,6 +122,11 @@ Result<int> create_and_write(const std::string& path, std::string_view content,
     if (::futimens(fd, times) != 0) return fail(errno_error("futimens", path, errno));
   }
   return fd;
+}
+
+Result<int> create_and_write(const std::string& path, std::string_view content,
+                             std::optional<std::int64_t> mtime_s) {
+  return create_and_write_at(AT_FDCWD, path.c_str(), path, content, mtime_s);
 }
 
 // Opens `path` for appending and writes `content` at its end, if it is still
@@ -171,22 +177,55 @@ Result<void> append_to_file_deferred(const std::string& path, std::string_view c
   return {};
 }
 
-Result<void> write_new_file(const std::string& path, std::string_view content,
-                            std::optional<std::int64_t> mtime_s) {
-  auto created = create_and_write(path, content, mtime_s);
+namespace {
+
+Result<void> write_new_file_in(int dir_fd, const char* name, const std::string& path, std::string_view content,
+                               std::optional<std::int64_t> mtime_s) {
+  auto created = create_and_write_at(dir_fd, name, path, content, mtime_s);
   if (!created) return created.error();
   Fd fd(*created);
   if (::fsync(fd.get()) != 0) {
     const int error_number = errno;
     fd.close();
-    ::unlink(path.c_str());
+    ::unlinkat(dir_fd, name, 0);
     return errno_error("fsync", path, error_number);
   }
   if (fd.close() != 0) {
     int error_number = errno;
-    ::unlink(path.c_str());
+    ::unlinkat(dir_fd, name, 0);
     return errno_error("close", path, error_number);
   }
+  return {};
+}
+
+std::string path_in(const DirAt& dir, std::string_view name) {
+  std::string path;
+  path.reserve(dir.path.size() + 1 + name.size());
+  path += dir.path;
+  path += '/';
+  path += name;
+  return path;
+}
+
+}  // namespace
+
+Result<void> write_new_file(const std::string& path, std::string_view content,
+                            std::optional<std::int64_t> mtime_s) {
+  return write_new_file_in(AT_FDCWD, path.c_str(), path, content, mtime_s);
+}
+
+Result<void> write_new_file_at(DirAt dir, std::string_view name, std::string_view content,
+                               std::optional<std::int64_t> mtime_s) {
+  const std::string path = path_in(dir, name);
+  return write_new_file_in(dir.fd, path.c_str() + dir.path.size() + 1, path, content, mtime_s);
+}
+
+Result<void> write_new_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
+                                        std::optional<std::int64_t> mtime_s, SyncLedger& ledger) {
+  std::string path = path_in(dir, name);
+  auto created = create_and_write_at(dir.fd, path.c_str() + dir.path.size() + 1, path, content, mtime_s);
+  if (!created) return created.error();
+  ledger.add_new_file(*created, std::move(path));
   return {};
 }
 
@@ -239,6 +278,27 @@ Result<void> link_into_place(const std::string& from, const std::string& to) {
   if (auto synced = fsync_dir(parent_of(to)); !synced) {
     ::unlink(to.c_str());
     return synced;
+  }
+  return {};
+}
+
+Result<void> link_into_place_at(DirAt from_dir, const std::string& from, DirAt to_dir, const std::string& to) {
+  if (rename_no_replace(from_dir.fd, from.c_str(), to_dir.fd, to.c_str()) != 0) {
+    return errno_error("rename", path_in(to_dir, to), errno);
+  }
+  if (::fsync(to_dir.fd) != 0) {
+    const int error_number = errno;
+    ::unlinkat(to_dir.fd, to.c_str(), 0);
+    return errno_error("fsync", to_dir.path, error_number);
+  }
+  return {};
+}
+
+Result<void> link_into_place_at_deferred(DirAt from_dir, const std::string& from, DirAt to_dir,
+                                         const std::string& to, SyncLedger& ledger) {
+  if (auto dir = ledger.add_dir(to_dir.path, to_dir.fd); !dir) return dir;
+  if (rename_no_replace(from_dir.fd, from.c_str(), to_dir.fd, to.c_str()) != 0) {
+    return errno_error("rename", path_in(to_dir, to), errno);
   }
   return {};
 }
@@ -302,6 +362,16 @@ Result<void> SyncLedger::add_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", dir, errno);
   dirs_.push_back({dir, fd});
+  return {};
+}
+
+Result<void> SyncLedger::add_dir(const std::string& dir, int fd) {
+  for (const auto& entry : dirs_) {
+    if (entry.path == dir) return {};
+  }
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return errno_error("dup", dir, errno);
+  dirs_.push_back({dir, copy});
   return {};
 }
 

@@ -74,6 +74,17 @@ Result<void> append_to_file(const std::string& path, std::string_view content, s
 // partial `to` nor (if the move failed) a changed `from` is left.
 Result<void> link_into_place(const std::string& from, const std::string& to);
 
+// The same relative to open directories (openat(2), renameat2(2)): no path walk
+// from the root per call.  The paths of the directories name the files in
+// errors and in the ledger.
+struct DirAt {
+  int fd;
+  const std::string& path;
+};
+Result<void> write_new_file_at(DirAt dir, std::string_view name, std::string_view content,
+                               std::optional<std::int64_t> mtime_s);
+Result<void> link_into_place_at(DirAt from_dir, const std::string& from, DirAt to_dir, const std::string& to);
+
 // rename(from, to) then fsync both directories.
 Result<void> rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);
 
@@ -103,6 +114,8 @@ class SyncLedger {
   void add_new_file(int fd, std::string path);
   // Opens the directory once per ledger; io when it cannot be opened.
   Result<void> add_dir(const std::string& dir);
+  // The same for a directory the caller holds open as `fd` (the ledger keeps a duplicate).
+  Result<void> add_dir(const std::string& dir, int fd);
   // Moves everything `other` holds into this ledger.
   void merge(SyncLedger&& other);
 
@@ -156,5 +169,10 @@ Result<void> append_to_file_deferred(const std::string& path, std::string_view c
 // link_into_place without the fsync: to's directory goes into `ledger`.
 Result<void> link_into_place_deferred(const std::string& from, const std::string& to,
                                       SyncLedger& ledger);
+// The *_at forms without their fsyncs.
+Result<void> write_new_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
+                                        std::optional<std::int64_t> mtime_s, SyncLedger& ledger);
+Result<void> link_into_place_at_deferred(DirAt from_dir, const std::string& from, DirAt to_dir,
+                                         const std::string& to, SyncLedger& ledger);
 
 }  // namespace maillab::sim::durable

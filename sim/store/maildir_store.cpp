@@ -310,10 +310,13 @@ Result<fs::path> MaildirStore::mailbox_dir(std::string_view user, std::string_vi
   return (*where)->dir;
 }
 
-MaildirStore::Stamp MaildirStore::stamp_at(const std::string& path) {
+MaildirStore::Stamp MaildirStore::stamp_at(const std::string& path) { return stamp_at(AT_FDCWD, path.c_str()); }
+
+MaildirStore::Stamp MaildirStore::stamp_at(int dir_fd, const char* name) {
   Stamp out;
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return out;
+  const int empty = name[0] == '\0' ? AT_EMPTY_PATH : 0;  // "": the directory dir_fd itself
+  if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW | empty) != 0) return out;
   out.exists = true;
   out.dev = static_cast<std::uint64_t>(st.st_dev);
   out.ino = static_cast<std::uint64_t>(st.st_ino);
@@ -328,12 +331,69 @@ std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const Place& place) {
           stamp_at(place.keywords)};
 }
 
+std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const OpenMaildir& open) {
+  return {stamp_at(open.dir.fd, "new"), stamp_at(open.dir.fd, "cur"), stamp_at(open.dir.fd, kUidList),
+          stamp_at(open.dir.fd, kKeywords)};
+}
+
+MaildirStore::OpenMaildir::~OpenMaildir() {
+  for (const OpenDir* open : {&dir, &tmp, &new_dir, &cur}) {
+    if (open->fd >= 0) ::close(open->fd);
+  }
+}
+
+bool MaildirStore::open_dir(int at, const char* name, OpenDir& out) {
+  const int fd = ::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return false;
+  }
+  if (out.fd >= 0) ::close(out.fd);
+  out = {fd, static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  return true;
+}
+
+MaildirStore::OpenMaildir* MaildirStore::open_maildir(const Place& at, std::array<Stamp, 4>& stamps) const {
+  auto same = [](const OpenDir& open, const Stamp& stamp) {
+    return stamp.exists && stamp.dev == open.dev && stamp.ino == open.ino;
+  };
+  auto it = open_maildirs_.find(at.key);
+  // Still the directory at its path?  (Another program may have moved it and made a new one there.)
+  if (it != open_maildirs_.end() && !same(it->second->dir, stamp_at(at.dir_paths.dir))) {
+    open_maildirs_.erase(it);
+    it = open_maildirs_.end();
+  }
+  if (it == open_maildirs_.end()) {
+    auto open = std::make_unique<OpenMaildir>();
+    if (!open_dir(AT_FDCWD, at.dir_paths.dir.c_str(), open->dir)) return nullptr;
+    if (open_maildirs_.size() >= kOpenMaildirsMax) open_maildirs_.erase(open_maildirs_.begin());
+    it = open_maildirs_.emplace(at.key, std::move(open)).first;
+  }
+  OpenMaildir& open = *it->second;
+  stamps = stamps_of(open);
+  // new/, cur/ and tmp/ as they are there now (a directory replaced by another program is opened again).
+  const bool ok = (same(open.new_dir, stamps[0]) || open_dir(open.dir.fd, "new", open.new_dir)) &&
+                  (same(open.cur, stamps[1]) || open_dir(open.dir.fd, "cur", open.cur)) &&
+                  (same(open.tmp, stamp_at(open.dir.fd, "tmp")) || open_dir(open.dir.fd, "tmp", open.tmp));
+  if (!ok) {
+    open_maildirs_.erase(it);
+    return nullptr;
+  }
+  return &open;
+}
+
 void MaildirStore::after_write(Folder& folder) const {
   folder.stamps = stamps_of(*folder.place);
   folder.trusted = false;
 }
 
 void MaildirStore::forget(std::string_view key_prefix) const {
+  for (auto it = open_maildirs_.lower_bound(key_prefix);
+       it != open_maildirs_.end() && it->first.starts_with(key_prefix);) {
+    it = open_maildirs_.erase(it);
+  }
   for (auto it = folders_.lower_bound(key_prefix); it != folders_.end() && it->first.starts_with(key_prefix);) {
     // Deferred UIDs that only the index knows go to disk first (still hidden until their round).
     if (it->second.list_unsaved) (void)save(it->second);
@@ -417,14 +477,16 @@ Result<MaildirStore::Folder*> MaildirStore::open_folder(std::string_view user, s
   return folder_at(*where);
 }
 
-Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where) const {
+Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where, const OpenMaildir* open,
+                                                      const std::array<Stamp, 4>* taken) const {
   auto older_than_probe = [&](const std::array<Stamp, 4>& stamps) {
     return std::all_of(stamps.begin(), stamps.end(),
                        [&](const Stamp& st) { return !st.exists || st.ctime_ns < fs_now_ns_; });
   };
   const Place& at = *where;
   const std::string& key = at.key;
-  std::array<Stamp, 4> stamps = stamps_of(at);
+  auto stamps_now = [&] { return open != nullptr ? stamps_of(*open) : stamps_of(at); };
+  std::array<Stamp, 4> stamps = taken != nullptr ? *taken : stamps_now();
   auto it = folders_.find(key);
   Folder* previous = nullptr;
   if (it != folders_.end()) {  // (its directory is the one its key names)
@@ -433,7 +495,7 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where) con
   }
   if (!older_than_probe(stamps)) {
     if (auto now = probe_fs_time(at.dir_paths.tmp)) fs_now_ns_ = std::max(fs_now_ns_, *now);
-    stamps = stamps_of(at);
+    stamps = stamps_now();
   }
   bool wrote_list = false;
   ++syncs_;
@@ -442,7 +504,7 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where) con
     folders_.erase(key);
     return synced.error();
   }
-  std::array<Stamp, 4> after = stamps_of(at);
+  std::array<Stamp, 4> after = stamps_now();
   synced->trusted = older_than_probe(stamps) && after[0] == stamps[0] && after[1] == stamps[1] &&
                     after[3] == stamps[3] && (wrote_list || after[2] == stamps[2]);
   synced->stamps = after;
@@ -679,15 +741,22 @@ Result<void> MaildirStore::write_subscriptions(const fs::path& home, const std::
 }
 
 Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
-                                            const Flags& flags, std::int64_t internal_date_s) {
+                                            const Flags& flags, std::int64_t internal_date_s, OpenMaildir* open) {
   const bool deferred = deferred_ != nullptr;
   // A deferred delivery that only links a file keeps a trusted index trusted (see the header).
   bool keep_trust = deferred && folder.trusted;
   const bool to_new = flags.empty();
-  const std::string& into = to_new ? folder.place->dir_paths.new_dir : folder.place->dir_paths.cur;
+  const MaildirPaths& paths = folder.place->dir_paths;
+  const std::string& into = to_new ? paths.new_dir : paths.cur;
+  const int into_fd = open == nullptr ? -1 : to_new ? open->new_dir.fd : open->cur.fd;
   OnExit restamp{[&] {
-    if (keep_trust) folder.stamps[to_new ? 0 : 1] = stamp_at(into);
-    else after_write(folder);
+    // (fstat of the directory held open: the one at its path, checked just before.)
+    if (keep_trust) folder.stamps[to_new ? 0 : 1] = open != nullptr ? stamp_at(into_fd, "") : stamp_at(into);
+    else if (open == nullptr) after_write(folder);
+    else {
+      folder.stamps = stamps_of(*open);
+      folder.trusted = false;
+    }
   }};
   std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(flags, keywords, "");
@@ -702,10 +771,16 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   std::uint32_t uid = folder.list.uid_next;
   std::string base = maildir::our_base_name(internal_date_s, uid, folder.list.uid_validity, disk_bytes.size(), size);
   std::string name = to_new ? base : base + ":2," + *letters;
-  const std::string temporary = folder.place->dir_paths.tmp + '/' + base;
+  const std::string temporary = paths.tmp + '/' + base;
   const std::string target = into + '/' + name;
   std::error_code ignored;
+  const durable::DirAt tmp_at{open == nullptr ? -1 : open->tmp.fd, paths.tmp};
+  const durable::DirAt into_at{into_fd, into};
   auto write = [&] {
+    if (open != nullptr) {
+      return deferred ? durable::write_new_file_at_deferred(tmp_at, base, disk_bytes, internal_date_s, *deferred_)
+                      : durable::write_new_file_at(tmp_at, base, disk_bytes, internal_date_s);
+    }
     return deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
                     : durable::write_new_file(temporary, disk_bytes, internal_date_s);
   };
@@ -715,9 +790,15 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
     written = write();
   }
   if (!written) return written.error();
-  auto linked = deferred ? durable::link_into_place_deferred(temporary, target, *deferred_)
-                         : durable::link_into_place(temporary, target);
-  if (!linked) {
+  auto link = [&] {
+    if (open != nullptr) {
+      return deferred ? durable::link_into_place_at_deferred(tmp_at, base, into_at, name, *deferred_)
+                      : durable::link_into_place_at(tmp_at, base, into_at, name);
+    }
+    return deferred ? durable::link_into_place_deferred(temporary, target, *deferred_)
+                    : durable::link_into_place(temporary, target);
+  };
+  if (auto linked = link(); !linked) {
     fs::remove(temporary, ignored);
     return linked.error();
   }
@@ -1088,24 +1169,31 @@ Result<std::string> MaildirStore::read(std::string_view user, std::string_view m
 
 Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_view mailbox, std::string_view data,
                                            const Flags& flags, std::int64_t internal_date_s) {
-  auto where = locate(user, mailbox);
+  auto where = place_of(user, mailbox);
   if (!where) return where.error();
   const Place& at = **where;
   auto canonical = canonical_flags(flags);
   if (!canonical) return canonical.error();
-  // open_folder() without a second locate(): locate() has checked the INBOX's Maildir already.
-  if (at.name != kInbox && !is_maildir(at.dir_paths)) {
-    folders_.erase(at.key);
-    return not_found("no such mailbox " + at.name);
+  // locate() and open_folder()'s checks, with the Maildir's directories held
+  // open: its path and its domain's walked once each, the rest relative to it.
+  std::array<Stamp, 4> stamps;
+  OpenMaildir* open = is_real_dir(at.domain.c_str()) ? open_maildir(at, stamps) : nullptr;
+  if (open == nullptr || (at.name != kInbox && !is_maildir(at.home_paths))) {
+    if (!is_real_dir(at.domain.c_str()) || !is_maildir(at.home_paths)) return not_found("no such user " + at.user_key);
+    if (at.name != kInbox && !is_maildir(at.dir_paths)) {
+      folders_.erase(at.key);
+      return not_found("no such mailbox " + at.name);
+    }
+    // (A Maildir after all, that could not be opened: delivered by its paths.)
   }
-  auto folder = folder_at(*where);
+  auto folder = open != nullptr ? folder_at(*where, open, &stamps) : folder_at(*where);
   if (!folder) return folder.error();
   std::size_t line_breaks = 0;
   const std::string disk_bytes = maildir::lf_form(data, line_breaks);
   const std::uint64_t size = disk_bytes.size() + line_breaks;  // the CRLF form's octets (RFC822.SIZE)
   // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.
   if (auto allowed = check_quota(at.user_key, at.home, size); !allowed) return allowed.error();
-  return deliver(**folder, disk_bytes, size, *canonical, internal_date_s);
+  return deliver(**folder, disk_bytes, size, *canonical, internal_date_s, open);
 }
 
 Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mailbox, std::uint32_t uid,

@@ -184,6 +184,26 @@ class MaildirStore final : public net::mail::MailStore {
   };
   using Location = std::shared_ptr<const Place>;
 
+  // A Maildir's directories that append() holds open, so that a delivery
+  // creates, renames and stamps relative to them instead of walking their
+  // paths from the root.  Each keeps the device and inode it had when opened.
+  // Before every use one lstat of the Maildir's path, and the stamps of new/
+  // and cur/ (and one of tmp/) taken relative to it, tell whether the paths
+  // still lead to them; another program's move or replacement of any of them
+  // opens it again, so nothing is ever delivered into a directory that has
+  // left its place.  forget() closes them along with the index.
+  struct OpenDir {
+    int fd = -1;
+    std::uint64_t dev = 0, ino = 0;
+  };
+  struct OpenMaildir {
+    OpenDir dir, tmp, new_dir, cur;
+    OpenMaildir() = default;
+    OpenMaildir(const OpenMaildir&) = delete;
+    OpenMaildir& operator=(const OpenMaildir&) = delete;
+    ~OpenMaildir();
+  };
+
   // A mailbox as found on disk by the latest sync, kept current by our writes.
   struct Folder {
     Location place;  // its key in folders_, its home and its directory
@@ -211,13 +231,21 @@ class MaildirStore final : public net::mail::MailStore {
   // The index of a mailbox, synced when its stamp moved or was not trusted.
   // The pointer stays valid until the next call that may sync or forget.
   Result<Folder*> open_folder(std::string_view user, std::string_view mailbox) const;
-  Result<Folder*> folder_at(const Location& where) const;
+  // With `open`, its stamps are taken relative to open->dir, and `taken` (if given) are the current ones.
+  Result<Folder*> folder_at(const Location& where, const OpenMaildir* open = nullptr,
+                            const std::array<Stamp, 4>* taken = nullptr) const;
+  // The Maildir of `at` held open and checked against its path; nullptr when
+  // its path or one of cur/, new/, tmp/ is not a real directory (or cannot be opened).
+  OpenMaildir* open_maildir(const Place& at, std::array<Stamp, 4>& stamps) const;
+  static bool open_dir(int at, const char* name, OpenDir& out);
   // `previous` (may be null) lends the dates it knew and its uid list when that did not change.
   // `stamps` are the ones taken before; `wrote_list` tells whether the sync saved dovecot-uidlist.
   Result<Folder> sync(const Location& where, Folder* previous, const std::array<Stamp, 4>& stamps,
                       bool& wrote_list) const;
   static Stamp stamp_at(const std::string& path);
+  static Stamp stamp_at(int dir_fd, const char* name);
   static std::array<Stamp, 4> stamps_of(const Place& place);
+  static std::array<Stamp, 4> stamps_of(const OpenMaildir& open);
   // Our own write changed the folder: its stamps now describe our change, not a check.
   void after_write(Folder& folder) const;
   // The first UID readers may not see (the folder's UIDNEXT when nothing is hidden).
@@ -236,8 +264,10 @@ class MaildirStore final : public net::mail::MailStore {
   Result<std::uint64_t> size_of(const Folder& folder, std::size_t index) const;
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;
+  // Through `open` when given (checked by open_maildir just before), else by paths.
   Result<std::uint32_t> deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
-                                const net::mail::Flags& flags, std::int64_t internal_date_s);
+                                const net::mail::Flags& flags, std::int64_t internal_date_s,
+                                OpenMaildir* open = nullptr);
   Result<std::uint64_t> used_bytes_at(const std::string& user_key, const std::filesystem::path& home) const;
   Result<void> check_quota(const std::string& user_key, const std::filesystem::path& home,
                            std::uint64_t size) const;
@@ -253,6 +283,9 @@ class MaildirStore final : public net::mail::MailStore {
   // Places by "<length of the user>:<user><mailbox>" as callers spell them; emptied when full.
   static constexpr std::size_t kPlacesMax = 1024;
   mutable std::unordered_map<std::string, Location> places_;
+  // Open Maildirs by folder key (as folders_), at most kOpenMaildirsMax (four descriptors each).
+  static constexpr std::size_t kOpenMaildirsMax = 64;
+  mutable std::map<std::string, std::unique_ptr<OpenMaildir>, std::less<>> open_maildirs_;
   mutable std::int64_t fs_now_ns_ = INT64_MIN;
   mutable std::uint64_t syncs_ = 0;  // the latest probe of the filesystem's time
   durable::SyncLedger* deferred_ = nullptr;

@@ -376,10 +376,29 @@ TEST_CASE("maildir store: the paths it keeps per user and mailbox follow users a
   CHECK(store.status(kAlice, "Old")->messages == 1);
   CHECK(store.status(kAlice, "INBOX")->messages == 0);
   CHECK(store.append(kAlice, "INBOX", "two", {}, 1).value() == 2);
-  // Another program makes a folder, removes it, removes the whole user.
+  // Another program moves new/, then the whole Maildir, aside and makes a new
+  // one in its place: deliveries follow the path, never the directory held open.
   const fs::path home = root / "lab.test" / "alice";
+  const fs::path moved_home = root / "lab.test" / "alice.moved";
+  fs::rename(home / "new", home / "new.moved");
+  fs::create_directory(home / "new");
+  REQUIRE(store.append(kAlice, "INBOX", "three", {}, 1).ok());
+  CHECK(files_in(home / "new").size() == 1);
+  CHECK(files_in(home / "new.moved").size() == 1);
+  fs::rename(home, moved_home);
+  for (const char* sub : {"", "/cur", "/new", "/tmp"}) fs::create_directory(home.string() + sub);
+  REQUIRE(store.append(kAlice, "INBOX", "four", {}, 1).ok());
+  CHECK(files_in(home / "new").size() == 1);
+  CHECK(files_in(moved_home / "new").size() == 1);
+  fs::remove_all(moved_home);
+  // Another program makes a folder, renames it, removes it, removes the whole user.
   for (const char* sub : {"", "/cur", "/new", "/tmp"}) fs::create_directory(home.string() + "/.Ext" + sub);
   CHECK(store.append(kAlice, "Ext", "e", {}, 1).ok());
+  fs::rename(home / ".Ext", home / ".Moved");
+  CHECK(not_found(store.append(kAlice, "Ext", "e", {}, 1)));
+  CHECK(store.append(kAlice, "Moved", "m", {}, 1).ok());
+  CHECK(files_in(home / ".Moved" / "new").size() == 2);
+  fs::rename(home / ".Moved", home / ".Ext");
   fs::remove_all(home / ".Ext");
   CHECK(not_found(store.append(kAlice, "Ext", "e", {}, 1)));
   fs::remove_all(home);

@@ -131,9 +131,10 @@ Result<int> create_and_write(const std::string& path, std::string_view content,
 
 // Opens `path` for appending and writes `content` at its end, if it is still
 // `expected_size` long; the file stays open.
-Result<int> open_and_append(const std::string& path, std::string_view content,
+// `name` is relative to `dir_fd` (AT_FDCWD: name is path).
+Result<int> open_and_append(int dir_fd, const char* name, const std::string& path, std::string_view content,
                             std::uint64_t expected_size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  const int fd = ::openat(dir_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", path, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -157,7 +158,7 @@ Result<int> open_and_append(const std::string& path, std::string_view content,
 }  // namespace
 
 Result<void> append_to_file(const std::string& path, std::string_view content, std::uint64_t expected_size) {
-  auto opened = open_and_append(path, content, expected_size);
+  auto opened = open_and_append(AT_FDCWD, path.c_str(), path, content, expected_size);
   if (!opened) return opened.error();
   Fd fd(*opened);
   if (::fdatasync(fd.get()) != 0) {
@@ -171,7 +172,7 @@ Result<void> append_to_file(const std::string& path, std::string_view content, s
 
 Result<void> append_to_file_deferred(const std::string& path, std::string_view content,
                                      std::uint64_t expected_size, SyncLedger& ledger) {
-  auto opened = open_and_append(path, content, expected_size);
+  auto opened = open_and_append(AT_FDCWD, path.c_str(), path, content, expected_size);
   if (!opened) return opened.error();
   ledger.add_file(*opened, path);
   return {};
@@ -208,6 +209,21 @@ std::string path_in(const DirAt& dir, std::string_view name) {
 }
 
 }  // namespace
+
+Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
+                                        std::uint64_t expected_size, SyncLedger& ledger, struct stat& after) {
+  std::string path = path_in(dir, name);
+  auto opened = open_and_append(dir.fd, path.c_str() + dir.path.size() + 1, path, content, expected_size);
+  if (!opened) return opened.error();
+  if (::fstat(*opened, &after) != 0) {
+    const int error_number = errno;
+    (void)::ftruncate(*opened, static_cast<off_t>(expected_size));
+    ::close(*opened);
+    return errno_error("fstat", path, error_number);
+  }
+  ledger.add_file(*opened, std::move(path));
+  return {};
+}
 
 Result<void> write_new_file(const std::string& path, std::string_view content,
                             std::optional<std::int64_t> mtime_s) {

@@ -28,6 +28,8 @@
 // and runs them where their owner lives.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -169,6 +171,10 @@ Result<void> append_to_file_deferred(const std::string& path, std::string_view c
 // link_into_place without the fsync: to's directory goes into `ledger`.
 Result<void> link_into_place_deferred(const std::string& from, const std::string& to,
                                       SyncLedger& ledger);
+// append_to_file_deferred for `name` in the open directory `dir`; `after` gets
+// the file's status once written (fstat of its descriptor: no path walk).
+Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
+                                        std::uint64_t expected_size, SyncLedger& ledger, struct stat& after);
 // The *_at forms without their fsyncs.
 Result<void> write_new_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
                                         std::optional<std::int64_t> mtime_s, SyncLedger& ledger);

@@ -313,10 +313,14 @@ Result<fs::path> MaildirStore::mailbox_dir(std::string_view user, std::string_vi
 MaildirStore::Stamp MaildirStore::stamp_at(const std::string& path) { return stamp_at(AT_FDCWD, path.c_str()); }
 
 MaildirStore::Stamp MaildirStore::stamp_at(int dir_fd, const char* name) {
-  Stamp out;
   struct stat st {};
   const int empty = name[0] == '\0' ? AT_EMPTY_PATH : 0;  // "": the directory dir_fd itself
-  if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW | empty) != 0) return out;
+  if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW | empty) != 0) return {};
+  return stamp_of(st);
+}
+
+MaildirStore::Stamp MaildirStore::stamp_of(const struct stat& st) {
+  Stamp out;
   out.exists = true;
   out.dev = static_cast<std::uint64_t>(st.st_dev);
   out.ino = static_cast<std::uint64_t>(st.st_ino);
@@ -437,7 +441,8 @@ Result<void> MaildirStore::seal_deferred() {
     if (it != folders_.end() && it->second.list_unsaved) {
       Folder& folder = it->second;
       const bool was_trusted = folder.trusted;
-      if (auto saved = save_added(folder); !saved) {
+      std::optional<Stamp> list_stamp;  // dovecot-uidlist once appended to, when known without a path walk
+      if (auto saved = save_added(folder, &list_stamp); !saved) {
         if (result) result = saved;
         auto& again = unsealed_[key];
         again.insert(again.end(), uids.begin(), uids.end());
@@ -445,7 +450,7 @@ Result<void> MaildirStore::seal_deferred() {
         continue;
       }
       folder.list_unsaved = false;
-      if (was_trusted) folder.stamps[2] = stamp_at(folder.place->uid_list);
+      if (was_trusted) folder.stamps[2] = list_stamp ? *list_stamp : stamp_at(folder.place->uid_list);
       else after_write(folder);
     }
     // (A folder not in the index, or saved since, has its list on disk already.)
@@ -633,14 +638,25 @@ Result<void> MaildirStore::save(Folder& folder, durable::SyncLedger* ledger) con
   return saved;
 }
 
-Result<void> MaildirStore::save_added(Folder& folder) const {
+Result<void> MaildirStore::save_added(Folder& folder, std::optional<Stamp>* list_stamp) const {
   const std::size_t first = folder.records_on_disk;
   if (first != kNotAppendable && first <= folder.list.records.size()) {
     std::string lines = maildir::format_uidlist_records(folder.list, first);
     const std::string& path = folder.place->uid_list;
-    auto appended = deferred_ != nullptr
-                        ? durable::append_to_file_deferred(path, lines, folder.list_bytes, *deferred_)
-                        : durable::append_to_file(path, lines, folder.list_bytes);
+    auto append = [&]() -> Result<void> {
+      if (deferred_ == nullptr) return durable::append_to_file(path, lines, folder.list_bytes);
+      // Relative to the Maildir that append() held open for these deliveries (checked then), if it still does.
+      auto open = open_maildirs_.find(folder.place->key);
+      if (open == open_maildirs_.end()) {
+        return durable::append_to_file_deferred(path, lines, folder.list_bytes, *deferred_);
+      }
+      struct stat after {};
+      auto done = durable::append_to_file_at_deferred({open->second->dir.fd, folder.place->dir_paths.dir}, kUidList,
+                                                       lines, folder.list_bytes, *deferred_, after);
+      if (done && list_stamp != nullptr) *list_stamp = stamp_of(after);
+      return done;
+    };
+    auto appended = append();
     if (appended) {
       folder.list.modseq += folder.list.records.size() - first;  // as a reader counts them (maildir_format.hpp)
       folder.records_on_disk = folder.list.records.size();

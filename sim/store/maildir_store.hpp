@@ -82,6 +82,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -244,6 +245,7 @@ class MaildirStore final : public net::mail::MailStore {
                       bool& wrote_list) const;
   static Stamp stamp_at(const std::string& path);
   static Stamp stamp_at(int dir_fd, const char* name);
+  static Stamp stamp_of(const struct stat& st);
   static std::array<Stamp, 4> stamps_of(const Place& place);
   static std::array<Stamp, 4> stamps_of(const OpenMaildir& open);
   // Our own write changed the folder: its stamps now describe our change, not a check.
@@ -260,7 +262,8 @@ class MaildirStore final : public net::mail::MailStore {
   Result<void> save(Folder& folder, durable::SyncLedger* ledger = nullptr) const;
   // Only records were added since the last save: append their lines (Dovecot
   // does the same), else rewrite.  Into the deferred ledger when one is set.
-  Result<void> save_added(Folder& folder) const;
+  // `list_stamp` (when given) gets dovecot-uidlist's stamp if the append could take it from its descriptor.
+  Result<void> save_added(Folder& folder, std::optional<Stamp>* list_stamp = nullptr) const;
   Result<std::uint64_t> size_of(const Folder& folder, std::size_t index) const;
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;

@@ -332,6 +332,15 @@ void StagedEntry::close_fd() {
   fd_ = -1;
 }
 
+void Spool::note(std::string_view id) const {
+  // Only "<hex>.<anything>" can be an id make_id makes: its stamp is the hex part.
+  const std::size_t dot = id.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 16) return;
+  std::uint64_t stamp = 0;
+  auto [end, error] = std::from_chars(id.data(), id.data() + dot, stamp, 16);
+  if (error == std::errc{} && end == id.data() + dot) newest_noted_ = std::max(newest_noted_, stamp);
+}
+
 Result<Spool> Spool::open(fs::path dir) {
   std::error_code error;
   fs::create_directories(dir, error);
@@ -354,6 +363,11 @@ std::string Spool::make_id(Instant now) {
     value >>= 4;
   } while (value != 0);
   const std::string_view stamp(at, static_cast<std::size_t>(text + 16 - at));
+  // Once recover() has listed the queue, every id in it or in .tmp/ came from
+  // recover(), stage() (both note it) or this function, whose sequence numbers
+  // never repeat: a stamp past every noted one needs no look at the disk (two
+  // lstats of names never seen, each a new negative dentry, per message).
+  const bool no_look = listed_ && static_cast<std::uint64_t>(now.us) > newest_noted_;
   // "<dir>/<id>" and "<dir>/.tmp/<id>" written in place: no path joins per message.
   std::string in_queue = dir_.native();
   in_queue += '/';
@@ -371,7 +385,7 @@ std::string Spool::make_id(Instant now) {
     in_tmp.resize(tmp_base);
     in_tmp += stamp;
     in_tmp += sequence;
-    if (!exists_no_follow(in_queue) && !exists_no_follow(in_tmp)) return in_queue.substr(queue_base);
+    if (no_look || (!exists_no_follow(in_queue) && !exists_no_follow(in_tmp))) return in_queue.substr(queue_base);
   }
 }
 
@@ -381,6 +395,7 @@ Result<StagedEntry> Spool::stage(const SpoolEntry& entry) const {
   for (const auto& attribute : entry.attributes)
     if (!valid_attribute_name(attribute.first))
       return make_error(ErrorCategory::invalid_argument, "bad attribute name '" + attribute.first + "'");
+  note(entry.id);
   if (exists_no_follow(dir_ / entry.id))
     return make_error(ErrorCategory::exists, "queue id " + entry.id + " is taken");
   auto fd = write_entry(tmp_dir() / entry.id, entry);
@@ -541,6 +556,7 @@ Result<SpoolRecovery> Spool::recover() const {
   const fs::path damaged = damaged_dir();
   for (const auto& name : names) {
     if (name == kTmp || name == kDamaged) continue;
+    note(name);
     std::string reason;
     if (!valid_id(name)) {
       reason = "not a queue id";
@@ -568,6 +584,7 @@ Result<SpoolRecovery> Spool::recover() const {
   std::sort(report.entries.begin(), report.entries.end(), [](const SpoolEntry& a, const SpoolEntry& b) {
     return a.arrival != b.arrival ? a.arrival < b.arrival : a.id < b.id;
   });
+  listed_ = true;
   return report;
 }
 

@@ -126,7 +126,9 @@ class Spool {
   [[nodiscard]] std::filesystem::path damaged_dir() const { return dir_ / ".damaged"; }
 
   // A queue id not used by any file in the spool or .tmp/: the arrival time in
-  // hex, a dot, a sequence number.
+  // hex, a dot, a sequence number.  After recover() it trusts what it has seen
+  // (recover() lists the queue; nothing but this Spool writes it then) and
+  // looks at the disk only for a stamp not past every id noted.
   std::string make_id(Instant now);
 
   // Writes .tmp/<entry.id>; invalid_argument for a bad id or no recipients,
@@ -168,8 +170,13 @@ class Spool {
   // Unlinks every entry of `ids` (gone already is fine); the first error, if any.
   std::optional<Error> unlink_entries(std::span<const std::string> ids) const;
 
+  // An id that is or will be on disk: make_id() looks at the disk for stamps up to its own.
+  void note(std::string_view id) const;
+
   std::filesystem::path dir_;
   std::uint64_t sequence_ = 0;
+  mutable bool listed_ = false;            // recover() has listed the queue (and emptied .tmp/)
+  mutable std::uint64_t newest_noted_ = 0;  // the greatest stamp of an id noted
 };
 
 }  // namespace maillab::sim

@@ -205,6 +205,25 @@ TEST_CASE("spool: make_id never returns an id that is staged or queued") {
   CHECK(files_in(spool.tmp_dir()).empty());
 }
 
+TEST_CASE("spool: after recovery make_id looks at the disk only for stamps up to those of ids it has seen") {
+  ScratchDir dir;
+  const fs::path root = dir.path() / "spool";
+  {
+    Spool earlier = open_spool(root);
+    commit_one(earlier, sample("1234.1"));  // a previous process's entries
+    commit_one(earlier, sample("1240.3"));
+  }
+  Spool spool = open_spool(root);
+  REQUIRE(spool.recover().ok());
+  CHECK(spool.make_id(Instant{0x1234}) == "1234.2");  // 1234.1 is queued
+  CHECK(spool.make_id(Instant{0x1240}) == "1240.4");  // 1240.3 is queued
+  CHECK(spool.make_id(Instant{0x1241}) == "1241.5");
+  auto staged = spool.stage(sample("1250.6"));  // an id it did not make (as the delivery log's are)
+  REQUIRE(staged.ok());
+  CHECK(spool.make_id(Instant{0x1250}) == "1250.7");
+  spool.discard(std::move(staged).value());
+}
+
 TEST_CASE("spool: recovery after a crash discards .tmp/, keeps complete entries and moves damaged files aside") {
   ScratchDir dir;
   const fs::path root = dir.path() / "spool";

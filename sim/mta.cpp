@@ -210,6 +210,7 @@ void Mta::accept_smtp(ConnectionId id, std::uint16_t port) {
   smtp::ServerConfig config;
   config.host_name = name_;
   config.line_events = sender_side_lines(world_.trace);
+  config.state_events = false;  // EngineSession drops them unread
   config.client_address = format_ipv4(world_.network.host_address(peer));
   config.submission = port == 587;
   config.tls_available = tls_.has_value();
@@ -645,6 +646,7 @@ void Mta::try_exchange(const std::shared_ptr<DomainAttempt>& attempt, std::size_
       smtp::ClientConfig config;
       config.helo_name = name_;
       config.line_events = sender_side_lines(world_.trace);
+      config.state_events = false;  // EngineSession drops them unread
       config.tls = world_.scenario.starttls ? smtp::TlsPolicy::opportunistic : smtp::TlsPolicy::none;
       config.messages.push_back(smtp::OutgoingMessage{it->second.sender, attempt->recipients, it->second.data});
       outbound_[id] = session;

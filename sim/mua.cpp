@@ -154,6 +154,7 @@ void Mua::submit(const MessageSpec& message, std::string data, std::string msg, 
       smtp::ClientConfig config;
       config.helo_name = name_;
       config.line_events = sender_side_lines(world_.trace);
+      config.state_events = false;  // EngineSession drops them unread
       config.tls = spec_.starttls ? smtp::TlsPolicy::required : smtp::TlsPolicy::none;
       if (spec_.auth) {
         const auto* user = world_.scenario.find_user(spec_.user);

@@ -333,7 +333,7 @@ Instant Client::poll_timeout() const { return deadline_; }
 
 void Client::enter_state(ClientState next, Instant now) {
   assert(client_transition_allowed(state_, next) && "SMTP client: transition not in the table");
-  emit(StateEvent{client_state_name(state_), client_state_name(next)});
+  if (config_.state_events) emit(StateEvent{client_state_name(state_), client_state_name(next)});
   state_ = next;
   deadline_ = next == ClientState::closed ? never : now + client_state_timeout(next);
 }

@@ -114,6 +114,7 @@ struct ClientConfig {
   std::vector<OutgoingMessage> messages;
   ReplyParserLimits reply_limits{};
   LineEventOptions line_events;
+  bool state_events = true;  // false: no StateEvent (a driver that ignores them, the simulator's)
 };
 
 // The command a reply answered: the "in reply to" of a bounce.

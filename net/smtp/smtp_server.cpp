@@ -326,7 +326,7 @@ std::vector<std::string> Server::extensions() const {
 void Server::enter_state(Instant now, ServerState next) {
   if (next == state_) return;
   assert(server_transition_allowed(state_, next) && "SMTP server: transition not in the table");
-  events_.emplace_back(StateEvent{server_state_name(state_), server_state_name(next)});
+  if (config_.state_events) events_.emplace_back(StateEvent{server_state_name(state_), server_state_name(next)});
   state_ = next;
   arm_timer(now);
 }

@@ -136,6 +136,7 @@ struct ServerConfig {
   // The message content's minimum rate, octets per second (Postfix smtpd_min_data_rate); 0: none.
   std::uint64_t min_data_rate = 500;
   LineEventOptions line_events;
+  bool state_events = true;  // false: no StateEvent (a driver that ignores them, the simulator's)
 };
 
 enum class BodyType : std::uint8_t { seven_bit, eight_bit_mime };

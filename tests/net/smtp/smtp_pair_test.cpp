@@ -546,3 +546,29 @@ TEST_CASE("smtp pair: with line_events.sent off too no LineEvent is built and li
   REQUIRE(counted->stored.size() == 1);
   CHECK(counted->stored[0].data == reported->stored[0].data);
 }
+
+TEST_CASE("smtp pair: with state_events off neither engine reports a StateEvent, and nothing else changes") {
+  const auto with_states = run_with_line_events(true, true);
+  auto w = std::make_unique<Wire>();
+  w->client_config.messages = {message("alice@lab.test", {"bob@lab.test", "carol@lab.test"})};
+  w->client_config.state_events = false;
+  w->server_config.state_events = false;
+  w->run();
+  REQUIRE(!with_states->pair->client_events_of<net::StateEvent>().empty());
+  REQUIRE(!with_states->pair->server_events_of<net::StateEvent>().empty());
+  CHECK(w->pair->client_events_of<net::StateEvent>().empty());
+  CHECK(w->pair->server_events_of<net::StateEvent>().empty());
+  const auto others = [](const auto& events) {
+    std::size_t n = 0;
+    for (const auto& event : events) n += std::holds_alternative<net::StateEvent>(event) ? 0 : 1;
+    return n;
+  };
+  CHECK(others(w->pair->client_events) == others(with_states->pair->client_events));
+  CHECK(others(w->pair->server_events) == others(with_states->pair->server_events));
+  CHECK(w->transcript() == with_states->transcript());
+  CHECK(w->client->state() == with_states->client->state());
+  CHECK(w->server->state() == with_states->server->state());
+  REQUIRE(w->stored.size() == 1);
+  CHECK(w->stored[0].data == with_states->stored[0].data);
+  CHECK(w->outcome("carol@lab.test").verdict.delivery == with_states->outcome("carol@lab.test").verdict.delivery);
+}

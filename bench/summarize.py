@@ -193,21 +193,26 @@ def pop3(rows, out):
 
 def memory(rows, out):
     out.append("### Memory per idle authenticated IMAP session (LOGIN, then nothing)\n")
-    out.append("| server | sessions logged in | PSS per session | RSS per session | target |")
-    out.append("|---|---|---|---|---|")
+    out.append("| server | sessions logged in | PSS per session | the second half's PSS per session | "
+               "RSS per session | target (the larger PSS figure) |")
+    out.append("|---|---|---|---|---|---|")
     for r in rows:
         x = r["r"]
         if "error" in x or x.get("logged_in", 0) == 0:
-            out.append(f"| {r['server']} | failed: {x.get('error') or x.get('first_error')} | | | |")
+            out.append(f"| {r['server']} | failed: {x.get('error') or x.get('first_error')} | | | | |")
             continue
-        target = "≤ 32 KiB — " + verdict(x["pss_kb_per_session"] <= 32) if r["server"] == "maillab" \
+        second = x.get("pss_kb_per_session_second_half")  # older results lack it
+        worst = max(x["pss_kb_per_session"], second if second is not None else 0)
+        target = "≤ 32 KiB — " + verdict(worst <= 32) if r["server"] == "maillab" \
             else "issue 7 measured ~470 KiB"
         label = dict(IMAP_SERVERS).get(r["server"], r["server"])
+        second_text = f"{second:.0f} KiB" if second is not None else "—"
         out.append(f"| {label} | {x['logged_in']} of {x['connections']} | "
-                   f"{x['pss_kb_per_session']:.0f} KiB | {x['rss_kb_per_session']:.0f} KiB | {target} |")
+                   f"{x['pss_kb_per_session']:.0f} KiB | {second_text} | {x['rss_kb_per_session']:.0f} KiB | {target} |")
     out.append("\nPSS divides shared pages among the processes that map them: Dovecot forks one imap "
                "process per session, so its RSS sum counts the shared libraries once per session; "
-               "maillab is one process, where PSS ≈ RSS.\n")
+               "maillab is one process, where PSS ≈ RSS. The second half's figure (sessions 501-1,000 against "
+               "the memory at 500) cannot be hidden by space the server's start-up freed.\n")
 
 
 def sim(rows, out):

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <utility>
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 namespace maillab::net::io {
 
@@ -104,9 +107,20 @@ std::size_t UserSessionLimiter::open_for(std::string_view user) const {
 }
 
 FreeSpaceProbe free_space_of(std::filesystem::path dir) {
-  return [dir = std::move(dir)]() -> std::optional<std::uint64_t> {
+  // Asked at every MAIL FROM: through a descriptor held open, not a walk of the
+  // path each time.  A directory that cannot be opened is looked up by its path.
+  struct Held {
+    int fd = -1;
+    ~Held() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  auto held = std::make_shared<Held>();
+  held->fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return [dir = std::move(dir), held = std::move(held)]() -> std::optional<std::uint64_t> {
     struct statvfs info {};
-    if (::statvfs(dir.c_str(), &info) != 0) return std::nullopt;
+    const int status = held->fd >= 0 ? ::fstatvfs(held->fd, &info) : ::statvfs(dir.c_str(), &info);
+    if (status != 0) return std::nullopt;
     return static_cast<std::uint64_t>(info.f_bavail) * static_cast<std::uint64_t>(info.f_frsize);
   };
 }

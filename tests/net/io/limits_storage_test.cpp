@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "net/io/limits.hpp"
 #include "net/smtp/smtp_server_harness.hpp"
 
@@ -72,4 +74,16 @@ TEST_CASE("free space probe: statvfs of an existing directory answers, of a miss
   CHECK(here().has_value());
   auto missing = free_space_of(std::filesystem::temp_directory_path() / "maillab-no-such-dir-for-statvfs");
   CHECK_FALSE(missing().has_value());
+}
+
+TEST_CASE("free space probe: it holds the directory open, so a state directory moved away is still measured") {
+  const auto base = std::filesystem::temp_directory_path() / ("maillab-free-space-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base / "state");
+  auto probe = free_space_of(base / "state");
+  const auto copy = probe;  // the server keeps copies of the probe; they share the descriptor
+  std::filesystem::rename(base / "state", base / "moved");
+  CHECK(probe().has_value());
+  CHECK(copy().has_value());
+  std::filesystem::remove_all(base);
 }

@@ -28,6 +28,8 @@ int run_serve(const ServeOptions& options) {
   // answered 452 4.3.1 like a full disk (catalogue row 57); SIGXFSZ must not end us.
   std::signal(SIGXFSZ, SIG_IGN);
 #ifdef M_TRIM_THRESHOLD
+  // For glibc's malloc (a build with -DMAILLAB_MIMALLOC=OFF, the sanitizer
+  // build; the mimalloc build ignores this and measured level without it):
   // glibc gives the top of the heap back to the kernel whenever more than
   // 128 KiB is free there, so each 100 KiB message's copies (Received:,
   // Return-Path:, the Maildir bytes) faulted fresh zeroed pages in again:

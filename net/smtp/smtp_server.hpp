@@ -126,7 +126,7 @@ struct ServerConfig {
   std::size_t input_buffered_octets_max = 1024 * 1024;  // input held while queueing
   // Room the DATA payload starts with (capped by message_octets_max).  A driver whose
   // messages are small (the simulator's: a few hundred octets) asks for less than
-  // 1 KiB: glibc serves that from its per-thread cache, a 4 KiB block from the bins.
+  // 1 KiB: the allocator's fast path for small blocks (mimalloc's and glibc's both), not its slower one.
   std::size_t data_reserve_octets = 4096;
   Duration greeting_delay{0};                  // > 0: watch for pregreet input
   // The waits for the client (RFC 5321 §4.5.3.2); server_state_timeout() gives

@@ -24,7 +24,8 @@ endif()
 # mimalloc (libmimalloc-dev) is the allocator of the two programs, not of the
 # test suites: the simulator makes and frees small strings and events for every
 # line it moves, and glibc's malloc was a fifth of its time (bench/README.md,
-# "Simulator, tenth round"). Sanitizer builds keep the allocator ASan replaces.
+# "The allocator and the 16-session SMTP wait, tenth round"). Sanitizer builds
+# keep the allocator ASan replaces.
 option(MAILLAB_MIMALLOC "Link maillab and maillab-studio with mimalloc" ON)
 if(MAILLAB_MIMALLOC AND NOT MAILLAB_SANITIZE)
   find_package(mimalloc 2 REQUIRED)

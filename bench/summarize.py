@@ -208,7 +208,8 @@ def memory(rows, out):
         label = dict(IMAP_SERVERS).get(r["server"], r["server"])
         second_text = f"{second:.0f} KiB" if second is not None else "—"
         out.append(f"| {label} | {x['logged_in']} of {x['connections']} | "
-                   f"{x['pss_kb_per_session']:.0f} KiB | {second_text} | {x['rss_kb_per_session']:.0f} KiB | {target} |")
+                   f"{x['pss_kb_per_session']:.0f} KiB | {second_text} | "
+                   f"{x['rss_kb_per_session']:.0f} KiB | {target} |")
     out.append("\nPSS divides shared pages among the processes that map them: Dovecot forks one imap "
                "process per session, so its RSS sum counts the shared libraries once per session; "
                "maillab is one process, where PSS ≈ RSS. The second half's figure (sessions 501-1,000 against "

@@ -34,8 +34,8 @@ std::string base64_lines(const std::string& bytes) {
 std::string compose_message(const MessageSpec& spec, const std::string& message_id, std::int64_t date_s) {
   std::string out;
   // Appended in place into room for a plain message (every scripted message is composed here).
-  out.reserve(256 + spec.from.size() + 32 * (spec.to.size() + spec.cc.size()) + spec.subject.size() + message_id.size() +
-              spec.body.size() + spec.body.size() / 32);
+  out.reserve(256 + spec.from.size() + 32 * (spec.to.size() + spec.cc.size()) + spec.subject.size() +
+              message_id.size() + spec.body.size() + spec.body.size() / 32);
   auto field = [&out](std::string_view name, std::string_view value) {
     out += name;
     out += ": ";

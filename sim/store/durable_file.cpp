@@ -371,10 +371,12 @@ void SyncLedger::add_file(int fd, std::string path) {
 
 void SyncLedger::add_new_file(int fd, std::string path) { new_files_.push_back({std::move(path), fd}); }
 
+bool SyncLedger::holds_dir(const std::string& dir) const {
+  return std::any_of(dirs_.begin(), dirs_.end(), [&](const Entry& entry) { return entry.path == dir; });
+}
+
 Result<void> SyncLedger::add_dir(const std::string& dir) {
-  for (const auto& entry : dirs_) {
-    if (entry.path == dir) return {};
-  }
+  if (holds_dir(dir)) return {};
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", dir, errno);
   dirs_.push_back({dir, fd});
@@ -382,9 +384,7 @@ Result<void> SyncLedger::add_dir(const std::string& dir) {
 }
 
 Result<void> SyncLedger::add_dir(const std::string& dir, int fd) {
-  for (const auto& entry : dirs_) {
-    if (entry.path == dir) return {};
-  }
+  if (holds_dir(dir)) return {};
   const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return errno_error("dup", dir, errno);
   dirs_.push_back({dir, copy});

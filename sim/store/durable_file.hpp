@@ -152,6 +152,7 @@ class SyncLedger {
     int fd = -1;
   };
   void close_all();
+  [[nodiscard]] bool holds_dir(const std::string& dir) const;
 
   std::vector<Entry> files_;      // may be superseded (add_file)
   std::vector<Entry> new_files_;  // never are (add_new_file)

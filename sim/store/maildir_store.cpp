@@ -388,8 +388,8 @@ MaildirStore::OpenMaildir* MaildirStore::open_maildir(const Place& at, std::arra
   return &open;
 }
 
-void MaildirStore::after_write(Folder& folder) const {
-  folder.stamps = stamps_of(*folder.place);
+void MaildirStore::after_write(Folder& folder, const OpenMaildir* open) const {
+  folder.stamps = open != nullptr ? stamps_of(*open) : stamps_of(*folder.place);
   folder.trusted = false;
 }
 
@@ -768,18 +768,15 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   OnExit restamp{[&] {
     // (fstat of the directory held open: the one at its path, checked just before.)
     if (keep_trust) folder.stamps[to_new ? 0 : 1] = open != nullptr ? stamp_at(into_fd, "") : stamp_at(into);
-    else if (open == nullptr) after_write(folder);
-    else {
-      folder.stamps = stamps_of(*open);
-      folder.trusted = false;
-    }
+    else after_write(folder, open);
   }};
   std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(flags, keywords, "");
   if (!letters) return letters.error();
   if (keywords != folder.keywords) {
     keep_trust = false;
-    if (auto written = durable::replace_file(folder.place->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+    const std::string keyword_lines = maildir::format_keywords(keywords);
+    if (auto written = durable::replace_file(folder.place->dir, kKeywords, keyword_lines); !written) {
       return written.error();
     }
     folder.keywords = keywords;
@@ -1193,9 +1190,10 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
   // locate() and open_folder()'s checks, with the Maildir's directories held
   // open: its path and its domain's walked once each, the rest relative to it.
   std::array<Stamp, 4> stamps;
-  OpenMaildir* open = is_real_dir(at.domain.c_str()) ? open_maildir(at, stamps) : nullptr;
+  const bool domain_found = is_real_dir(at.domain.c_str());
+  OpenMaildir* open = domain_found ? open_maildir(at, stamps) : nullptr;
   if (open == nullptr || (at.name != kInbox && !is_maildir(at.home_paths))) {
-    if (!is_real_dir(at.domain.c_str()) || !is_maildir(at.home_paths)) return not_found("no such user " + at.user_key);
+    if (!domain_found || !is_maildir(at.home_paths)) return not_found("no such user " + at.user_key);
     if (at.name != kInbox && !is_maildir(at.dir_paths)) {
       folders_.erase(at.key);
       return not_found("no such mailbox " + at.name);
@@ -1229,7 +1227,8 @@ Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mai
   auto letters = maildir::flags_to_letters(*canonical, keywords, parts.letters);
   if (!letters) return letters.error();
   if (keywords != folder.keywords) {
-    if (auto written = durable::replace_file(folder.place->dir, kKeywords, maildir::format_keywords(keywords)); !written) {
+    const std::string keyword_lines = maildir::format_keywords(keywords);
+    if (auto written = durable::replace_file(folder.place->dir, kKeywords, keyword_lines); !written) {
       return written;
     }
     folder.keywords = keywords;

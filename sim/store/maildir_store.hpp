@@ -249,7 +249,8 @@ class MaildirStore final : public net::mail::MailStore {
   static std::array<Stamp, 4> stamps_of(const Place& place);
   static std::array<Stamp, 4> stamps_of(const OpenMaildir& open);
   // Our own write changed the folder: its stamps now describe our change, not a check.
-  void after_write(Folder& folder) const;
+  // `open` (when given) is its Maildir held open: the stamps are taken relative to it.
+  void after_write(Folder& folder, const OpenMaildir* open = nullptr) const;
   // The first UID readers may not see (the folder's UIDNEXT when nothing is hidden).
   std::uint32_t shown_below(const Folder& folder) const;
   // How many of the folder's records readers see (records are in UID order).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -98,6 +99,20 @@ Result<void> fsync_dir(const std::filesystem::path& dir) {
   return {};
 }
 
+std::optional<Identity> identity_at(int dir_fd, const char* name) {
+  struct statx found {};
+  const int empty = name[0] == '\0' ? AT_EMPTY_PATH : 0;
+  if (::statx(dir_fd, name, AT_SYMLINK_NOFOLLOW | empty, STATX_TYPE | STATX_INO | STATX_SIZE, &found) != 0) {
+    return std::nullopt;
+  }
+  Identity out;
+  out.dev = makedev(found.stx_dev_major, found.stx_dev_minor);  // as st_dev
+  out.ino = found.stx_ino;
+  out.size = found.stx_size;
+  out.is_dir = S_ISDIR(found.stx_mode);
+  return out;
+}
+
 namespace {
 
 // Creates `name` in the directory `dir_fd` (AT_FDCWD: `name` is the path),
@@ -136,15 +151,15 @@ Result<int> open_and_append(int dir_fd, const char* name, const std::string& pat
                             std::uint64_t expected_size) {
   const int fd = ::openat(dir_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", path, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  const auto found = identity_at(fd, "");
+  if (!found) {
     const int error_number = errno;
     ::close(fd);
-    return errno_error("fstat", path, error_number);
+    return errno_error("statx", path, error_number);
   }
-  if (static_cast<std::uint64_t>(st.st_size) != expected_size) {
+  if (found->size != expected_size) {
     ::close(fd);
-    return make_error(ErrorCategory::exists, path + " changed under us (" + std::to_string(st.st_size) +
+    return make_error(ErrorCategory::exists, path + " changed under us (" + std::to_string(found->size) +
                                                  " octets, " + std::to_string(expected_size) + " expected)");
   }
   if (auto written = write_all(fd, content, path); !written) {
@@ -211,16 +226,18 @@ std::string path_in(const DirAt& dir, std::string_view name) {
 }  // namespace
 
 Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
-                                        std::uint64_t expected_size, SyncLedger& ledger, struct stat& after) {
+                                        std::uint64_t expected_size, SyncLedger& ledger, Identity& after) {
   std::string path = path_in(dir, name);
   auto opened = open_and_append(dir.fd, path.c_str() + dir.path.size() + 1, path, content, expected_size);
   if (!opened) return opened.error();
-  if (::fstat(*opened, &after) != 0) {
+  const auto found = identity_at(*opened, "");
+  if (!found) {
     const int error_number = errno;
     (void)::ftruncate(*opened, static_cast<off_t>(expected_size));
     ::close(*opened);
-    return errno_error("fstat", path, error_number);
+    return errno_error("statx", path, error_number);
   }
+  after = *found;
   ledger.add_file(*opened, std::move(path));
   return {};
 }

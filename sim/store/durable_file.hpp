@@ -50,6 +50,20 @@ Result<std::string> read_file(const std::filesystem::path& path);
 
 Result<void> fsync_dir(const std::filesystem::path& dir);
 
+// What statx(2) says of a file without asking for its times.  Since Linux 6.13
+// a look at a file's ctime makes its next change take a fine-grained
+// timestamp, and that advances the clock every other file's next write reads
+// (multigrain timestamps).  A file written in between then changes its mtime
+// at every write: the lab server's delivery log got its inode written at
+// every fdatasync, one more disk write per sync (bench/README.md, "The
+// delivery log's inode, eleventh round").  So the delivery path asks only this.
+struct Identity {
+  std::uint64_t dev = 0, ino = 0, size = 0;
+  bool is_dir = false;
+};
+// `name` relative to `dir_fd` ("": dir_fd itself); a symlink is not followed.  nullopt: errno says why.
+std::optional<Identity> identity_at(int dir_fd, const char* name);
+
 // Creates `path` (which must not exist), writes `content`, sets the
 // modification time when given, fsyncs and closes it.  On failure the file
 // is removed.
@@ -173,9 +187,9 @@ Result<void> append_to_file_deferred(const std::string& path, std::string_view c
 Result<void> link_into_place_deferred(const std::string& from, const std::string& to,
                                       SyncLedger& ledger);
 // append_to_file_deferred for `name` in the open directory `dir`; `after` gets
-// the file's status once written (fstat of its descriptor: no path walk).
+// the file's identity once written (from its descriptor: no path walk).
 Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
-                                        std::uint64_t expected_size, SyncLedger& ledger, struct stat& after);
+                                        std::uint64_t expected_size, SyncLedger& ledger, Identity& after);
 // The *_at forms without their fsyncs.
 Result<void> write_new_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
                                         std::optional<std::int64_t> mtime_s, SyncLedger& ledger);

@@ -330,6 +330,21 @@ MaildirStore::Stamp MaildirStore::stamp_of(const struct stat& st) {
   return out;
 }
 
+MaildirStore::Stamp MaildirStore::quiet_stamp_at(int dir_fd, const char* name) {
+  const auto found = durable::identity_at(dir_fd, name);
+  return found ? quiet_stamp_of(*found) : Stamp{};
+}
+
+MaildirStore::Stamp MaildirStore::quiet_stamp_of(const durable::Identity& found) {
+  Stamp out;
+  out.exists = true;
+  out.quiet = true;
+  out.dev = found.dev;
+  out.ino = found.ino;
+  out.size = found.size;
+  return out;
+}
+
 std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const Place& place) {
   return {stamp_at(place.dir_paths.new_dir), stamp_at(place.dir_paths.cur), stamp_at(place.uid_list),
           stamp_at(place.keywords)};
@@ -337,6 +352,11 @@ std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const Place& place) {
 
 std::array<MaildirStore::Stamp, 4> MaildirStore::stamps_of(const OpenMaildir& open) {
   return {stamp_at(open.dir.fd, "new"), stamp_at(open.dir.fd, "cur"), stamp_at(open.dir.fd, kUidList),
+          stamp_at(open.dir.fd, kKeywords)};
+}
+
+std::array<MaildirStore::Stamp, 4> MaildirStore::delivery_stamps_of(const OpenMaildir& open) {
+  return {quiet_stamp_at(open.dir.fd, "new"), stamp_at(open.dir.fd, "cur"), quiet_stamp_at(open.dir.fd, kUidList),
           stamp_at(open.dir.fd, kKeywords)};
 }
 
@@ -365,7 +385,7 @@ MaildirStore::OpenMaildir* MaildirStore::open_maildir(const Place& at, std::arra
   };
   auto it = open_maildirs_.find(at.key);
   // Still the directory at its path?  (Another program may have moved it and made a new one there.)
-  if (it != open_maildirs_.end() && !same(it->second->dir, stamp_at(at.dir_paths.dir))) {
+  if (it != open_maildirs_.end() && !same(it->second->dir, quiet_stamp_at(AT_FDCWD, at.dir_paths.dir.c_str()))) {
     open_maildirs_.erase(it);
     it = open_maildirs_.end();
   }
@@ -376,11 +396,11 @@ MaildirStore::OpenMaildir* MaildirStore::open_maildir(const Place& at, std::arra
     it = open_maildirs_.emplace(at.key, std::move(open)).first;
   }
   OpenMaildir& open = *it->second;
-  stamps = stamps_of(open);
+  stamps = delivery_stamps_of(open);
   // new/, cur/ and tmp/ as they are there now (a directory replaced by another program is opened again).
   const bool ok = (same(open.new_dir, stamps[0]) || open_dir(open.dir.fd, "new", open.new_dir)) &&
                   (same(open.cur, stamps[1]) || open_dir(open.dir.fd, "cur", open.cur)) &&
-                  (same(open.tmp, stamp_at(open.dir.fd, "tmp")) || open_dir(open.dir.fd, "tmp", open.tmp));
+                  (same(open.tmp, quiet_stamp_at(open.dir.fd, "tmp")) || open_dir(open.dir.fd, "tmp", open.tmp));
   if (!ok) {
     open_maildirs_.erase(it);
     return nullptr;
@@ -495,9 +515,18 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where, con
   auto it = folders_.find(key);
   Folder* previous = nullptr;
   if (it != folders_.end()) {  // (its directory is the one its key names)
-    if (it->second.trusted && it->second.stamps == stamps) return &it->second;
+    const std::array<Stamp, 4>& indexed = it->second.stamps;
+    auto current = [&] {
+      if (taken == nullptr) return indexed == stamps;
+      // A delivery asks only that new/ is still the directory the index knows: files another
+      // program put there get their UIDs at the next reader's sync (publish() asks for one).
+      return indexed[0].exists == stamps[0].exists && indexed[0].dev == stamps[0].dev &&
+             indexed[0].ino == stamps[0].ino && std::equal(indexed.begin() + 1, indexed.end(), stamps.begin() + 1);
+    };
+    if (it->second.trusted && current()) return &it->second;
     previous = &it->second;
   }
+  if (taken != nullptr) stamps = stamps_now();  // a sync keeps full stamps
   if (!older_than_probe(stamps)) {
     if (auto now = probe_fs_time(at.dir_paths.tmp)) fs_now_ns_ = std::max(fs_now_ns_, *now);
     stamps = stamps_now();
@@ -650,10 +679,10 @@ Result<void> MaildirStore::save_added(Folder& folder, std::optional<Stamp>* list
       if (open == open_maildirs_.end()) {
         return durable::append_to_file_deferred(path, lines, folder.list_bytes, *deferred_);
       }
-      struct stat after {};
+      durable::Identity after;
       auto done = durable::append_to_file_at_deferred({open->second->dir.fd, folder.place->dir_paths.dir}, kUidList,
                                                        lines, folder.list_bytes, *deferred_, after);
-      if (done && list_stamp != nullptr) *list_stamp = stamp_of(after);
+      if (done && list_stamp != nullptr) *list_stamp = quiet_stamp_of(after);
       return done;
     };
     auto appended = append();
@@ -766,9 +795,11 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
   const std::string& into = to_new ? paths.new_dir : paths.cur;
   const int into_fd = open == nullptr ? -1 : to_new ? open->new_dir.fd : open->cur.fd;
   OnExit restamp{[&] {
-    // (fstat of the directory held open: the one at its path, checked just before.)
-    if (keep_trust) folder.stamps[to_new ? 0 : 1] = open != nullptr ? stamp_at(into_fd, "") : stamp_at(into);
-    else after_write(folder, open);
+    if (!keep_trust) return after_write(folder, open);
+    // new/: its times are left unasked (durable::identity_at); readers go by its identity and size
+    // until publish() has the next one list it.  (cur/: fstat of the directory held open, checked just before.)
+    if (to_new) folder.stamps[0].quiet = true;
+    else folder.stamps[1] = open != nullptr ? stamp_at(into_fd, "") : stamp_at(into);
   }};
   std::vector<std::string> keywords = folder.keywords;
   auto letters = maildir::flags_to_letters(flags, keywords, "");

@@ -63,12 +63,15 @@
 // A crash can leave such a delivery in new/ shorter than the size in its name
 // (its data never reached the disk): ensure_user() removes those, as it
 // empties tmp/.  A deferred delivery into a trusted index keeps it trusted
-// (only the stamp of the directory it linked into is taken again), instead of
-// listing the folder again at its next use; the actions that show the round's
-// UIDs mark the index for one such listing by the next reader (every call but
-// append()), so another program's change made in the same instant as ours is
-// seen by the first reader after the round.  Deliveries alone never list the
+// instead of listing the folder again at its next use; the actions that show
+// the round's UIDs mark the index for one such listing by the next reader
+// (every call but append()), so another program's change made since is seen
+// by the first reader after the round.  Deliveries alone never list the
 // folder again: a stream of mail into a big folder costs no O(folder) per round.
+// A delivery never asks for the times of new/, tmp/ or dovecot-uidlist, which
+// it changes (durable::identity_at says why): it checks their identity and
+// size, and readers compare those alone for the files whose times it left
+// unasked, until that listing.
 //
 // Limits (set_limits) and change_counter() live in memory: the counter also
 // bumps when a sync finds changes made by another program.  Not supported:
@@ -159,11 +162,17 @@ class MaildirStore final : public net::mail::MailStore {
   explicit MaildirStore(std::filesystem::path root) : root_(std::move(root)) {}
 
   // What lstat says about one of the files a folder's index depends on.
+  // A quiet stamp (quiet_stamp_at) has no times: two stamps agree when their
+  // identity and size do, and their times too where both have them.
   struct Stamp {
     bool exists = false;
+    bool quiet = false;
     std::uint64_t dev = 0, ino = 0, size = 0;
     std::int64_t mtime_ns = 0, ctime_ns = 0;
-    bool operator==(const Stamp&) const = default;
+    bool operator==(const Stamp& other) const {
+      return exists == other.exists && dev == other.dev && ino == other.ino && size == other.size &&
+             (quiet || other.quiet || (mtime_ns == other.mtime_ns && ctime_ns == other.ctime_ns));
+    }
   };
   static constexpr std::int64_t kUnknownDate = INT64_MIN;
   static constexpr std::size_t kNotAppendable = SIZE_MAX;
@@ -232,7 +241,8 @@ class MaildirStore final : public net::mail::MailStore {
   // The index of a mailbox, synced when its stamp moved or was not trusted.
   // The pointer stays valid until the next call that may sync or forget.
   Result<Folder*> open_folder(std::string_view user, std::string_view mailbox) const;
-  // With `open`, its stamps are taken relative to open->dir, and `taken` (if given) are the current ones.
+  // With `open`, its stamps are taken relative to open->dir.  `taken` (if given) are append()'s
+  // delivery_stamps_of(*open): enough to go on with a trusted index; a sync takes full ones.
   Result<Folder*> folder_at(const Location& where, const OpenMaildir* open = nullptr,
                             const std::array<Stamp, 4>* taken = nullptr) const;
   // The Maildir of `at` held open and checked against its path; nullptr when
@@ -246,8 +256,14 @@ class MaildirStore final : public net::mail::MailStore {
   static Stamp stamp_at(const std::string& path);
   static Stamp stamp_at(int dir_fd, const char* name);
   static Stamp stamp_of(const struct stat& st);
+  // Without times (durable::identity_at says why a delivery asks no more).
+  static Stamp quiet_stamp_at(int dir_fd, const char* name);
+  static Stamp quiet_stamp_of(const durable::Identity& found);
   static std::array<Stamp, 4> stamps_of(const Place& place);
   static std::array<Stamp, 4> stamps_of(const OpenMaildir& open);
+  // What a delivery checks: quiet stamps of new/ and dovecot-uidlist, which it
+  // changes, full ones of cur/ and dovecot-keywords, which it leaves alone.
+  static std::array<Stamp, 4> delivery_stamps_of(const OpenMaildir& open);
   // Our own write changed the folder: its stamps now describe our change, not a check.
   // `open` (when given) is its Maildir held open: the stamps are taken relative to it.
   void after_write(Folder& folder, const OpenMaildir* open = nullptr) const;

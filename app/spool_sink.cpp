@@ -11,7 +11,7 @@ namespace maillab::app {
 
 SpoolSink::SpoolSink(asio::io_context& io, sim::Spool& spool, SpoolCommitter& committer, QueueRouter& router,
                      net::io::LogSink log)
-    : io_(io), spool_(spool), committer_(committer), router_(router), log_(std::move(log)) {}
+    : io_(io), spool_(spool), committer_(committer), router_(router), log_(std::move(log)), seal_timer_(io) {}
 
 Result<void> SpoolSink::requeue_logged() {
   auto logged = delivery_log_->recover();
@@ -121,7 +121,15 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   Pending& pending = pending_[entry.id];
   pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
   pending.attempts = 1;
-  with_deferred_syncs([&] { router_.route(entry, now, false); });
+  {
+    // Its 250 rides on the log: sealing may wait for the deliveries that follow (see seal_wait_).
+    struct Restore {
+      bool& flag;
+      ~Restore() { flag = false; }
+    } restore{seal_may_wait_};
+    seal_may_wait_ = logged.has_value();
+    with_deferred_syncs([&] { router_.route(entry, now, false); });
+  }
   if (after_route_) after_route_();
   changed_.erase(entry.id);  // no queue entry to rewrite or remove
   std::vector<std::string> left(pending.recipients.begin(), pending.recipients.end());
@@ -132,11 +140,11 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
       else done({StoreResult::insufficient_storage, "", ""});  // 452 4.3.1
     };
     // On the log's sync when it is in the log, else on the ledger's.
-    if (logged) committer_.sync_log(*logged, std::move(ack));
-    else acks_.push_back(std::move(ack));
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      asio::post(io_, [this] { flush(); });
+    if (logged) {
+      committer_.sync_log(*logged, std::move(ack));
+    } else {
+      acks_.push_back(std::move(ack));
+      flush_soon();
     }
     return true;
   }
@@ -204,10 +212,7 @@ void SpoolSink::queue_made(sim::SpoolEntry entry, Instant now, std::function<voi
   unsynced_.on_synced([this, entry = std::move(entry), committed = std::move(committed)]() mutable {
     stage_made(std::move(entry), std::move(committed));
   });
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush(); });
-  }
+  flush_soon();
 }
 
 void SpoolSink::stage_made(sim::SpoolEntry entry, std::function<void(bool durable)> committed) {
@@ -267,10 +272,7 @@ void SpoolSink::with_deferred_syncs(const std::function<void()>& work) {
   deferred_store_->defer_syncs(&unsynced_);
   work();
   // Deliveries made outside route() (the world's later hops) are flushed too.
-  if ((deferred_store_->unsealed() || !unsynced_.empty()) && !flush_posted_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush(); });
-  }
+  if (deferred_store_->unsealed() || !unsynced_.empty()) flush_soon();
 }
 
 void SpoolSink::recipient_final(const std::string& id, const std::string& recipient) {
@@ -281,9 +283,24 @@ void SpoolSink::recipient_final(const std::string& id, const std::string& recipi
   it->second.recipients.erase(one);
   // Several finals of one entry usually come together: write the outcome once.
   changed_.insert(id);
+  flush_soon();
+}
+
+void SpoolSink::flush_soon() {
   if (flush_posted_) return;
-  flush_posted_ = true;
-  asio::post(io_, [this] { flush(); });
+  if (!seal_may_wait_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush(); });
+    return;
+  }
+  if (seal_waiting_) return;
+  seal_waiting_ = true;
+  seal_timer_.expires_after(kSealWait);
+  seal_timer_.async_wait([this](const std::error_code& error) {
+    if (error) return;  // the sink is going away
+    seal_waiting_ = false;
+    flush();
+  });
 }
 
 void SpoolSink::flush() {

@@ -555,3 +555,39 @@ TEST_CASE("durable: a file put into place never replaces one already there, with
   CHECK(ledger.dir_count() == 1);
   REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
 }
+
+TEST_CASE("durable: identity_at tells what fstat tells of a file or a directory, and does not follow a symlink") {
+  ScratchDir dir;
+  const fs::path file = dir.path() / "file";
+  REQUIRE(durable::write_new_file(file, "twelve bytes").ok());
+  const int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir_fd >= 0);
+  struct stat file_st {};
+  struct stat dir_st {};
+  REQUIRE(::stat(file.c_str(), &file_st) == 0);
+  REQUIRE(::fstat(dir_fd, &dir_st) == 0);
+
+  const auto of_file = durable::identity_at(dir_fd, "file");
+  REQUIRE(of_file.has_value());
+  CHECK(of_file->dev == static_cast<std::uint64_t>(file_st.st_dev));
+  CHECK(of_file->ino == static_cast<std::uint64_t>(file_st.st_ino));
+  CHECK(of_file->size == 12);
+  CHECK_FALSE(of_file->is_dir);
+
+  const auto of_dir = durable::identity_at(dir_fd, "");  // the descriptor's own directory
+  REQUIRE(of_dir.has_value());
+  CHECK(of_dir->dev == static_cast<std::uint64_t>(dir_st.st_dev));
+  CHECK(of_dir->ino == static_cast<std::uint64_t>(dir_st.st_ino));
+  CHECK(of_dir->is_dir);
+
+  REQUIRE(::symlink("file", (dir.path() / "link").c_str()) == 0);
+  const auto of_link = durable::identity_at(dir_fd, "link");
+  REQUIRE(of_link.has_value());
+  CHECK(of_link->ino != of_file->ino);
+  CHECK(of_link->size == 4);  // the link's own target name
+
+  errno = 0;
+  CHECK_FALSE(durable::identity_at(dir_fd, "missing").has_value());
+  CHECK(errno == ENOENT);
+  ::close(dir_fd);
+}

@@ -122,7 +122,7 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
   pending.attempts = 1;
   {
-    // Its 250 rides on the log: sealing may wait for the deliveries that follow (see seal_wait_).
+    // Its 250 rides on the log: sealing may wait for the deliveries that follow (see kSealWait).
     struct Restore {
       bool& flag;
       ~Restore() { flag = false; }

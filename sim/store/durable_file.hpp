@@ -55,8 +55,8 @@ Result<void> fsync_dir(const std::filesystem::path& dir);
 // timestamp, and that advances the clock every other file's next write reads
 // (multigrain timestamps).  A file written in between then changes its mtime
 // at every write: the lab server's delivery log got its inode written at
-// every fdatasync, one more disk write per sync (bench/README.md, "The
-// delivery log's inode, eleventh round").  So the delivery path asks only this.
+// every fdatasync, one more disk write per sync (bench/README.md, "SMTP,
+// eleventh round").  So the delivery path asks only this.
 struct Identity {
   std::uint64_t dev = 0, ino = 0, size = 0;
   bool is_dir = false;

@@ -121,15 +121,8 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
   Pending& pending = pending_[entry.id];
   pending.recipients = {entry.recipients.begin(), entry.recipients.end()};
   pending.attempts = 1;
-  {
-    // Its 250 rides on the log: sealing may wait for the deliveries that follow (see kSealWait).
-    struct Restore {
-      bool& flag;
-      ~Restore() { flag = false; }
-    } restore{seal_may_wait_};
-    seal_may_wait_ = logged.has_value();
-    with_deferred_syncs([&] { router_.route(entry, now, false); });
-  }
+  // When its 250 rides on the log, sealing may wait for the deliveries that follow (see kSealWait).
+  with_deferred_syncs([&] { router_.route(entry, now, false); }, logged.has_value());
   if (after_route_) after_route_();
   changed_.erase(entry.id);  // no queue entry to rewrite or remove
   std::vector<std::string> left(pending.recipients.begin(), pending.recipients.end());
@@ -262,14 +255,19 @@ void SpoolSink::track_and_route(sim::SpoolEntry entry, Instant now, bool resumed
   if (after_route_) after_route_();
 }
 
-void SpoolSink::with_deferred_syncs(const std::function<void()>& work) {
+void SpoolSink::with_deferred_syncs(const std::function<void()>& work, bool seal_may_wait) {
   if (deferred_store_ == nullptr) return work();
   struct Restore {
-    sim::MaildirStore& store;
+    SpoolSink& sink;
     sim::durable::SyncLedger* previous;
-    ~Restore() { store.defer_syncs(previous); }
-  } restore{*deferred_store_, deferred_store_->deferred_syncs()};
+    bool seal_could_wait;
+    ~Restore() {
+      sink.deferred_store_->defer_syncs(previous);
+      sink.seal_may_wait_ = seal_could_wait;
+    }
+  } restore{*this, deferred_store_->deferred_syncs(), seal_may_wait_};
   deferred_store_->defer_syncs(&unsynced_);
+  seal_may_wait_ = seal_may_wait_ || seal_may_wait;  // (work nested in such a delivery keeps it)
   work();
   // Deliveries made outside route() (the world's later hops) are flushed too.
   if (deferred_store_->unsealed() || !unsynced_.empty()) flush_soon();

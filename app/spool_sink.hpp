@@ -145,7 +145,8 @@ class SpoolSink final : public net::io::MessageSink {
   // the committer syncs before the entries are removed (nullptr: off).
   void set_deferred_store(sim::MaildirStore* store) { deferred_store_ = store; }
   // Runs `work` with the deferred store's syncs going into this sink's ledger.
-  void with_deferred_syncs(const std::function<void()>& work);
+  // `seal_may_wait`: the work is the routing of a message whose 250 rides on the delivery log (see kSealWait).
+  void with_deferred_syncs(const std::function<void()>& work, bool seal_may_wait = false);
 
   // Entries queued and not yet finished.
   [[nodiscard]] std::size_t queued() const { return pending_.size(); }

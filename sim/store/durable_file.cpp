@@ -146,9 +146,10 @@ Result<int> create_and_write(const std::string& path, std::string_view content,
 
 // Opens `path` for appending and writes `content` at its end, if it is still
 // `expected_size` long; the file stays open.
-// `name` is relative to `dir_fd` (AT_FDCWD: name is path).
+// `name` is relative to `dir_fd` (AT_FDCWD: name is path).  `after` (when
+// given) gets the file's identity with the size the append gave it.
 Result<int> open_and_append(int dir_fd, const char* name, const std::string& path, std::string_view content,
-                            std::uint64_t expected_size) {
+                            std::uint64_t expected_size, Identity* after = nullptr) {
   const int fd = ::openat(dir_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno_error("open", path, errno);
   const auto found = identity_at(fd, "");
@@ -166,6 +167,10 @@ Result<int> open_and_append(int dir_fd, const char* name, const std::string& pat
     (void)::ftruncate(fd, static_cast<off_t>(expected_size));
     ::close(fd);
     return written.error();
+  }
+  if (after != nullptr) {
+    *after = *found;
+    after->size = expected_size + content.size();  // all of it, appended (O_APPEND)
   }
   return fd;
 }
@@ -228,16 +233,8 @@ std::string path_in(const DirAt& dir, std::string_view name) {
 Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
                                         std::uint64_t expected_size, SyncLedger& ledger, Identity& after) {
   std::string path = path_in(dir, name);
-  auto opened = open_and_append(dir.fd, path.c_str() + dir.path.size() + 1, path, content, expected_size);
+  auto opened = open_and_append(dir.fd, path.c_str() + dir.path.size() + 1, path, content, expected_size, &after);
   if (!opened) return opened.error();
-  const auto found = identity_at(*opened, "");
-  if (!found) {
-    const int error_number = errno;
-    (void)::ftruncate(*opened, static_cast<off_t>(expected_size));
-    ::close(*opened);
-    return errno_error("statx", path, error_number);
-  }
-  after = *found;
   ledger.add_file(*opened, std::move(path));
   return {};
 }

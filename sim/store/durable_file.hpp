@@ -187,7 +187,7 @@ Result<void> append_to_file_deferred(const std::string& path, std::string_view c
 Result<void> link_into_place_deferred(const std::string& from, const std::string& to,
                                       SyncLedger& ledger);
 // append_to_file_deferred for `name` in the open directory `dir`; `after` gets
-// the file's identity once written (from its descriptor: no path walk).
+// the file's identity once written (the one its size check read, grown by `content`).
 Result<void> append_to_file_at_deferred(DirAt dir, std::string_view name, std::string_view content,
                                         std::uint64_t expected_size, SyncLedger& ledger, Identity& after);
 // The *_at forms without their fsyncs.

@@ -304,13 +304,15 @@ int LabServer::open(std::ostream& errors) {
     std::string refusal;
   };
   auto* store = p.store.get();
+  // Sessions on every SMTP port count their open transactions for the queue's group commit.
+  auto open_transactions = std::make_shared<net::io::OpenTransactions>();
+  p.queue->set_open_transactions(open_transactions);
+  const net::io::SmtpService smtp_service{smtp, p.smtp_policy.get(), p.queue.get(), open_transactions};
+  const net::io::SmtpService submission_service{submission, p.smtp_policy.get(), p.queue.get(), open_transactions};
   const std::vector<Planned> services{
-      {"smtp", options_.smtp, false, net::io::smtp_session_factory({smtp, p.smtp_policy.get(), p.queue.get()}),
-       smtp_busy},
-      {"submission", options_.submission, false,
-       net::io::smtp_session_factory({submission, p.smtp_policy.get(), p.queue.get()}), smtp_busy},
-      {"smtps", options_.smtps, true, net::io::smtp_session_factory({submission, p.smtp_policy.get(), p.queue.get()}),
-       ""},
+      {"smtp", options_.smtp, false, net::io::smtp_session_factory(smtp_service), smtp_busy},
+      {"submission", options_.submission, false, net::io::smtp_session_factory(submission_service), smtp_busy},
+      {"smtps", options_.smtps, true, net::io::smtp_session_factory(submission_service), ""},
       {"pop3", options_.pop3, false, net::io::pop3_session_factory({pop3, store, &p.locks}),
        "-ERR [SYS/TEMP] Too many connections, try again later\r\n"},
       {"pop3s", options_.pop3s, true, net::io::pop3_session_factory({pop3, store, &p.locks}), ""},

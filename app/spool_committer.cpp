@@ -47,14 +47,17 @@ void SpoolCommitter::sync_deliveries(sim::durable::SyncLedger ledger, std::vecto
   if (wake) wake_.notify_one();
 }
 
-void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack) {
-  bool wake = false;  // only for a sync not asked for yet: an ack alone waits for the one it is covered by
+void SpoolCommitter::sync_log(std::uint64_t sequence, Committed ack, std::size_t joining) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (sequence <= log_synced_) {
       if (!ack) return;
     } else {
-      wake = sequence > log_wanted_;
+      log_joining_ = joining;
+      // A sync not asked for yet wakes the thread (an ack alone waits for the one it is covered by);
+      // while it gathers, only the news that no transaction is left open does.
+      wake = log_gathering_ ? joining == 0 : sequence > log_wanted_;
       log_wanted_ = std::max(log_wanted_, sequence);
       if (ack) {
         if (in_flight_++ == 0) hold_.emplace(io_.get_executor());
@@ -107,7 +110,13 @@ void SpoolCommitter::run_log() {
   while (true) {
     log_wake_.wait(lock, [this] { return stopping_ || log_wanted_ > log_synced_; });
     if (log_wanted_ <= log_synced_) return;  // stopping, nothing asked for
+    if (log_joining_ > 0 && !stopping_) {
+      log_gathering_ = true;
+      log_wake_.wait_for(lock, kLogGather, [this] { return stopping_ || log_joining_ == 0; });
+      log_gathering_ = false;
+    }
     const std::uint64_t through = log_wanted_;
+    log_joining_ = 0;  // the records after `through` bring their own word
     lock.unlock();
     Result<void> durable = delivery_log_->sync();
     lock.lock();

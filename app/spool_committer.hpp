@@ -46,7 +46,11 @@
 // meanwhile wait for the next, which covers them all (group commit again).
 // Every such message goes through the log, however many sessions wait: one
 // small fdatasync each is cheaper than waiting for a round's syncfs (16 and
-// 64 sessions, bench/README.md "SMTP, ninth round").
+// 64 sessions, bench/README.md "SMTP, ninth round").  While other SMTP
+// sessions have a transaction open (MAIL given, message not yet handed
+// over), a log sync first waits up to kLogGather for their records, or until
+// the last of them has come: a lone client's 250 never waits for company,
+// and under load one fdatasync covers several messages instead of one or two.
 // The ledger of its Maildir files then waits like any other
 // delivery (up to chore_linger_ after it was handed over, or until a round
 // syncs anyway) and comes with the log position it retires: once a round has
@@ -103,8 +107,10 @@ class SpoolCommitter {
   // The delivery log is to be durable through record `sequence`: a round
   // syncs it as soon as it can.  `ack` (the 250 of the message in that
   // record) runs on the io thread once it is, or has failed to be; at once,
-  // here, when a round has already synced that far.
-  void sync_log(std::uint64_t sequence, Committed ack = {});
+  // here, when a round has already synced that far.  `joining`: how many
+  // other sessions have a transaction open now (net::io::OpenTransactions);
+  // while some do, the sync waits up to kLogGather for their records.
+  void sync_log(std::uint64_t sequence, Committed ack = {}, std::size_t joining = 0);
   void remove(std::string id);
   void update(std::string id, std::vector<std::string> recipients, std::uint32_t attempts);
   // Commits what was handed over, then ends the workers (any thread but theirs).
@@ -138,6 +144,12 @@ class SpoolCommitter {
   const sim::durable::SyncMode sync_mode_;
   sim::DeliveryLog* const delivery_log_;
   const std::chrono::milliseconds chore_linger_{50};
+  // How long a log sync waits for the records of open transactions.  Each
+  // fdatasync costs the machine far more than its disk time (its completion
+  // interrupt, two thread wake-ups and the answer posted back): at 16 and 64
+  // sessions, waiting for company raised the rate, and at one session there
+  // is no company and no wait (bench/README.md, "SMTP, twelfth round").
+  static constexpr std::chrono::microseconds kLogGather{800};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -149,6 +161,8 @@ class SpoolCommitter {
   std::vector<std::pair<std::uint64_t, Committed>> log_acks_;  // (record, ack): wait for the log's sync
   std::uint64_t log_wanted_ = 0;  // the delivery log is to be synced through this record
   std::uint64_t log_synced_ = 0;  // and is through this one
+  std::size_t log_joining_ = 0;   // the latest word on open transactions (sync_log)
+  bool log_gathering_ = false;    // run_log waits for them
   std::optional<sim::DeliveryLogPosition> retires_;  // once deliveries_ are durable
   std::chrono::steady_clock::time_point lingering_since_;  // when chores_ or deliveries_ stopped being empty
   bool stopping_ = false;

@@ -113,7 +113,7 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
     if (appended) {
       logged = *appended;
       logged_ = true;
-      committer_.sync_log(*logged);
+      committer_.sync_log(*logged, {}, open_transactions());
     } else if (appended.error().category != ErrorCategory::exists && log_) {
       log_("delivery log: " + appended.error().message);
     }
@@ -134,7 +134,7 @@ bool SpoolSink::deliver_at_once(sim::SpoolEntry& entry, Instant now, net::io::St
     };
     // On the log's sync when it is in the log, else on the ledger's.
     if (logged) {
-      committer_.sync_log(*logged, std::move(ack));
+      committer_.sync_log(*logged, std::move(ack), open_transactions());
     } else {
       acks_.push_back(std::move(ack));
       flush_soon();

@@ -138,6 +138,11 @@ class SpoolSink final : public net::io::MessageSink {
   // it are durable (the round that syncs the sink's current ledger).
   void queue_made(sim::SpoolEntry entry, Instant now, std::function<void(bool durable)> committed);
 
+  // The SMTP sessions' count of open transactions: the delivery log's sync waits for theirs (SpoolCommitter::sync_log).
+  void set_open_transactions(std::shared_ptr<const net::io::OpenTransactions> open) {
+    open_transactions_ = std::move(open);
+  }
+
   // Runs after every route(): the server looks for store changes to push (IMAP IDLE).
   void set_after_route(std::function<void()> hook) { after_route_ = std::move(hook); }
 
@@ -175,6 +180,7 @@ class SpoolSink final : public net::io::MessageSink {
   void schedule_route(sim::SpoolEntry entry);
   void route_next();
   void flush();
+  [[nodiscard]] std::size_t open_transactions() const { return open_transactions_ ? open_transactions_->count : 0; }
   // flush() in a later turn of the event loop, or after kSealWait while seal_may_wait_.
   void flush_soon();
 
@@ -197,6 +203,7 @@ class SpoolSink final : public net::io::MessageSink {
   bool seal_waiting_ = false;
   asio::steady_timer seal_timer_;
   std::function<void()> after_route_;
+  std::shared_ptr<const net::io::OpenTransactions> open_transactions_;
   std::deque<ToRoute> to_route_;  // durable, acknowledged, not yet routed
   std::size_t to_route_bytes_ = 0;  // message data held in to_route_
   bool route_posted_ = false;

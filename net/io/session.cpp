@@ -129,14 +129,35 @@ class SmtpSession final : private SmtpPolicyHolder, public EngineAdapter<smtp::S
     end_with(now, "421 4.3.2 " + service_->config.host_name + " Service shutting down\r\n");
   }
 
+  ~SmtpSession() override { count_transaction(false); }
+
+  void handle_close(Instant now) override {
+    EngineAdapter::handle_close(now);
+    count_transaction(false);
+  }
+
   SessionRequests poll_requests(Instant now) override {
-    return drain(Overloaded{
-        [&](smtp::MessageEvent& message) { store(now, message); },
+    const SessionRequests requests = drain(Overloaded{
+        [&](smtp::MessageEvent& message) {
+          count_transaction(false);  // before store(): its sync is asked for there, and need not wait for itself
+          store(now, message);
+        },
         [](auto&) {},
     });
+    const smtp::ServerState state = engine_.state();
+    count_transaction(state == smtp::ServerState::mail || state == smtp::ServerState::rcpt ||
+                      state == smtp::ServerState::data || state == smtp::ServerState::bdat);
+    return requests;
   }
 
  private:
+  void count_transaction(bool open) {
+    if (open == counted_ || !service_->open_transactions) return;
+    counted_ = open;
+    if (open) ++service_->open_transactions->count;
+    else --service_->open_transactions->count;
+  }
+
   void store(Instant now, const smtp::MessageEvent& message) {
     service_->sink->store(message, peer_, service_->config.submission, now,
                           [this, alive = std::weak_ptr<void>(alive_), log = log_, wake = wake_](
@@ -156,6 +177,7 @@ class SmtpSession final : private SmtpPolicyHolder, public EngineAdapter<smtp::S
   PeerInfo peer_;
   std::function<void()> wake_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a late StoreDone finds it expired
+  bool counted_ = false;  // in service_->open_transactions
 };
 
 std::string apop_timestamp(const std::string& host, Instant now) {

@@ -131,10 +131,19 @@ class MessageSink {
                      StoreDone done) = 0;
 };
 
+// How many SMTP sessions have a mail transaction open (MAIL accepted, the
+// message not yet handed to the sink); io thread.  A sink whose 250s share
+// one fsync lets that fsync wait a moment for their messages (group commit,
+// app/spool_committer.hpp).  Shared: a session may end after its sink.
+struct OpenTransactions {
+  std::size_t count = 0;
+};
+
 struct SmtpService {
   smtp::ServerConfig config;  // host_name, submission, limits; TLS flags are set per connection
   smtp::Policy* policy = nullptr;
   MessageSink* sink = nullptr;
+  std::shared_ptr<OpenTransactions> open_transactions;  // counted by the sessions when set
 };
 struct Pop3Service {
   pop3::ServerConfig config;

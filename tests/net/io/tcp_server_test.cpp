@@ -50,9 +50,12 @@ class LaterSink final : public MessageSink {
   void store(const smtp::MessageEvent& message, const PeerInfo&, bool, Instant, StoreDone done) override {
     data.push_back(message.data);
     pending.push_back(std::move(done));
+    if (open) open_at_store.push_back(open->count);
   }
   std::vector<std::string> data;
   std::vector<StoreDone> pending;
+  std::shared_ptr<const OpenTransactions> open;
+  std::vector<std::size_t> open_at_store;  // the count each store() saw
 };
 
 class Recorder final : public SessionObserver {
@@ -75,7 +78,8 @@ struct Lab {
     smtp::ServerConfig config;
     config.host_name = "mx.lab.test";
     config.junk_commands_max = junk_commands_max;
-    auto port = server.listen("127.0.0.1", {"smtp", 0, false, smtp_session_factory({config, &policy, &sink}), ""});
+    auto port =
+        server.listen("127.0.0.1", {"smtp", 0, false, smtp_session_factory({config, &policy, &sink, open}), ""});
     REQUIRE(port);
     server.set_observer(&recorder);
     server.start();
@@ -139,6 +143,7 @@ struct Lab {
   NoLogins logins;
   AcceptAll policy;
   LaterSink sink;
+  std::shared_ptr<OpenTransactions> open = std::make_shared<OpenTransactions>();
   Recorder recorder;
   TcpServer server;
   asio::ip::tcp::socket client{io};
@@ -181,6 +186,43 @@ TEST_CASE("tcp server: an answer for a session that has gone is ignored") {
   CHECK(lab.server.open_connections() == 0);
   lab.sink.pending.front()({smtp::StoreResult::accepted, "Q2", ""});  // must not touch the dead session
   lab.settle();
+}
+
+TEST_CASE("tcp server: sessions count their open mail transactions, from MAIL until the message or its end") {
+  Lab lab;
+  lab.read_until("220 ");
+  lab.send("EHLO client.test\r\n");
+  lab.read_until("250 ");
+  CHECK(lab.open->count == 0);
+  lab.send("MAIL FROM:<a@lab.test>\r\n");
+  lab.read_until("2.1.0");
+  CHECK(lab.open->count == 1);
+  lab.send("RCPT TO:<b@lab.test>\r\nDATA\r\n");
+  lab.read_until("354 ");
+  CHECK(lab.open->count == 1);
+  lab.sink.open = lab.open;
+  lab.send("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  lab.settle();
+  REQUIRE(lab.sink.pending.size() == 1);
+  CHECK(lab.sink.open_at_store == std::vector<std::size_t>{0});  // its own sync need not wait for it
+  CHECK(lab.open->count == 0);
+
+  lab.sink.pending.front()({smtp::StoreResult::accepted, "Q3", ""});
+  lab.read_until("Q3");
+  lab.send("MAIL FROM:<a@lab.test>\r\n");
+  lab.settle();
+  CHECK(lab.open->count == 1);
+  lab.send("RSET\r\n");
+  lab.settle();
+  CHECK(lab.open->count == 0);
+
+  lab.send("MAIL FROM:<a@lab.test>\r\n");
+  lab.settle();
+  CHECK(lab.open->count == 1);
+  lab.client.close();  // gone mid-transaction: no sync may wait for it
+  lab.settle();
+  CHECK(lab.server.open_connections() == 0);
+  CHECK(lab.open->count == 0);
 }
 
 TEST_CASE("tcp server: the observer hears the connection open, each line both ways, and the close") {

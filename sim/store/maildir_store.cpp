@@ -520,8 +520,7 @@ Result<MaildirStore::Folder*> MaildirStore::folder_at(const Location& where, con
       if (taken == nullptr) return indexed == stamps;
       // A delivery asks only that new/ is still the directory the index knows: files another
       // program put there get their UIDs at the next reader's sync (publish() asks for one).
-      return indexed[0].exists == stamps[0].exists && indexed[0].dev == stamps[0].dev &&
-             indexed[0].ino == stamps[0].ino && std::equal(indexed.begin() + 1, indexed.end(), stamps.begin() + 1);
+      return indexed[0].same_file(stamps[0]) && std::equal(indexed.begin() + 1, indexed.end(), stamps.begin() + 1);
     };
     if (it->second.trusted && current()) return &it->second;
     previous = &it->second;

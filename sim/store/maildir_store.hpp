@@ -169,8 +169,12 @@ class MaildirStore final : public net::mail::MailStore {
     bool quiet = false;
     std::uint64_t dev = 0, ino = 0, size = 0;
     std::int64_t mtime_ns = 0, ctime_ns = 0;
+    // The same file (or the same absence), whatever its size and times.
+    [[nodiscard]] bool same_file(const Stamp& other) const {
+      return exists == other.exists && dev == other.dev && ino == other.ino;
+    }
     bool operator==(const Stamp& other) const {
-      return exists == other.exists && dev == other.dev && ino == other.ino && size == other.size &&
+      return same_file(other) && size == other.size &&
              (quiet || other.quiet || (mtime_ns == other.mtime_ns && ctime_ns == other.ctime_ns));
     }
   };

@@ -144,9 +144,7 @@ class SmtpSession final : private SmtpPolicyHolder, public EngineAdapter<smtp::S
         },
         [](auto&) {},
     });
-    const smtp::ServerState state = engine_.state();
-    count_transaction(state == smtp::ServerState::mail || state == smtp::ServerState::rcpt ||
-                      state == smtp::ServerState::data || state == smtp::ServerState::bdat);
+    count_transaction(engine_.message_underway());
     return requests;
   }
 

@@ -205,6 +205,10 @@ class Server {
   [[nodiscard]] Instant poll_timeout() const;
 
   [[nodiscard]] ServerState state() const { return state_; }
+  // MAIL accepted and the message not yet a MessageEvent (mail, rcpt, data, bdat).
+  [[nodiscard]] bool message_underway() const {
+    return transaction_open() || state_ == ServerState::data || state_ == ServerState::bdat;
+  }
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   // Lines this engine has sent (replies or commands, each CRLF-ended line once).
   [[nodiscard]] std::uint64_t lines_sent() const { return lines_sent_; }

@@ -171,6 +171,11 @@ void SpoolCommitter::run() {
     const bool syncs_something = !round.staged.empty() || deliveries.file_count() + deliveries.dir_count() > 0;
     lock.unlock();
 
+    // The deliveries' message files first: those that cannot be written now are tried again by the next round.
+    const Result<void> written = deliveries.write_unwritten();
+    sim::durable::SyncLedger unwritten = deliveries.take_unwritten();
+    note_unwritten(written, unwritten.unwritten_count());
+
     // One round makes the staged entries and the deliveries handed over so far
     // durable together; the chores (which may remove those deliveries' entries) follow.
     std::vector<std::string> removed;
@@ -193,6 +198,7 @@ void SpoolCommitter::run() {
     // chores share this round.
     if (synced) {
       synced = deliveries.sync(sync_mode_);
+      if (synced && !written) synced = written;  // not all of them are there to show
       if (synced && syncs_something) {
         // Actions of a round that failed wait for one that made something durable.
         for (auto& action : std::exchange(stranded_, {})) published.push_back(std::move(action));
@@ -236,6 +242,31 @@ void SpoolCommitter::run() {
     if (auto gone = spool_.retire(synced_above, sync_mode_, removed); !gone && log_)
       log_("queue: " + gone.error().message + " (a delivered entry stays queued; resumed at the next start)");
     lock.lock();
+    if (!unwritten.empty()) {
+      if (stopping_) {
+        if (log_) {
+          log_("maildir: " + std::to_string(unwritten.unwritten_count()) +
+               " message file(s) never written; their messages stay queued or logged for the next start");
+        }
+      } else {
+        start_lingering();  // (tried again after chore_linger_, or sooner with a round that is due)
+        deliveries_.merge(std::move(unwritten));
+      }
+    }
+  }
+}
+
+void SpoolCommitter::note_unwritten(const Result<void>& written, std::size_t left) {
+  if (written) {
+    unwritten_error_.clear();
+    return;
+  }
+  // Once per kind of failure, not once per round: a full disk would fill the log every 50 ms.
+  if (written.error().message == unwritten_error_) return;
+  unwritten_error_ = written.error().message;
+  if (log_) {
+    log_("maildir: " + unwritten_error_ + " (" + std::to_string(left) +
+         " message file(s) not written yet; tried again at every round)");
   }
 }
 

@@ -14,9 +14,14 @@
 // databases call this group commit.
 //
 // Deliveries ride on the same rounds.  The Maildir copies of queued messages
-// are written without fsync on the io thread (sim/store/maildir_store.hpp,
-// defer_syncs); their SyncLedger is handed here before the chores that finish
-// those entries.  A round makes its staged entries and every ledger handed
+// are named and indexed on the io thread and written here, without fsync, at
+// the start of the next round (sim/store/maildir_store.hpp, defer_syncs:
+// creating a file is most of a delivery's cost, and the io thread should
+// answer sessions meanwhile); their SyncLedger is handed here before the
+// chores that finish those entries.  A file that cannot be written (a full
+// disk) fails the deliveries' part of the round, as a failed sync does, and
+// is tried again by the next round; it is dropped only at stop(), when its
+// message is still in the queue or the delivery log for the next start.  A round makes its staged entries and every ledger handed
 // over so far durable in one go: by default one syncfs(2) (SyncMode; on this
 // machine's ext4 without a journal an fdatasync costs a disk write per file:
 // 16 files took 112 ms that way against 21 ms for one syncfs).  Only when
@@ -134,6 +139,8 @@ class SpoolCommitter {
   // Under the lock, before chores or deliveries are added: their linger starts now if none were waiting
   // (true: the worker must be woken to keep the time; else it is already waiting for it, or busy).
   bool start_lingering();
+  // Logs a failure to write deliveries' files (worker thread).
+  void note_unwritten(const Result<void>& written, std::size_t left);
   // Worker thread: the log's checkpoint moved to `upto` and synced; the io thread hears it.
   Result<void> retire_log(sim::DeliveryLogPosition upto);
 
@@ -175,6 +182,7 @@ class SpoolCommitter {
   // and the log position their records wait for.
   std::vector<std::function<void()>> stranded_;
   std::optional<sim::DeliveryLogPosition> stranded_retires_;
+  std::string unwritten_error_;  // the last failure to write deliveries' files that was logged
 
   std::thread worker_;
   std::thread log_worker_;

@@ -19,8 +19,9 @@
 //      partial outcome rewrites the entry's pending recipients, so a restart
 //      never repeats a delivery that was reported final.
 // Deliveries without fsync (set_deferred_store): while route() runs, the
-// Maildir store records what it leaves unsynced in the sink's ledger instead
-// of fsyncing (sim/store/maildir_store.hpp); flush() hands that ledger to the
+// Maildir store records what it leaves unsynced (most message files it leaves
+// unwritten too) in the sink's ledger instead of fsyncing
+// (sim/store/maildir_store.hpp); flush() hands that ledger to the
 // committer before the chores that finish entries, so an entry leaves the
 // queue only once its Maildir copies are durable (app/spool_committer.hpp).
 // Deliveries made outside route() (the world's later hops) are deferred the

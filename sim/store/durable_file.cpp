@@ -349,7 +349,8 @@ SyncLedger::SyncLedger(SyncLedger&& other) noexcept
     : files_(std::exchange(other.files_, {})),
       new_files_(std::exchange(other.new_files_, {})),
       dirs_(std::exchange(other.dirs_, {})),
-      on_synced_(std::exchange(other.on_synced_, {})) {}
+      on_synced_(std::exchange(other.on_synced_, {})),
+      unwritten_(std::exchange(other.unwritten_, {})) {}
 
 SyncLedger& SyncLedger::operator=(SyncLedger&& other) noexcept {
   if (this != &other) {
@@ -358,6 +359,7 @@ SyncLedger& SyncLedger::operator=(SyncLedger&& other) noexcept {
     new_files_ = std::exchange(other.new_files_, {});
     dirs_ = std::exchange(other.dirs_, {});
     on_synced_ = std::exchange(other.on_synced_, {});
+    unwritten_ = std::exchange(other.unwritten_, {});
   }
   return *this;
 }
@@ -371,6 +373,71 @@ void SyncLedger::close_all() {
   files_.clear();
   new_files_.clear();
   dirs_.clear();
+  unwritten_.clear();
+}
+
+SyncLedger::HeldDir::~HeldDir() { ::close(fd); }
+
+Result<std::shared_ptr<const SyncLedger::HeldDir>> SyncLedger::hold(DirAt dir,
+                                                                    const std::shared_ptr<const HeldDir>& last) {
+  if (last != nullptr && last->path == dir.path) return last;
+  const int copy = ::fcntl(dir.fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return errno_error("dup", dir.path, errno);
+  return std::shared_ptr<const HeldDir>(std::make_shared<HeldDir>(dir.path, copy));
+}
+
+Result<void> SyncLedger::add_unwritten(DirAt tmp, std::string name, DirAt into, std::string to, std::string content,
+                                       std::int64_t mtime_s) {
+  if (auto dir = add_dir(into.path, into.fd); !dir) return dir;
+  const Unwritten* last = unwritten_.empty() ? nullptr : &unwritten_.back();
+  auto tmp_held = hold(tmp, last != nullptr ? last->tmp : nullptr);
+  if (!tmp_held) return tmp_held.error();
+  auto into_held = hold(into, last != nullptr ? last->into : nullptr);
+  if (!into_held) return into_held.error();
+  unwritten_.push_back({std::move(tmp_held).value(), std::move(name), std::move(into_held).value(), std::move(to),
+                        std::move(content), mtime_s});
+  return {};
+}
+
+Result<void> SyncLedger::write(const Unwritten& file) {
+  const DirAt tmp{file.tmp->fd, file.tmp->path};
+  const DirAt into{file.into->fd, file.into->path};
+  auto written = write_new_file_at_deferred(tmp, file.name, file.content, file.mtime_s, *this);
+  if (!written && written.error().category == ErrorCategory::exists) {
+    ::unlinkat(tmp.fd, file.name.c_str(), 0);  // a leftover of an earlier failed attempt at this very name
+    written = write_new_file_at_deferred(tmp, file.name, file.content, file.mtime_s, *this);
+  }
+  if (!written) return written;
+  if (auto linked = link_into_place_at_deferred(tmp, file.name, into, file.to, *this); !linked) {
+    ::unlinkat(tmp.fd, file.name.c_str(), 0);
+    ::close(new_files_.back().fd);  // (recorded just now by write_new_file_at_deferred)
+    new_files_.pop_back();
+    return linked;
+  }
+  return {};
+}
+
+Result<void> SyncLedger::write_unwritten() {
+  auto deleted = [](const HeldDir& dir) {
+    struct stat st {};
+    return ::fstat(dir.fd, &st) == 0 && st.st_nlink == 0;
+  };
+  Result<void> result;
+  std::vector<Unwritten> failed;
+  for (auto& file : std::exchange(unwritten_, {})) {
+    auto written = write(file);
+    if (written || deleted(*file.tmp) || deleted(*file.into)) continue;
+    if (result) result = written;
+    failed.push_back(std::move(file));
+  }
+  unwritten_ = std::move(failed);
+  return result;
+}
+
+SyncLedger SyncLedger::take_unwritten() {
+  SyncLedger carried;
+  carried.unwritten_ = std::exchange(unwritten_, {});
+  return carried;
 }
 
 void SyncLedger::add_file(int fd, std::string path) {
@@ -423,6 +490,8 @@ void SyncLedger::merge(SyncLedger&& other) {
   other.dirs_.clear();
   for (auto& action : other.on_synced_) on_synced_.push_back(std::move(action));
   other.on_synced_.clear();
+  for (auto& file : other.unwritten_) unwritten_.push_back(std::move(file));
+  other.unwritten_.clear();
 }
 
 void SyncLedger::start_writeback() const {
@@ -432,7 +501,7 @@ void SyncLedger::start_writeback() const {
 }
 
 Result<void> SyncLedger::sync(SyncMode mode) {
-  Result<void> result;
+  Result<void> result = write_unwritten();
   auto note = [&](std::string_view operation, const Entry& entry) {
     if (result) result = errno_error(operation, entry.path, errno);
   };

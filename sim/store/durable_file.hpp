@@ -26,6 +26,15 @@
 // a deferred delivery's UID to readers only then.  sync() never runs them
 // (it may run on another thread); whoever syncs takes them (take_on_synced)
 // and runs them where their owner lives.
+//
+// A ledger may also carry a message file not yet written (add_unwritten):
+// the Maildir store settles its name and UID and leaves the writing itself
+// (create in tmp/, rename into new/) to whoever syncs the ledger, so that the
+// lab server's io thread never waits on a file creation.  write_unwritten()
+// writes them; sync() does so first.  One that cannot be written stays for
+// the next write_unwritten() (take_unwritten() carries it to another ledger),
+// unless its directory has been deleted since: there is nothing left to
+// write it into, as if it had been delivered and its folder deleted after.
 #pragma once
 
 #include <sys/stat.h>
@@ -33,6 +42,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,6 +142,19 @@ class SyncLedger {
   Result<void> add_dir(const std::string& dir);
   // The same for a directory the caller holds open as `fd` (the ledger keeps a duplicate).
   Result<void> add_dir(const std::string& dir, int fd);
+  // A message file to write later (see above): `content` created as `name` in
+  // `tmp`, with `mtime_s` as its modification time, then renamed to `to` in
+  // `into`, which counts as a directory of this ledger at once.  The ledger
+  // keeps duplicates of both directories' descriptors.
+  Result<void> add_unwritten(DirAt tmp, std::string name, DirAt into, std::string to, std::string content,
+                             std::int64_t mtime_s);
+  // Writes every unwritten file (write_new_file_at_deferred, then
+  // link_into_place_at_deferred, into this ledger).  Returns the first
+  // failure; those that failed stay unwritten.
+  Result<void> write_unwritten();
+  // A ledger holding just the files still unwritten, taken from this one.
+  [[nodiscard]] SyncLedger take_unwritten();
+  [[nodiscard]] std::size_t unwritten_count() const { return unwritten_.size(); }
   // Moves everything `other` holds into this ledger.
   void merge(SyncLedger&& other);
 
@@ -141,22 +164,23 @@ class SyncLedger {
   [[nodiscard]] std::vector<std::function<void()>> take_on_synced() { return std::exchange(on_synced_, {}); }
 
   [[nodiscard]] bool empty() const {
-    return files_.empty() && new_files_.empty() && dirs_.empty() && on_synced_.empty();
+    return files_.empty() && new_files_.empty() && dirs_.empty() && on_synced_.empty() && unwritten_.empty();
   }
-  [[nodiscard]] std::size_t file_count() const { return files_.size() + new_files_.size(); }
+  [[nodiscard]] std::size_t file_count() const { return files_.size() + new_files_.size() + unwritten_.size(); }
   [[nodiscard]] std::size_t dir_count() const { return dirs_.size(); }
 
   // Starts write-back of every recorded file (sync_file_range), so that a
   // later fdatasync or syncfs finds the data on its way.
   void start_writeback() const;
   // Closes everything without syncing: for a caller that has just synced the
-  // whole file system (syncfs) after everything here was written.  The
-  // on_synced actions stay (so do they after sync()).
+  // whole file system (syncfs) after everything here was written (files still
+  // unwritten are dropped).  The on_synced actions stay (so do they after sync()).
   void release() { close_all(); }
 
-  // Makes every recorded file and directory durable, then closes them all and
-  // empties the ledger, whether it succeeded or not (a failure names the first
-  // path that could not be synced).
+  // Writes the unwritten files, makes every recorded file and directory
+  // durable, then closes them all and empties the ledger, whether it
+  // succeeded or not (a failure names the first path that could not be
+  // written or synced; a file that could not be written is dropped).
   Result<void> sync(SyncMode mode);
 
  private:
@@ -165,13 +189,33 @@ class SyncLedger {
     std::string path;
     int fd = -1;
   };
+  // A directory an unwritten file goes into, shared by the files recorded one after another for it.
+  struct HeldDir {
+    HeldDir(std::string dir_path, int dir_fd) : path(std::move(dir_path)), fd(dir_fd) {}
+    HeldDir(const HeldDir&) = delete;
+    HeldDir& operator=(const HeldDir&) = delete;
+    ~HeldDir();
+    std::string path;
+    int fd;
+  };
+  struct Unwritten {
+    std::shared_ptr<const HeldDir> tmp;
+    std::string name;
+    std::shared_ptr<const HeldDir> into;
+    std::string to;
+    std::string content;
+    std::int64_t mtime_s = 0;
+  };
   void close_all();
   [[nodiscard]] bool holds_dir(const std::string& dir) const;
+  Result<std::shared_ptr<const HeldDir>> hold(DirAt dir, const std::shared_ptr<const HeldDir>& last);
+  Result<void> write(const Unwritten& file);
 
   std::vector<Entry> files_;      // may be superseded (add_file)
   std::vector<Entry> new_files_;  // never are (add_new_file)
   std::vector<Entry> dirs_;
   std::vector<std::function<void()>> on_synced_;
+  std::vector<Unwritten> unwritten_;
 };
 
 // write_new_file without the fsync: the open descriptor goes into `ledger`.

@@ -600,9 +600,14 @@ Result<MaildirStore::Folder> MaildirStore::sync(const Location& where, Folder* p
 
   std::map<std::string, OnDisk> on_disk;
   if (auto listed = list_messages(dir, on_disk); !listed) return listed.error();
+  // A hidden UID's file may not be written yet (deliver() left it to the ledger): it keeps its record until shown.
+  const auto hidden = hidden_.find(where->key);
+  auto unwritten = [&](const maildir::UidRecord& r) {
+    return hidden != hidden_.end() && hidden->second.count(r.uid) > 0;
+  };
   auto missing_any = [&] {
     return std::any_of(folder.list.records.begin(), folder.list.records.end(), [&](const maildir::UidRecord& r) {
-      return on_disk.count(std::string(maildir::split_file_name(r.file_name).base)) == 0;
+      return on_disk.count(std::string(maildir::split_file_name(r.file_name).base)) == 0 && !unwritten(r);
     });
   };
   // readdir() may miss a file renamed while it runs (a reader moving new/ to
@@ -613,9 +618,17 @@ Result<MaildirStore::Folder> MaildirStore::sync(const Location& where, Folder* p
 
   std::vector<maildir::UidRecord> kept;
   for (maildir::UidRecord& record : folder.list.records) {
-    auto it = on_disk.find(std::string(maildir::split_file_name(record.file_name).base));
+    const std::string base(maildir::split_file_name(record.file_name).base);
+    auto it = on_disk.find(base);
     if (it == on_disk.end()) {
-      dirty = true;
+      if (!unwritten(record)) {
+        dirty = true;
+        continue;
+      }
+      auto date = known_dates.find(base);
+      folder.in_new.push_back(true);
+      folder.dates.push_back(date == known_dates.end() ? kUnknownDate : date->second);
+      kept.push_back(std::move(record));
       continue;
     }
     if (record.file_name != it->second.name) {
@@ -784,7 +797,7 @@ Result<void> MaildirStore::write_subscriptions(const fs::path& home, const std::
   return durable::replace_file(home, kSubscriptions, maildir::format_subscriptions(names));
 }
 
-Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
+Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string disk_bytes, std::uint64_t size,
                                             const Flags& flags, std::int64_t internal_date_s, OpenMaildir* open) {
   const bool deferred = deferred_ != nullptr;
   // A deferred delivery that only links a file keeps a trusted index trusted (see the header).
@@ -827,12 +840,6 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
     return deferred ? durable::write_new_file_deferred(temporary, disk_bytes, internal_date_s, *deferred_)
                     : durable::write_new_file(temporary, disk_bytes, internal_date_s);
   };
-  auto written = write();
-  if (!written && written.error().category == ErrorCategory::exists) {
-    fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
-    written = write();
-  }
-  if (!written) return written.error();
   auto link = [&] {
     if (open != nullptr) {
       return deferred ? durable::link_into_place_at_deferred(tmp_at, base, into_at, name, *deferred_)
@@ -841,9 +848,23 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string_view dis
     return deferred ? durable::link_into_place_deferred(temporary, target, *deferred_)
                     : durable::link_into_place(temporary, target);
   };
-  if (auto linked = link(); !linked) {
-    fs::remove(temporary, ignored);
-    return linked.error();
+  if (deferred && to_new && open != nullptr) {
+    // Written by whoever syncs the ledger (the lab server's committer thread), before the round that shows the UID.
+    if (auto recorded = deferred_->add_unwritten(tmp_at, base, into_at, name, std::move(disk_bytes), internal_date_s);
+        !recorded) {
+      return recorded.error();
+    }
+  } else {
+    auto written = write();
+    if (!written && written.error().category == ErrorCategory::exists) {
+      fs::remove(temporary, ignored);  // a leftover of an earlier failed attempt at this very UID
+      written = write();
+    }
+    if (!written) return written.error();
+    if (auto linked = link(); !linked) {
+      fs::remove(temporary, ignored);
+      return linked.error();
+    }
   }
   maildir::UidRecord record;
   record.uid = uid;
@@ -1092,7 +1113,7 @@ Result<void> MaildirStore::rename_mailbox(std::string_view user, std::string_vie
       if (!content || !size || !date) continue;
       Flags flags = maildir::letters_to_flags(maildir::split_file_name(inbox->list.records[i].file_name).letters,
                                               inbox->keywords);
-      auto delivered = deliver(*moved, *content, *size, flags, *date);
+      auto delivered = deliver(*moved, std::move(*content), *size, flags, *date);
       if (!delivered) return delivered.error();
       std::error_code ignored;
       fs::remove(path, ignored);
@@ -1233,11 +1254,11 @@ Result<std::uint32_t> MaildirStore::append(std::string_view user, std::string_vi
   auto folder = open != nullptr ? folder_at(*where, open, &stamps) : folder_at(*where);
   if (!folder) return folder.error();
   std::size_t line_breaks = 0;
-  const std::string disk_bytes = maildir::lf_form(data, line_breaks);
+  std::string disk_bytes = maildir::lf_form(data, line_breaks);
   const std::uint64_t size = disk_bytes.size() + line_breaks;  // the CRLF form's octets (RFC822.SIZE)
   // check_quota may sync this folder again: the node (and so the pointer) stays, unless it fails.
   if (auto allowed = check_quota(at.user_key, at.home, size); !allowed) return allowed.error();
-  return deliver(**folder, disk_bytes, size, *canonical, internal_date_s, open);
+  return deliver(**folder, std::move(disk_bytes), size, *canonical, internal_date_s, open);
 }
 
 Result<void> MaildirStore::set_flags(std::string_view user, std::string_view mailbox, std::uint32_t uid,
@@ -1339,7 +1360,7 @@ Result<std::uint32_t> MaildirStore::copy(std::string_view user, std::string_view
   if (auto allowed = check_quota(target_where->user_key, target_where->home, *size); !allowed) {
     return allowed.error();
   }
-  return deliver(**target, *content, *size, flags, *date);
+  return deliver(**target, std::move(*content), *size, flags, *date);
 }
 
 }  // namespace maillab::sim

@@ -45,9 +45,16 @@
 //
 // Deferred durability (the lab server's group commit): while a SyncLedger is
 // set with defer_syncs(), append() and copy() write and link the message file
-// exactly as above but fsync nothing, and leave dovecot-uidlist alone: the
-// UID lives in the index (and in the files' names) until seal_deferred()
-// writes each changed folder's uid list once, unsynced, into the ledger.  The
+// exactly as above but fsync nothing, and leave dovecot-uidlist alone.  An
+// append() into new/ (no flags) through the Maildir's open directories does
+// not even write it: it settles the name and the UID and records the file in
+// the ledger (add_unwritten), and whoever syncs the ledger writes it first
+// (the lab server's committer thread: creating a file costs more than the
+// rest of a delivery, and the io thread should answer sessions meanwhile).
+// A listing in between keeps the record of a hidden UID whose file is not
+// there yet (sync()).  The UID lives in the index (and in the files' names)
+// until seal_deferred() writes each changed folder's uid list once, unsynced,
+// into the ledger.  The
 // ledger collects the message files, the uid lists and their directories; the
 // caller makes them durable with ledger.sync() (on its worker thread, one
 // round for many deliveries) and then runs the ledger's on_synced actions on
@@ -289,7 +296,7 @@ class MaildirStore final : public net::mail::MailStore {
   Result<std::uint32_t> allocate_uid_validity(const std::filesystem::path& home) const;
   Result<void> make_folder(const std::filesystem::path& home, const std::string& name) const;
   // Through `open` when given (checked by open_maildir just before), else by paths.
-  Result<std::uint32_t> deliver(Folder& folder, std::string_view disk_bytes, std::uint64_t size,
+  Result<std::uint32_t> deliver(Folder& folder, std::string disk_bytes, std::uint64_t size,
                                 const net::mail::Flags& flags, std::int64_t internal_date_s,
                                 OpenMaildir* open = nullptr);
   Result<std::uint64_t> used_bytes_at(const std::string& user_key, const std::filesystem::path& home) const;

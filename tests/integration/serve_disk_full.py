@@ -10,10 +10,13 @@ Two real limits, each a fresh server on 127.0.0.1:
           are allowed) on a small tmpfs mounted over its state directory; the
           test fills and empties it through /proc/PID/root.  Skipped, and said
           so, where unshare is not permitted.
-Each checks: the message that did not fit gets 452 4.3.1, no byte of it is left
-in the Maildirs or the queue, IMAP and POP3 see only the acknowledged mail, and
-the same message is accepted once space is back.  tmpfs also checks row 17:
-MAIL FROM gets 452 4.3.1 while less than 1.5 x the size limit is free.
+fsize checks: the message that did not fit gets 452 4.3.1, no byte of it is
+left in the Maildirs or the queue, IMAP and POP3 see only the acknowledged mail,
+and the same message is accepted once space is back.  tmpfs checks row 17:
+MAIL FROM gets 452 4.3.1 while less than 1.5 x the size limit is free; and a
+disk that fills during DATA: the delivery log (room taken at start) still takes
+the message (250), its Maildir write fails and leaves nothing, and it is
+delivered once space is back, without being sent again.
 
 usage: serve_disk_full.py PATH/TO/maillab
 """
@@ -110,7 +113,8 @@ def wait_for(predicate, what, seconds=10):
 
 
 def check_refused_and_gone(server, root, refused_id, kept_ids):
-    """After a 452: nothing of refused_id anywhere in the state, only kept_ids served."""
+    """After a 452 (or a Maildir write that failed): nothing of refused_id anywhere in the
+    state but the delivery log, only kept_ids served."""
     assert server.process.poll() is None, "the server died:\n" + server.log()
     # The delivery log may still hold the refused message's record, voided before the 452
     # (sim/store/delivery_log.hpp): no start replays it, and the ring writes over it later.
@@ -211,7 +215,10 @@ def test_tmpfs_full(binary, directory):  # catalogue rows 17 and 57 (ENOSPC)
             code, text = smtp.mail(ALICE[0])
             assert code == 452 and b"4.3.1" in text, (code, text)
 
-        # Row 57: enough at MAIL FROM, the disk fills before the end of DATA.
+        # Row 57: enough at MAIL FROM, the disk fills before the end of DATA.  The delivery log
+        # (its room taken at start) still takes the message durably: 250.  The Maildir write
+        # fails after it, and the message stays queued there (never bounced), nothing partial
+        # on disk, hidden from IMAP and POP3 until it is written.
         fill(3 * MIB)
         with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as smtp:
             smtp.starttls(context=client_tls())
@@ -220,16 +227,19 @@ def test_tmpfs_full(binary, directory):  # catalogue rows 17 and 57 (ENOSPC)
             assert smtp.rcpt(BOB[0])[0] == 250
             fill(32 * 1024)
             code, text = smtp.data(message("<tmpfs.m2@lab.test>", 600000))
-            assert code == 452 and b"4.3.1" in text, (code, text)
+            assert code == 250, (code, text)
+        wait_for(lambda: "maildir: " in server.log(), "the failed Maildir write in the log")
         assert "No space left on device" in server.log(), server.log()  # ENOSPC, not some other failure
         check_refused_and_gone(server, root, "<tmpfs.m2@lab.test>", ["<tmpfs.m1@lab.test>"])
 
-        # Space is back: the same message is accepted and delivered, once.
+        # Space is back: the next round writes it, once, without the client sending it again.
         os.unlink(filler)
-        assert submit(server, "<tmpfs.m2@lab.test>", 600000)[0] == 250
         wait_for(lambda: imap_message_ids(server) == ["<tmpfs.m1@lab.test>", "<tmpfs.m2@lab.test>"],
                  "m2 in bob's INBOX")
         assert pop3_count(server) == 2
+        assert submit(server, "<tmpfs.m3@lab.test>", 20000)[0] == 250
+        wait_for(lambda: imap_message_ids(server) == ["<tmpfs.m1@lab.test>", "<tmpfs.m2@lab.test>",
+                                                      "<tmpfs.m3@lab.test>"], "m3 after it")
     finally:
         server.stop()
 
@@ -242,7 +252,8 @@ def main():
                      "accepted once space is back", test_fsize_limit, binary, directory)
         if unshare_works(directory):
             runner.check("disk full (tmpfs): MAIL FROM 452 4.3.1 below 1.5x the size limit; a disk that fills "
-                         "during DATA gives 452 4.3.1 and keeps nothing; accepted after space is back",
+                         "during DATA: 250 from the delivery log, the Maildir write fails and keeps nothing, "
+                         "delivered once space is back",
                          test_tmpfs_full, binary, directory)
         else:
             print("skip disk full (tmpfs): unshare -rm is not permitted here (no user namespaces)", flush=True)

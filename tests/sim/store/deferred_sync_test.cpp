@@ -346,6 +346,50 @@ TEST_CASE("deferred delivery: deliveries into an unchanged folder do not list it
   CHECK(store.syncs() == before + 1);  // one listing per shown round
 }
 
+TEST_CASE("deferred delivery: the first reader after a round lists the folder while the next round's files are "
+          "still unwritten; they keep their UIDs, hidden, and are shown under them once written and synced") {
+  MaildirFixture fixture;
+  MaildirStore& store = *fixture.impl;
+  const fs::path inbox = bob_inbox(store);
+  auto round = [&](durable::SyncLedger& ledger) {
+    auto actions = ledger.take_on_synced();
+    REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+    for (const auto& action : actions) action();
+  };
+  durable::SyncLedger first_round;
+  store.defer_syncs(&first_round);
+  auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);
+  REQUIRE(first.ok());
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  round(first_round);
+
+  durable::SyncLedger second_round;
+  store.defer_syncs(&second_round);
+  auto second = store.append("bob@lab.test", "INBOX", "Subject: two\r\n\r\n2\r\n", {}, 1764198072);
+  REQUIRE(second.ok());
+  REQUIRE(store.seal_deferred().ok());
+  store.defer_syncs(nullptr);
+  CHECK(second_round.unwritten_count() == 1);
+  CHECK(files_in(inbox / "new").size() == 1);  // the first round's file only
+  { std::ofstream(inbox / "new" / "1690000000.M1P1.otherhost", std::ios::binary) << "Subject: theirs\n\nhi\n"; }
+  const std::uint64_t listed = store.syncs();
+  auto shown = store.messages("bob@lab.test", "INBOX").value();
+  CHECK(store.syncs() == listed + 1);  // the listing the first round's publish asked for
+  REQUIRE(shown.size() == 1);
+  CHECK(shown.front().uid == *first);
+  CHECK(store.status("bob@lab.test", "INBOX").value().uid_next == *second);  // theirs waits behind ours
+
+  round(second_round);
+  auto metas = store.messages("bob@lab.test", "INBOX").value();
+  REQUIRE(metas.size() == 3);
+  CHECK(metas[0].uid == *first);
+  CHECK(metas[1].uid == *second);
+  CHECK(metas[2].uid > *second);
+  CHECK(store.read("bob@lab.test", "INBOX", *second).value() == "Subject: two\r\n\r\n2\r\n");
+  CHECK(store.read("bob@lab.test", "INBOX", metas[2].uid).value() == "Subject: theirs\r\n\r\nhi\r\n");
+}
+
 TEST_CASE("deferred delivery: without a ledger, and for every other operation, nothing is recorded") {
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
@@ -373,6 +417,7 @@ TEST_CASE("deferred delivery: a store reopened after a crash that skipped the le
     durable::SyncLedger ledger;
     store->defer_syncs(&ledger);
     uid = store->append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071).value();
+    REQUIRE(ledger.write_unwritten().ok());  // as the committer does at the start of its round
     // The process dies here: the ledger is dropped unsynced, the store with it.
   }
   auto reopened = MaildirStore::open(dir.path());
@@ -469,6 +514,71 @@ TEST_CASE("sync ledger: files just created are counted, kept apart from a same-n
   CHECK_FALSE(is_open(third));
 }
 
+// A directory held open, as the Maildir store holds tmp/ and new/.
+struct OpenedDir {
+  explicit OpenedDir(const fs::path& dir) : path(dir.string()) {
+    fs::create_directories(dir);
+    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+  }
+  ~OpenedDir() { ::close(fd); }
+  OpenedDir(const OpenedDir&) = delete;
+  OpenedDir& operator=(const OpenedDir&) = delete;
+  durable::DirAt at() const { return {fd, path}; }
+  std::string path;
+  int fd = -1;
+};
+
+TEST_CASE("sync ledger: an unwritten file is written only by write_unwritten or sync; one that fails stays for the "
+          "next try, is carried by take_unwritten and merge, and one whose directory was deleted is dropped") {
+  ScratchDir dir;
+  const OpenedDir tmp(dir.path() / "tmp");
+  const OpenedDir into(dir.path() / "new");
+  durable::SyncLedger ledger;
+  REQUIRE(ledger.add_unwritten(tmp.at(), "1.M1", into.at(), "1.M1,S=6", "hello\n", 1764198071).ok());
+  REQUIRE(ledger.add_unwritten(tmp.at(), "2.M2", into.at(), "2.M2,S=4", "bye\n", 1764198072).ok());
+  CHECK(ledger.file_count() == 2);
+  CHECK(ledger.unwritten_count() == 2);
+  CHECK(ledger.dir_count() == 1);  // new/, whose entries the renames change
+  CHECK(files_in(dir.path() / "new").empty());
+  CHECK(files_in(dir.path() / "tmp").empty());
+
+  // The second's name is taken in new/ (the rename never replaces): it fails and stays; the first is written.
+  { std::ofstream(dir.path() / "new" / "2.M2,S=4") << "someone else's\n"; }
+  auto written = ledger.write_unwritten();
+  REQUIRE_FALSE(written.ok());
+  CHECK(written.error().category == ErrorCategory::exists);
+  CHECK(ledger.unwritten_count() == 1);
+  CHECK(read_text(dir.path() / "new" / "1.M1,S=6") == "hello\n");
+  struct stat written_stat {};
+  REQUIRE(::stat((dir.path() / "new" / "1.M1,S=6").c_str(), &written_stat) == 0);
+  CHECK(written_stat.st_mtime == 1764198071);  // the internal date, as Dovecot reads it
+  CHECK(files_in(dir.path() / "tmp").empty());  // nothing left behind by the failed one
+  CHECK(ledger.file_count() == 2);              // the first's descriptor, to sync, and the second, unwritten
+
+  // Carried to the next round's ledger, and written there once the name is free.
+  durable::SyncLedger next;
+  next.merge(ledger.take_unwritten());
+  CHECK(ledger.unwritten_count() == 0);
+  CHECK(next.unwritten_count() == 1);
+  REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
+  fs::remove(dir.path() / "new" / "2.M2,S=4");
+  REQUIRE(next.sync(durable::SyncMode::per_file).ok());
+  CHECK(next.empty());
+  CHECK(read_text(dir.path() / "new" / "2.M2,S=4") == "bye\n");
+
+  // A file for a folder deleted since has nowhere to go: dropped, and that is no failure.
+  durable::SyncLedger gone;
+  {
+    const OpenedDir gone_tmp(dir.path() / "Trash" / "tmp");
+    const OpenedDir gone_new(dir.path() / "Trash" / "new");
+    REQUIRE(gone.add_unwritten(gone_tmp.at(), "3.M3", gone_new.at(), "3.M3,S=2", "x\n", 1764198073).ok());
+  }
+  fs::remove_all(dir.path() / "Trash");
+  CHECK(gone.write_unwritten().ok());
+  CHECK(gone.unwritten_count() == 0);
+}
+
 TEST_CASE("spool: retire removes finished entries only once their deliveries are synced; a failed sync leaves "
           "every entry in place") {
   ScratchDir dir;
@@ -510,6 +620,7 @@ TEST_CASE("deferred delivery: a delivery torn by a crash (shorter than its name'
     store->defer_syncs(&ledger);
     REQUIRE(store->append("bob@lab.test", "INBOX", "Subject: whole\r\n\r\n1\r\n", {}, 1764198071).ok());
     REQUIRE(store->append("bob@lab.test", "INBOX", "Subject: torn\r\n\r\n2\r\n", {}, 1764198072).ok());
+    REQUIRE(ledger.write_unwritten().ok());  // written, and the crash comes before the sync
     inbox = store->mailbox_dir("bob@lab.test", "INBOX").value();
   }
   // What a power loss can leave of a delivery whose data never reached the disk.

@@ -1,9 +1,6 @@
 // SpoolCommitter: the rounds that write and sync deliveries' Maildir files on
 // its worker thread, and what a file that cannot be written does to them.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -33,21 +30,6 @@ std::string read_text(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A directory held open, as the Maildir store holds tmp/ and new/.
-struct OpenedDir {
-  explicit OpenedDir(const fs::path& dir) : path(dir.string()) {
-    fs::create_directories(dir);
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-  }
-  ~OpenedDir() { ::close(fd); }
-  OpenedDir(const OpenedDir&) = delete;
-  OpenedDir& operator=(const OpenedDir&) = delete;
-  sim::durable::DirAt at() const { return {fd, path}; }
-  std::string path;
-  int fd = -1;
-};
-
 // Runs the io thread's handlers until `done` holds (false after `limit`).
 bool run_until(asio::io_context& io, const std::function<bool()>& done,
                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
@@ -59,13 +41,41 @@ bool run_until(asio::io_context& io, const std::function<bool()>& done,
   return done();
 }
 
-struct Logged {
+// A committer (syncfs rounds, no delivery log) over a queue, and a Maildir whose
+// new/ already holds the name its one delivery is to have: the file cannot be
+// written (as on a full disk, every try fails) until the test frees the name.
+struct Fixture {
+  sim::testing::ScratchDir dir;
+  sim::Spool spool = sim::Spool::open(dir.path() / "queue").value();
+  sim::testing::OpenedDir tmp{dir.path() / "Maildir" / "tmp"};
+  sim::testing::OpenedDir into{dir.path() / "Maildir" / "new"};
+  const fs::path target = dir.path() / "Maildir" / "new" / "1764198071.M1,S=6";
+  asio::io_context io;
   std::mutex mutex;
-  std::vector<std::string> lines;
-  std::size_t starting(const std::string& part) {
+  std::vector<std::string> logged;
+  std::optional<app::SpoolCommitter> committer;
+
+  Fixture() {
+    { std::ofstream(target) << "in the way\n"; }
+    committer.emplace(
+        io, spool,
+        [this](std::string_view line) {
+          std::lock_guard lock(mutex);
+          logged.emplace_back(line);
+        },
+        64, sim::durable::SyncMode::syncfs, nullptr);
+  }
+  // The delivery, in a ledger of its own.
+  sim::durable::SyncLedger delivery() {
+    sim::durable::SyncLedger ledger;
+    REQUIRE(ledger.add_unwritten(tmp.at(), "1764198071.M1", into.at(), "1764198071.M1,S=6", "hello\n", 1764198071)
+                .ok());
+    return ledger;
+  }
+  std::size_t logged_starting(const std::string& part) {
     std::lock_guard lock(mutex);
     return static_cast<std::size_t>(
-        std::count_if(lines.begin(), lines.end(), [&](const std::string& line) { return line.starts_with(part); }));
+        std::count_if(logged.begin(), logged.end(), [&](const std::string& line) { return line.starts_with(part); }));
   }
 };
 
@@ -73,72 +83,36 @@ struct Logged {
 
 TEST_CASE("committer: a delivery's file that cannot be written fails its round (452 for the session waiting on "
           "it, UID still hidden) and is written by a later round, which then shows it") {
-  sim::testing::ScratchDir dir;
-  auto spool = sim::Spool::open(dir.path() / "queue");
-  REQUIRE(spool.ok());
-  const OpenedDir tmp(dir.path() / "Maildir" / "tmp");
-  const OpenedDir into(dir.path() / "Maildir" / "new");
-  // The name is taken (as by a disk that has no room, it fails every try until that changes).
-  const fs::path target = dir.path() / "Maildir" / "new" / "1764198071.M1,S=6";
-  { std::ofstream(target) << "in the way\n"; }
-
-  asio::io_context io;
-  Logged logged;
-  app::SpoolCommitter committer(
-      io, *spool,
-      [&](std::string_view line) {
-        std::lock_guard lock(logged.mutex);
-        logged.lines.emplace_back(line);
-      },
-      64, sim::durable::SyncMode::syncfs, nullptr);
-
-  sim::durable::SyncLedger ledger;
-  REQUIRE(ledger.add_unwritten(tmp.at(), "1764198071.M1", into.at(), "1764198071.M1,S=6", "hello\n", 1764198071).ok());
+  Fixture f;
+  sim::durable::SyncLedger ledger = f.delivery();
   bool shown = false;
   ledger.on_synced([&] { shown = true; });
   std::optional<Result<void>> answer;
   std::vector<app::SpoolCommitter::Committed> acks;
   acks.emplace_back([&](const Result<void>& durable) { answer = durable; });
-  committer.sync_deliveries(std::move(ledger), std::move(acks), std::nullopt);
+  f.committer->sync_deliveries(std::move(ledger), std::move(acks), std::nullopt);
 
-  REQUIRE(run_until(io, [&] { return answer.has_value(); }));
+  REQUIRE(run_until(f.io, [&] { return answer.has_value(); }));
   CHECK_FALSE(answer->ok());
-  CHECK(logged.starting("maildir: ") == 1);
-  CHECK(read_text(target) == "in the way\n");
+  CHECK(f.logged_starting("maildir: ") == 1);
+  CHECK(read_text(f.target) == "in the way\n");
   // More rounds (one per 50 ms) come and go while it stays unwritable: still hidden, logged once.
-  CHECK_FALSE(run_until(io, [&] { return shown; }, std::chrono::milliseconds(300)));
-  CHECK(logged.starting("maildir: ") == 1);
+  CHECK_FALSE(run_until(f.io, [&] { return shown; }, std::chrono::milliseconds(300)));
+  CHECK(f.logged_starting("maildir: ") == 1);
 
-  fs::remove(target);
-  REQUIRE(run_until(io, [&] { return shown; }));
-  CHECK(read_text(target) == "hello\n");
-  CHECK(fs::is_empty(dir.path() / "Maildir" / "tmp"));
+  fs::remove(f.target);
+  REQUIRE(run_until(f.io, [&] { return shown; }));
+  CHECK(read_text(f.target) == "hello\n");
+  CHECK(fs::is_empty(f.dir.path() / "Maildir" / "tmp"));
 }
 
 TEST_CASE("committer: a file still unwritable when the committer stops is dropped and logged; its message is "
           "left where it is durable (the queue or the delivery log) for the next start") {
-  sim::testing::ScratchDir dir;
-  auto spool = sim::Spool::open(dir.path() / "queue");
-  REQUIRE(spool.ok());
-  const OpenedDir tmp(dir.path() / "Maildir" / "tmp");
-  const OpenedDir into(dir.path() / "Maildir" / "new");
-  { std::ofstream(dir.path() / "Maildir" / "new" / "1764198071.M1,S=6") << "in the way\n"; }
-  asio::io_context io;
-  Logged logged;
-  {
-    app::SpoolCommitter committer(
-        io, *spool,
-        [&](std::string_view line) {
-          std::lock_guard lock(logged.mutex);
-          logged.lines.emplace_back(line);
-        },
-        64, sim::durable::SyncMode::syncfs, nullptr);
-    sim::durable::SyncLedger ledger;
-    REQUIRE(
-        ledger.add_unwritten(tmp.at(), "1764198071.M1", into.at(), "1764198071.M1,S=6", "hello\n", 1764198071).ok());
-    committer.sync_deliveries(std::move(ledger), {}, std::nullopt);
-    REQUIRE(run_until(io, [&] { return logged.starting("maildir: ") == 1; }));
-  }  // stop(): its last round fails again, and does not wait for the disk
-  CHECK(logged.starting("maildir: 1 message file(s) never written") == 1);
-  CHECK(fs::is_empty(dir.path() / "Maildir" / "tmp"));
+  Fixture f;
+  f.committer->sync_deliveries(f.delivery(), {}, std::nullopt);
+  REQUIRE(run_until(f.io, [&] { return f.logged_starting("maildir: ") == 1; }));
+  f.committer.reset();  // stop(): its last round fails again, and does not wait for the disk
+  CHECK(f.logged_starting("maildir: 1 message file(s) never written") == 1);
+  CHECK(read_text(f.target) == "in the way\n");
+  CHECK(fs::is_empty(f.dir.path() / "Maildir" / "tmp"));
 }

@@ -351,25 +351,26 @@ TEST_CASE("deferred delivery: the first reader after a round lists the folder wh
   MaildirFixture fixture;
   MaildirStore& store = *fixture.impl;
   const fs::path inbox = bob_inbox(store);
+  // One deferred delivery into `ledger`, sealed; then the round that syncs it and shows it.
+  auto deliver = [&](durable::SyncLedger& ledger, const std::string& data, std::int64_t date) {
+    store.defer_syncs(&ledger);
+    auto uid = store.append("bob@lab.test", "INBOX", data, {}, date);
+    REQUIRE(uid.ok());
+    REQUIRE(store.seal_deferred().ok());
+    store.defer_syncs(nullptr);
+    return *uid;
+  };
   auto round = [&](durable::SyncLedger& ledger) {
     auto actions = ledger.take_on_synced();
     REQUIRE(ledger.sync(durable::SyncMode::per_file).ok());
     for (const auto& action : actions) action();
   };
   durable::SyncLedger first_round;
-  store.defer_syncs(&first_round);
-  auto first = store.append("bob@lab.test", "INBOX", "Subject: one\r\n\r\n1\r\n", {}, 1764198071);
-  REQUIRE(first.ok());
-  REQUIRE(store.seal_deferred().ok());
-  store.defer_syncs(nullptr);
+  const std::uint32_t first = deliver(first_round, "Subject: one\r\n\r\n1\r\n", 1764198071);
   round(first_round);
 
   durable::SyncLedger second_round;
-  store.defer_syncs(&second_round);
-  auto second = store.append("bob@lab.test", "INBOX", "Subject: two\r\n\r\n2\r\n", {}, 1764198072);
-  REQUIRE(second.ok());
-  REQUIRE(store.seal_deferred().ok());
-  store.defer_syncs(nullptr);
+  const std::uint32_t second = deliver(second_round, "Subject: two\r\n\r\n2\r\n", 1764198072);
   CHECK(second_round.unwritten_count() == 1);
   CHECK(files_in(inbox / "new").size() == 1);  // the first round's file only
   { std::ofstream(inbox / "new" / "1690000000.M1P1.otherhost", std::ios::binary) << "Subject: theirs\n\nhi\n"; }
@@ -377,16 +378,16 @@ TEST_CASE("deferred delivery: the first reader after a round lists the folder wh
   auto shown = store.messages("bob@lab.test", "INBOX").value();
   CHECK(store.syncs() == listed + 1);  // the listing the first round's publish asked for
   REQUIRE(shown.size() == 1);
-  CHECK(shown.front().uid == *first);
-  CHECK(store.status("bob@lab.test", "INBOX").value().uid_next == *second);  // theirs waits behind ours
+  CHECK(shown.front().uid == first);
+  CHECK(store.status("bob@lab.test", "INBOX").value().uid_next == second);  // theirs waits behind ours
 
   round(second_round);
   auto metas = store.messages("bob@lab.test", "INBOX").value();
   REQUIRE(metas.size() == 3);
-  CHECK(metas[0].uid == *first);
-  CHECK(metas[1].uid == *second);
-  CHECK(metas[2].uid > *second);
-  CHECK(store.read("bob@lab.test", "INBOX", *second).value() == "Subject: two\r\n\r\n2\r\n");
+  CHECK(metas[0].uid == first);
+  CHECK(metas[1].uid == second);
+  CHECK(metas[2].uid > second);
+  CHECK(store.read("bob@lab.test", "INBOX", second).value() == "Subject: two\r\n\r\n2\r\n");
   CHECK(store.read("bob@lab.test", "INBOX", metas[2].uid).value() == "Subject: theirs\r\n\r\nhi\r\n");
 }
 
@@ -513,21 +514,6 @@ TEST_CASE("sync ledger: files just created are counted, kept apart from a same-n
   CHECK_FALSE(is_open(again));
   CHECK_FALSE(is_open(third));
 }
-
-// A directory held open, as the Maildir store holds tmp/ and new/.
-struct OpenedDir {
-  explicit OpenedDir(const fs::path& dir) : path(dir.string()) {
-    fs::create_directories(dir);
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-  }
-  ~OpenedDir() { ::close(fd); }
-  OpenedDir(const OpenedDir&) = delete;
-  OpenedDir& operator=(const OpenedDir&) = delete;
-  durable::DirAt at() const { return {fd, path}; }
-  std::string path;
-  int fd = -1;
-};
 
 TEST_CASE("sync ledger: an unwritten file is written only by write_unwritten or sync; one that fails stays for the "
           "next try, is carried by take_unwritten and merge, and one whose directory was deleted is dropped") {

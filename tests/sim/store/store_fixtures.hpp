@@ -1,14 +1,18 @@
 // Fixtures that let one test suite run against every MailStore implementation
-// (TEST_CASE_TEMPLATE over the fixture types), plus a scratch directory.
+// (TEST_CASE_TEMPLATE over the fixture types), plus a scratch directory and a
+// directory held open.
 #pragma once
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "net/mail/mail_store.hpp"
+#include "sim/store/durable_file.hpp"
 #include "sim/store/maildir_store.hpp"
 #include "sim/store/memory_store.hpp"
 
@@ -34,6 +38,21 @@ class ScratchDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// A directory made and held open, as the Maildir store holds tmp/ and new/.
+struct OpenedDir {
+  explicit OpenedDir(const std::filesystem::path& dir) : path(dir.string()) {
+    std::filesystem::create_directories(dir);
+    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+  }
+  ~OpenedDir() { ::close(fd); }
+  OpenedDir(const OpenedDir&) = delete;
+  OpenedDir& operator=(const OpenedDir&) = delete;
+  durable::DirAt at() const { return {fd, path}; }
+  std::string path;
+  int fd = -1;
 };
 
 struct MemoryFixture {

@@ -219,6 +219,13 @@ Result<void> write_new_file_in(int dir_fd, const char* name, const std::string& 
   return {};
 }
 
+// A descriptor of `dir`'s own (close-on-exec), for a ledger that outlives the caller's.
+Result<int> duplicate(DirAt dir) {
+  const int copy = ::fcntl(dir.fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return errno_error("dup", dir.path, errno);
+  return copy;
+}
+
 std::string path_in(const DirAt& dir, std::string_view name) {
   std::string path;
   path.reserve(dir.path.size() + 1 + name.size());
@@ -381,12 +388,12 @@ SyncLedger::HeldDir::~HeldDir() { ::close(fd); }
 Result<std::shared_ptr<const SyncLedger::HeldDir>> SyncLedger::hold(DirAt dir,
                                                                     const std::shared_ptr<const HeldDir>& last) {
   if (last != nullptr && last->path == dir.path) return last;
-  const int copy = ::fcntl(dir.fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return errno_error("dup", dir.path, errno);
-  return std::shared_ptr<const HeldDir>(std::make_shared<HeldDir>(dir.path, copy));
+  auto copy = duplicate(dir);
+  if (!copy) return copy.error();
+  return std::shared_ptr<const HeldDir>(std::make_shared<HeldDir>(dir.path, *copy));
 }
 
-Result<void> SyncLedger::add_unwritten(DirAt tmp, std::string name, DirAt into, std::string to, std::string content,
+Result<void> SyncLedger::add_unwritten(DirAt tmp, DirAt into, std::string name, std::string content,
                                        std::int64_t mtime_s) {
   if (auto dir = add_dir(into.path, into.fd); !dir) return dir;
   const Unwritten* last = unwritten_.empty() ? nullptr : &unwritten_.back();
@@ -394,8 +401,8 @@ Result<void> SyncLedger::add_unwritten(DirAt tmp, std::string name, DirAt into, 
   if (!tmp_held) return tmp_held.error();
   auto into_held = hold(into, last != nullptr ? last->into : nullptr);
   if (!into_held) return into_held.error();
-  unwritten_.push_back({std::move(tmp_held).value(), std::move(name), std::move(into_held).value(), std::move(to),
-                        std::move(content), mtime_s});
+  unwritten_.push_back(
+      {std::move(tmp_held).value(), std::move(into_held).value(), std::move(name), std::move(content), mtime_s});
   return {};
 }
 
@@ -408,7 +415,7 @@ Result<void> SyncLedger::write(const Unwritten& file) {
     written = write_new_file_at_deferred(tmp, file.name, file.content, file.mtime_s, *this);
   }
   if (!written) return written;
-  if (auto linked = link_into_place_at_deferred(tmp, file.name, into, file.to, *this); !linked) {
+  if (auto linked = link_into_place_at_deferred(tmp, file.name, into, file.name, *this); !linked) {
     ::unlinkat(tmp.fd, file.name.c_str(), 0);
     ::close(new_files_.back().fd);  // (recorded just now by write_new_file_at_deferred)
     new_files_.pop_back();
@@ -466,9 +473,9 @@ Result<void> SyncLedger::add_dir(const std::string& dir) {
 
 Result<void> SyncLedger::add_dir(const std::string& dir, int fd) {
   if (holds_dir(dir)) return {};
-  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return errno_error("dup", dir, errno);
-  dirs_.push_back({dir, copy});
+  auto copy = duplicate({fd, dir});
+  if (!copy) return copy.error();
+  dirs_.push_back({dir, *copy});
   return {};
 }
 

@@ -143,11 +143,11 @@ class SyncLedger {
   // The same for a directory the caller holds open as `fd` (the ledger keeps a duplicate).
   Result<void> add_dir(const std::string& dir, int fd);
   // A message file to write later (see above): `content` created as `name` in
-  // `tmp`, with `mtime_s` as its modification time, then renamed to `to` in
-  // `into`, which counts as a directory of this ledger at once.  The ledger
-  // keeps duplicates of both directories' descriptors.
-  Result<void> add_unwritten(DirAt tmp, std::string name, DirAt into, std::string to, std::string content,
-                             std::int64_t mtime_s);
+  // `tmp`, with `mtime_s` as its modification time, then renamed into `into`
+  // under the same name (maildir(5): tmp/ to new/), which counts as a
+  // directory of this ledger at once.  The ledger keeps duplicates of both
+  // directories' descriptors.
+  Result<void> add_unwritten(DirAt tmp, DirAt into, std::string name, std::string content, std::int64_t mtime_s);
   // Writes every unwritten file (write_new_file_at_deferred, then
   // link_into_place_at_deferred, into this ledger).  Returns the first
   // failure; those that failed stay unwritten.
@@ -200,9 +200,8 @@ class SyncLedger {
   };
   struct Unwritten {
     std::shared_ptr<const HeldDir> tmp;
-    std::string name;
     std::shared_ptr<const HeldDir> into;
-    std::string to;
+    std::string name;
     std::string content;
     std::int64_t mtime_s = 0;
   };

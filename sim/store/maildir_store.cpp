@@ -850,7 +850,7 @@ Result<std::uint32_t> MaildirStore::deliver(Folder& folder, std::string disk_byt
   };
   if (deferred && to_new && open != nullptr) {
     // Written by whoever syncs the ledger (the lab server's committer thread), before the round that shows the UID.
-    if (auto recorded = deferred_->add_unwritten(tmp_at, base, into_at, name, std::move(disk_bytes), internal_date_s);
+    if (auto recorded = deferred_->add_unwritten(tmp_at, into_at, base, std::move(disk_bytes), internal_date_s);
         !recorded) {
       return recorded.error();
     }

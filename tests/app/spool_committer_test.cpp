@@ -68,7 +68,7 @@ struct Fixture {
   // The delivery, in a ledger of its own.
   sim::durable::SyncLedger delivery() {
     sim::durable::SyncLedger ledger;
-    REQUIRE(ledger.add_unwritten(tmp.at(), "1764198071.M1", into.at(), "1764198071.M1,S=6", "hello\n", 1764198071)
+    REQUIRE(ledger.add_unwritten(tmp.at(), into.at(), "1764198071.M1,S=6", "hello\n", 1764198071)
                 .ok());
     return ledger;
   }

@@ -521,8 +521,8 @@ TEST_CASE("sync ledger: an unwritten file is written only by write_unwritten or 
   const OpenedDir tmp(dir.path() / "tmp");
   const OpenedDir into(dir.path() / "new");
   durable::SyncLedger ledger;
-  REQUIRE(ledger.add_unwritten(tmp.at(), "1.M1", into.at(), "1.M1,S=6", "hello\n", 1764198071).ok());
-  REQUIRE(ledger.add_unwritten(tmp.at(), "2.M2", into.at(), "2.M2,S=4", "bye\n", 1764198072).ok());
+  REQUIRE(ledger.add_unwritten(tmp.at(), into.at(), "1.M1,S=6", "hello\n", 1764198071).ok());
+  REQUIRE(ledger.add_unwritten(tmp.at(), into.at(), "2.M2,S=4", "bye\n", 1764198072).ok());
   CHECK(ledger.file_count() == 2);
   CHECK(ledger.unwritten_count() == 2);
   CHECK(ledger.dir_count() == 1);  // new/, whose entries the renames change
@@ -558,7 +558,7 @@ TEST_CASE("sync ledger: an unwritten file is written only by write_unwritten or 
   {
     const OpenedDir gone_tmp(dir.path() / "Trash" / "tmp");
     const OpenedDir gone_new(dir.path() / "Trash" / "new");
-    REQUIRE(gone.add_unwritten(gone_tmp.at(), "3.M3", gone_new.at(), "3.M3,S=2", "x\n", 1764198073).ok());
+    REQUIRE(gone.add_unwritten(gone_tmp.at(), gone_new.at(), "3.M3,S=2", "x\n", 1764198073).ok());
   }
   fs::remove_all(dir.path() / "Trash");
   CHECK(gone.write_unwritten().ok());
